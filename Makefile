@@ -1,0 +1,76 @@
+# wavemill — one entry point: build, test, demo, bench.
+#
+# Each source directory contributes a fragment (module.mk) that appends to
+# BINS / TEST_BINS and defines its own static library, so work in one module
+# never needs an edit here.
+
+CC      ?= gcc
+BUILD   ?= build
+BIN     ?= bin
+PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash
+
+OPT       ?= -O2 -g
+SAN_FLAGS :=
+ifeq ($(SAN),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+
+WMCFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(OPT) $(SAN_FLAGS)
+WMCPPFLAGS := -Icommon -Ireplicator -Iworker -Ischeduler -I$(BUILD)/gen \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+WMLDFLAGS := $(SAN_FLAGS)
+WMLDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+BINS      :=
+TEST_BINS :=
+ALL_OBJS  :=
+
+.PHONY: all tests test asan up down status deps fuzz bench demo clean
+all:
+
+# $(call objs,SRCS) -> object paths under $(BUILD)
+objs = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WMCFLAGS) $(WMCPPFLAGS) -c $< -o $@
+
+include common/module.mk
+include schemas/module.mk
+-include replicator/module.mk
+-include worker/module.mk
+-include scheduler/module.mk
+include tests/module.mk
+
+all: $(BINS)
+tests: $(BINS) $(TEST_BINS)
+
+# The whole suite: install what is missing, build, start the local stack,
+# run every test.  Recursive make so pkg-config sees freshly installed libs.
+test:
+	deploy/local/install-deps
+	$(MAKE) tests
+	deploy/local/up
+	tests/run
+
+asan:
+	deploy/local/install-deps
+	$(MAKE) BUILD=build/asan BIN=bin/asan SAN=1 tests
+
+deps:
+	deploy/local/install-deps
+
+up: all
+	deploy/local/up
+
+down:
+	deploy/local/down
+
+status:
+	deploy/local/status
+
+clean:
+	rm -rf build bin
+
+-include $(ALL_OBJS:.o=.d)

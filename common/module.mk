@@ -1,0 +1,12 @@
+# common/: libwavemill, the shared runtime every daemon links.
+COMMON_SRCS := $(wildcard common/*.c)
+COMMON_OBJS := $(call objs,$(COMMON_SRCS)) $(BUILD)/gen/schemas.o
+COMMON_LIB  := $(BUILD)/libwavemill.a
+ALL_OBJS    += $(COMMON_OBJS)
+
+$(COMMON_LIB): $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+.PHONY: common
+common: $(COMMON_LIB)

@@ -1,0 +1,21 @@
+# Test programs: tests/{unit,integration,chaos}/test_<module>_<name>.c each
+# become $(BIN)/tests/test_<module>_<name>.  The module prefix picks the
+# libraries linked, so a half-finished module never breaks another's tests:
+#   common -> libwavemill
+#   repl   -> libreplicator + libwavemill
+#   orch   -> libworker + libscheduler + libwavemill (see their module.mk)
+TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/test_*.c tests/chaos/test_*.c)
+TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJS := $(call objs,$(TEST_SUPPORT_SRCS))
+ALL_OBJS  += $(call objs,$(TEST_SRCS)) $(TEST_SUPPORT_OBJS)
+TEST_BINS += $(patsubst %.c,$(BIN)/tests/%,$(notdir $(TEST_SRCS)))
+
+# libraries per test prefix; module fragments append to these
+TEST_LIBS_common := $(COMMON_LIB)
+
+define test_rule
+$(BIN)/tests/$(notdir $(basename $(1))): $(call objs,$(1)) $(TEST_SUPPORT_OBJS) $$(TEST_LIBS_$(word 2,$(subst _, ,$(notdir $(basename $(1))))))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(WMLDFLAGS) -o $$@ $$^ $$(TEST_LDLIBS) $$(WMLDLIBS)
+endef
+$(foreach t,$(TEST_SRCS),$(eval $(call test_rule,$(t))))
