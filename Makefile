@@ -36,11 +36,28 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WMCFLAGS) $(WMCPPFLAGS) -c $< -o $@
 
+# $(call static_lib,NAME,SRCS): $(BUILD)/libNAME.a from SRCS
+define static_lib
+ALL_OBJS += $(call objs,$(2))
+$(BUILD)/lib$(1).a: $(call objs,$(2))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+
+# $(call program,NAME,MAIN_SRCS,LIBS): $(BIN)/NAME; LIBS in link order
+define program
+ALL_OBJS += $(call objs,$(2))
+BINS += $(BIN)/$(1)
+$(BIN)/$(1): $(call objs,$(2)) $(3)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(WMLDFLAGS) -o $$@ $$^ $$(WMLDLIBS)
+endef
+
 include common/module.mk
 include schemas/module.mk
--include replicator/module.mk
--include worker/module.mk
--include scheduler/module.mk
+include replicator/module.mk
+include worker/module.mk
+include scheduler/module.mk
 include tests/module.mk
 
 all: $(BINS)

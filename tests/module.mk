@@ -3,7 +3,7 @@
 # libraries linked, so a half-finished module never breaks another's tests:
 #   common -> libwavemill
 #   repl   -> libreplicator + libwavemill
-#   orch   -> libworker + libscheduler + libwavemill (see their module.mk)
+#   orch   -> libscheduler + libworker + libreplicator + libwavemill
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/integration/test_*.c tests/chaos/test_*.c)
 TEST_SUPPORT_SRCS := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJS := $(call objs,$(TEST_SUPPORT_SRCS))
