@@ -1,0 +1,57 @@
+/* tls — TLS 1.3 with mutual authentication against the factory CA.
+ *
+ * A tls dir (made by `wavemill pki issue`) holds ca.crt, cert.pem, key.pem.
+ * Both sides present their certificate and verify the peer's against ca.crt;
+ * a peer without a valid certificate fails the handshake, before any
+ * application byte is exchanged.  The certificate's role (agent, receiver,
+ * worker) is carried in the certificate (see pki) and checked by the caller
+ * through wm_tls_peer_role().
+ *
+ * Connections wrap a connected/accepted socket; reads and writes are
+ * blocking with the socket's own timeouts (SO_RCVTIMEO/SO_SNDTIMEO). */
+#ifndef WM_TLS_H
+#define WM_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct wm_tls_ctx;
+struct wm_tls_conn;
+
+enum wm_tls_side { WM_TLS_CLIENT, WM_TLS_SERVER };
+
+/* Loads DIR/ca.crt, DIR/cert.pem, DIR/key.pem.  NULL with err on failure
+ * (names the file and OpenSSL's reason).  Thread-safe to share afterwards. */
+struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *err, size_t errlen);
+void wm_tls_ctx_free(struct wm_tls_ctx *ctx);
+
+/* Handshake on fd (ownership of fd passes to the conn: wm_tls_close closes it).
+ * On failure returns NULL, closes fd, and says why in err ("peer sent no
+ * certificate", "certificate verify failed: …"). */
+struct wm_tls_conn *wm_tls_connect(struct wm_tls_ctx *ctx, int fd, char *err, size_t errlen);
+struct wm_tls_conn *wm_tls_accept(struct wm_tls_ctx *ctx, int fd, char *err, size_t errlen);
+
+/* Exactly len bytes, or an error: 0 ok, -EPIPE/-ECONNRESET (peer gone),
+ * -ETIMEDOUT, -EPROTO (TLS error).  read_full returns -ENODATA on a clean
+ * EOF before the first byte. */
+int wm_tls_write_full(struct wm_tls_conn *c, const void *buf, size_t len);
+int wm_tls_read_full(struct wm_tls_conn *c, void *buf, size_t len);
+
+/* The peer certificate's common name and role ("agent", "receiver",
+ * "worker", or "" if the certificate carries none).  Borrowed. */
+const char *wm_tls_peer_name(const struct wm_tls_conn *c);
+const char *wm_tls_peer_role(const struct wm_tls_conn *c);
+
+int wm_tls_fd(const struct wm_tls_conn *c);
+/* Sends close_notify (best effort), closes the fd, frees.  NULL ok. */
+void wm_tls_close(struct wm_tls_conn *c);
+
+/* --- sockets (plain TCP helpers shared by agent, receiver and workers) --- */
+
+/* "HOST:PORT" → listening socket on it (SO_REUSEADDR).  -errno with err. */
+int wm_tcp_listen(const char *hostport, int backlog, char *err, size_t errlen);
+/* Connects with a timeout; sets TCP_NODELAY and io timeouts (ms, 0 = none). */
+int wm_tcp_connect(const char *hostport, int connect_timeout_ms, int io_timeout_ms, char *err,
+                   size_t errlen);
+
+#endif
