@@ -3,7 +3,7 @@
  *
  *   C3 01 | fingerprint (8 bytes, little-endian) | Avro binary datum
  *
- * so that any Avro library holding schemas/*.avsc can read what wavemill
+ * so that any Avro library holding the .avsc files under schemas/ can read what wavemill
  * writes.  Values are avro-c generic values (avro_value_t); common/msg.c
  * maps them to the C structs of msg.h.
  *
