@@ -8,7 +8,8 @@ WM_REPO=$(cd "$WM_LOCAL/../.." && pwd)
 # The stack's state lives outside the repository: PostgreSQL runs as an
 # unprivileged user, which cannot traverse a clone under /root (mode 700).
 # One directory per clone (hash of its path), so two clones don't collide.
-: "${WM_STATE:=/var/tmp/wavemill/$(basename "$WM_REPO")-$(printf %s "$WM_REPO" | sha1sum | cut -c1-8)}"
+WM_STATE_DEFAULT="/var/tmp/wavemill/$(basename "$WM_REPO")-$(printf %s "$WM_REPO" | sha1sum | cut -c1-8)"
+: "${WM_STATE:=$WM_STATE_DEFAULT}"
 WM_KAFKA_HOME="$WM_CACHE/kafka-$WM_KAFKA_VERSION"   # lib/*.jar
 WM_KAFKA_DIR="$WM_STATE/kafka"                       # config, data, log, pid
 WM_KAFKA_PID="$WM_KAFKA_DIR/kafka.pid"
