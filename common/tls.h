@@ -8,7 +8,16 @@
  * through wm_tls_peer_role().
  *
  * Connections wrap a connected/accepted socket; reads and writes are
- * blocking with the socket's own timeouts (SO_RCVTIMEO/SO_SNDTIMEO). */
+ * blocking with the socket's own timeouts (SO_RCVTIMEO/SO_SNDTIMEO).
+ *
+ * Both ends of a connection must use this module: after a successful
+ * accept the server sends one confirmation byte that wm_tls_connect()
+ * consumes, so a client whose certificate the server refused learns it in
+ * wm_tls_connect() (TLS 1.3 alone would tell it only on its first read).
+ * Writes never raise SIGPIPE (MSG_NOSIGNAL); daemons should still ignore
+ * SIGPIPE in main for their other descriptors.
+ * The context only accepts TLS 1.3; suites AES-128-GCM, AES-256-GCM,
+ * ChaCha20-Poly1305 in that order; no session resumption. */
 #ifndef WM_TLS_H
 #define WM_TLS_H
 
@@ -42,16 +51,28 @@ int wm_tls_read_full(struct wm_tls_conn *c, void *buf, size_t len);
 const char *wm_tls_peer_name(const struct wm_tls_conn *c);
 const char *wm_tls_peer_role(const struct wm_tls_conn *c);
 
+/* Why the last read/write failed ("timed out", "peer closed the connection",
+ * OpenSSL's reason), "" while healthy.  Borrowed. */
+const char *wm_tls_last_error(const struct wm_tls_conn *c);
+
 int wm_tls_fd(const struct wm_tls_conn *c);
 /* Sends close_notify (best effort), closes the fd, frees.  NULL ok. */
 void wm_tls_close(struct wm_tls_conn *c);
 
 /* --- sockets (plain TCP helpers shared by agent, receiver and workers) --- */
 
-/* "HOST:PORT" → listening socket on it (SO_REUSEADDR).  -errno with err. */
+/* Addresses are "HOST:PORT", "[IPV6]:PORT", or ":PORT" / "*:PORT" (any).
+ * "HOST:PORT" → listening socket on it (SO_REUSEADDR).  -errno with err. */
 int wm_tcp_listen(const char *hostport, int backlog, char *err, size_t errlen);
 /* Connects with a timeout; sets TCP_NODELAY and io timeouts (ms, 0 = none). */
 int wm_tcp_connect(const char *hostport, int connect_timeout_ms, int io_timeout_ms, char *err,
                    size_t errlen);
+/* accept() on listen_fd (retrying EINTR); sets TCP_NODELAY and io timeouts
+ * (ms, 0 = none).  A new fd, or -errno with err. */
+int wm_tcp_accept(int listen_fd, int io_timeout_ms, char *err, size_t errlen);
+/* SO_RCVTIMEO and SO_SNDTIMEO in ms (0 = none).  0 or -errno. */
+int wm_tcp_set_timeouts(int fd, int io_timeout_ms);
+/* The local port of a bound socket (e.g. after listening on port 0). */
+int wm_tcp_local_port(int fd);
 
 #endif
