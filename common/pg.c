@@ -116,7 +116,14 @@ static void conn_reason(PGconn *conn, char *out, size_t outlen)
         snprintf(out, outlen, "unknown error");
         return;
     }
-    snprintf(out, outlen, "%.*s", (int)n, p);
+    /* libpq writes "FATAL:  reason"; one space reads better on one line */
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < outlen; i++) {
+        if (p[i] == ' ' && i > 0 && p[i - 1] == ' ')
+            continue;
+        out[o++] = p[i];
+    }
+    out[o] = '\0';
 }
 
 /* A server-side refusal (bad password, no such database or role) will not

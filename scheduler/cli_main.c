@@ -1,0 +1,121 @@
+/* wavemill — the operator command: global options, then one command group.
+ * Parsing only; the work is in scheduler/cli_<group>.c (see cli.h). */
+#include "cli.h"
+
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct cli_group {
+    const char *name;
+    int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+    const char *help; /* one line per subcommand: "  <sub> ARGS   what it does\n" */
+};
+
+/* The command table.  A new group is one line here plus its cli_<group>.c. */
+static const struct cli_group cli_groups[] = {
+    {"db", cli_db,
+     "  db migrate [--dir DIR]   apply the SQL migrations not yet applied\n"
+     "  db status [--dir DIR]    show the schema version and pending migrations\n"},
+    {"pki", cli_pki,
+     "  pki init --dir DIR       create the factory CA (DIR/ca.key, DIR/ca.crt)\n"
+     "  pki issue --dir DIR --name NAME --role agent|receiver|worker [--days N] [--san H,...]\n"
+     "                           issue DIR/NAME/{ca.crt,cert.pem,key.pem} (a --tls-dir)\n"},
+};
+
+#define CLI_NGROUPS (sizeof(cli_groups) / sizeof(cli_groups[0]))
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: wavemill [--config FILE] [--json] <command> <subcommand> [args...]\n"
+            "\n"
+            "The wavemill operator command: waves, servers and the factory's database.\n"
+            "\n"
+            "options:\n"
+            "  --config FILE   config file (key = value, [section]); WAVEMILL_* env vars override it\n"
+            "  --json          machine-readable output on stdout\n"
+            "  --help, -h      this help\n"
+            "  --version       print the version\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < CLI_NGROUPS; i++)
+        fputs(cli_groups[i].help, out);
+    fprintf(out, "\n'wavemill <command> --help' describes one command.\n"
+                 "Exit status: 0 ok, 1 the command failed, 2 bad command line.\n");
+}
+
+/* Takes the value of an option given as "--opt VALUE" or "--opt=VALUE";
+ * advances *i past it.  NULL if missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+/* Parses global options into ctx; returns the index of the command, or
+ * -CLI_OK / -CLI_USAGE when the run is over (help, version, bad option). */
+static int parse_globals(struct cli_ctx *ctx, int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            return i + 1;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help(stdout);
+            return -CLI_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("wavemill %s\n", WAVEMILL_VERSION);
+            return -CLI_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            ctx->json = true;
+        } else if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {
+            ctx->config_path = option_value(argc, argv, &i, "--config");
+            if (!ctx->config_path || !*ctx->config_path)
+                return -cli_usage_error(ctx, "--config needs a file name");
+        } else {
+            return -cli_usage_error(ctx, "unknown option %s", a);
+        }
+    }
+    return i;
+}
+
+static int dispatch(struct cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc == 0)
+        return cli_usage_error(ctx, "no command given");
+    for (size_t i = 0; i < CLI_NGROUPS; i++) {
+        if (strcmp(argv[0], cli_groups[i].name) != 0)
+            continue;
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            printf("usage:\n%s", cli_groups[i].help);
+            return CLI_OK;
+        }
+        return cli_groups[i].run(ctx, argc, argv);
+    }
+    if (strcmp(argv[0], "help") == 0) {
+        print_help(stdout);
+        return CLI_OK;
+    }
+    return cli_usage_error(ctx, "unknown command '%s'", argv[0]);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_ctx ctx = {.prog = "wavemill"};
+    wm_log_set_component("cli");
+    int first = parse_globals(&ctx, argc, argv);
+    if (first <= 0)
+        return -first;
+    int rc = dispatch(&ctx, argc - first, argv + first);
+    cli_ctx_close(&ctx);
+    return rc;
+}
