@@ -29,6 +29,21 @@ static void pki_err(char *err, size_t errlen, const char *fmt, const char *a, co
         snprintf(err, errlen, fmt, a ? a : "", b ? b : "");
 }
 
+/* A printable, bounded copy of untrusted input for messages: control and
+ * non-ASCII bytes become '?', so an error stays one line. */
+static const char *pki_show(const char *in, char *buf, size_t len /* >= 8 */)
+{
+    size_t i = 0;
+    for (; in && in[i] && i + 4 < len; i++)
+        buf[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+    if (in && in[i]) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 /* OpenSSL's first queued reason, for messages; clears the queue. */
 static const char *pki_ssl_reason(char *buf, size_t len)
 {
@@ -91,15 +106,18 @@ static int pki_san_conf(const char *sans, char *out, size_t outlen, char *err, s
         char tok[256];
         unsigned char addr[16];
         if (n == 0 || n >= sizeof(tok)) {
-            pki_err(err, errlen, "bad --san list \"%s\": empty or too long entry%s", sans, NULL);
+            char shown[96];
+            pki_err(err, errlen, "bad --san list \"%s\": empty or too long entry%s",
+                    pki_show(sans, shown, sizeof(shown)), NULL);
             return -EINVAL;
         }
         memcpy(tok, p, n);
         tok[n] = '\0';
         int is_ip = inet_pton(AF_INET, tok, addr) == 1 || inet_pton(AF_INET6, tok, addr) == 1;
         if (!is_ip && !pki_dns_valid(tok, n)) {
-            pki_err(err, errlen, "bad --san entry \"%s\": not an IP address or DNS name%s", tok,
-                    NULL);
+            char shown[96];
+            pki_err(err, errlen, "bad --san entry \"%s\": not an IP address or DNS name%s",
+                    pki_show(tok, shown, sizeof(shown)), NULL);
             return -EINVAL;
         }
         int w = snprintf(out + used, outlen - used, "%s%s:%s", used ? "," : "", is_ip ? "IP" : "DNS",
@@ -360,15 +378,16 @@ static int pki_load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err, 
 static int pki_check_req(const struct wm_pki_issue_req *req, char *san, size_t sanlen, char *err,
                          size_t errlen)
 {
+    char shown[96];
     if (req == NULL || !wm_pki_name_valid(req->name)) {
         pki_err(err, errlen,
                 "bad name \"%s\": use 1-64 characters of A-Z a-z 0-9 . _ - (no \"..\")%s",
-                req && req->name ? req->name : "", NULL);
+                pki_show(req ? req->name : NULL, shown, sizeof(shown)), NULL);
         return -EINVAL;
     }
     if (!wm_pki_role_valid(req->role)) {
         pki_err(err, errlen, "bad role \"%s\": use agent, receiver or worker%s",
-                req->role ? req->role : "", NULL);
+                pki_show(req->role, shown, sizeof(shown)), NULL);
         return -EINVAL;
     }
     if (req->days < 0 || req->days > WM_PKI_MAX_DAYS || req->backdate_s < 0) {
