@@ -779,7 +779,7 @@ int wm_pg_migrate_status(struct wm_pg *db, const char *dir, int *version, int *p
         *pending = 0;
         for (size_t i = 0; rc == 0 && i < list.n; i++) {
             int v = list.files[i].version;
-            if (!bsearch(&v, recorded, (size_t)n, sizeof(int), mig_cmp_int))
+            if (n == 0 || !bsearch(&v, recorded, (size_t)n, sizeof(int), mig_cmp_int))
                 (*pending)++;
         }
         free(list.files);

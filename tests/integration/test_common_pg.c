@@ -182,6 +182,8 @@ static void write_migration(const char *dir, const char *name, const char *sql)
     fclose(f);
 }
 
+/* schemas/sql of the repository: $WM_REPO (tests/run sets it), else up
+ * from the executable (bin/tests/ or bin/asan/tests/), else the cwd's. */
 static void repo_sql_dir(char *out, size_t outlen)
 {
     const char *repo = getenv("WM_REPO");
@@ -193,9 +195,14 @@ static void repo_sql_dir(char *out, size_t outlen)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     assert_true(n > 0);
     exe[n] = '\0';
-    *strrchr(exe, '/') = '\0'; /* bin/tests */
-    if (snprintf(out, outlen, "%s/../../schemas/sql", exe) >= (int)outlen)
-        fail_msg("path too long");
+    *strrchr(exe, '/') = '\0';
+    static const char *const rel[] = {"/../../schemas/sql", "/../../../schemas/sql"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+        if (snprintf(out, outlen, "%s%s", exe, rel[i]) < (int)outlen && stat(out, &st) == 0)
+            return;
+    }
+    snprintf(out, outlen, "schemas/sql");
 }
 
 static int count_sql_files(const char *dir)
