@@ -36,7 +36,7 @@
 #define PG_MIGRATE_MAX_FILES 1000
 #define PG_MIGRATE_MAX_BYTES (4L << 20)
 /* pg_advisory_xact_lock key of the migration runner ("wmmigrat" in ASCII). */
-#define PG_MIGRATE_LOCK_KEY "8605231093838766452"
+#define PG_MIGRATE_LOCK_KEY "8605654762449428852"
 
 struct wm_pg {
     PGconn *conn;
@@ -186,13 +186,17 @@ static void notice_to_log(void *arg, const char *message)
 
 static PGconn *connect_once(struct wm_pg *db)
 {
-    /* connect_timeout bounds one attempt against a silent host; it comes
-     * first so that one given in the conninfo wins. */
+    /* connect_timeout bounds one attempt against a silent host, and TCP
+     * keepalives notice a peer that vanished mid-query (~60 s) instead of
+     * waiting forever.  They come before the conninfo, so values given
+     * there win. */
     char per_try[24];
     int64_t s = db->connect_timeout_ms / 1000;
     snprintf(per_try, sizeof(per_try), "%lld", (long long)(s < 2 ? 2 : s));
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {per_try, "wavemill", db->conninfo, NULL};
+    const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                "keepalives_interval", "keepalives_count",
+                                "fallback_application_name", "dbname", NULL};
+    const char *const vals[] = {per_try, "1", "30", "10", "3", "wavemill", db->conninfo, NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
 

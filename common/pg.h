@@ -73,7 +73,10 @@ int wm_pg_migrate(struct wm_pg *db, const char *dir, int *applied, char *err, si
 int wm_pg_migrate_status(struct wm_pg *db, const char *dir, int *version, int *pending, char *err,
                          size_t errlen);
 
-/* The raw connection, for LISTEN/advisory locks etc.; may change after a reconnect. */
+/* The raw connection, for LISTEN/advisory locks etc.; may change after a
+ * reconnect (session state such as LISTEN or session advisory locks is then
+ * gone: watch wm_pg_errno() == -ECONNRESET), and is NULL while a reconnect
+ * has not yet succeeded. */
 PGconn *wm_pg_conn(struct wm_pg *db);
 
 #endif

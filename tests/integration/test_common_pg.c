@@ -476,6 +476,39 @@ static void test_tx_retries_serialization_failure_and_deadlock(void **state)
     assert_int_equal(query_long(fx->db, "SELECT count(*) FROM t"), 2);
 }
 
+/* A real conflict, not an injected error: in REPEATABLE READ, a row
+ * updated by another session after this transaction's snapshot fails the
+ * update with 40001; the retry runs on a fresh snapshot. */
+static int tx_conflicting_update(struct wm_pg *db, void *arg, char *err, size_t errlen)
+{
+    struct tx_case *c = arg;
+    c->calls++;
+    int rc = wm_pg_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", 0, NULL, NULL, err,
+                        errlen);
+    if (rc == 0)
+        rc = wm_pg_exec(db, "SELECT v FROM c", 0, NULL, NULL, err, errlen); /* takes the snapshot */
+    if (rc == 0 && c->calls == 1) {
+        PGconn *other = PQconnectdb(c->fx->conninfo);
+        admin_exec(other, "UPDATE c SET v = v + 1");
+        PQfinish(other);
+    }
+    return rc ? rc : wm_pg_exec(db, "UPDATE c SET v = v + 10", 0, NULL, NULL, err, errlen);
+}
+
+static void test_tx_retries_real_serialization_conflict(void **state)
+{
+    struct fixture *fx = *state;
+    exec_ok(fx->db, "CREATE TABLE c (v int)");
+    exec_ok(fx->db, "INSERT INTO c VALUES (0)");
+    struct tx_case c = {.fx = fx};
+    char err[512];
+    int rc = wm_pg_tx(fx->db, tx_conflicting_update, &c, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("wm_pg_tx: %d %s", rc, err);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(query_long(fx->db, "SELECT v FROM c"), 11); /* both updates, none lost */
+}
+
 static void test_tx_gives_up_after_tx_retries(void **state)
 {
     struct fixture *fx = *state;
@@ -671,6 +704,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_commits_when_fn_succeeds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_rolls_back_when_fn_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_retries_serialization_failure_and_deadlock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tx_retries_real_serialization_conflict, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tx_gives_up_after_tx_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_commit_of_aborted_transaction_is_an_error, setup,
