@@ -384,6 +384,26 @@ static int pg_failed(struct wm_pg *db, PGresult *res, char *err, size_t errlen)
     return db->last_rc = -EIO;
 }
 
+/* An empty query, or a COPY (which this API does not speak): -EINVAL; for
+ * COPY the session is closed (the simplest way out of the copy state) and
+ * the next statement opens a new one. */
+static void pg_unexpected(struct wm_pg *db, PGresult *res, ExecStatusType st, char *err,
+                          size_t errlen)
+{
+    PQclear(res);
+    if (st == PGRES_EMPTY_QUERY) {
+        set_err(err, errlen, "empty query");
+        db->last_rc = -EINVAL;
+        return;
+    }
+    /* not counted as a lost connection: wm_pg_tx must not retry this */
+    PQfinish(db->conn);
+    db->conn = NULL;
+    set_err(err, errlen, "unsupported result %s (COPY is not supported); session closed",
+            PQresStatus(st));
+    db->last_rc = -EINVAL;
+}
+
 /* Runs one statement.  raw = PQexec (several statements, no parameters),
  * only for the project's own migration files.  Returns the result or NULL
  * with db->last_rc set. */
@@ -392,23 +412,28 @@ static PGresult *pg_run(struct wm_pg *db, const char *sql, int nparams, const ch
 {
     db->sqlstate[0] = '\0';
     db->last_rc = 0;
-    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
-        /* broken earlier and not yet replaced: nothing was sent, so it is
-         * safe to reconnect and go on */
-        PQfinish(db->conn);
-        db->conn = NULL;
-        if (pg_connect(db, err, errlen) < 0) {
-            snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
-            db->last_rc = -ECONNRESET;
-            return NULL;
-        }
+    if (db->conn && PQstatus(db->conn) != CONNECTION_OK) {
+        /* broke outside our calls (e.g. through wm_pg_conn()): the caller
+         * has not been told that its session is gone, so tell it now rather
+         * than run this statement in a new session (outside its BEGIN) */
+        db->last_rc = pg_reset(db, "connection found closed", err, errlen);
+        return NULL;
+    }
+    if (!db->conn && pg_connect(db, err, errlen) < 0) {
+        /* the loss was reported already and the server is still away */
+        snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+        db->last_rc = -ECONNRESET;
+        return NULL;
     }
     PGresult *res = raw ? PQexec(db->conn, sql)
                         : PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
-    pg_failed(db, res, err, errlen);
+    if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR)
+        pg_failed(db, res, err, errlen);
+    else
+        pg_unexpected(db, res, st, err, errlen);
     return NULL;
 }
 

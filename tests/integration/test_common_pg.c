@@ -563,6 +563,33 @@ static void test_query_after_backend_killed_reports_reset_then_works(void **stat
     free(pid2);
 }
 
+static void test_breakage_seen_through_raw_conn_is_reported_not_hidden(void **state)
+{
+    struct fixture *fx = *state;
+    char *pid = backend_pid(fx->db);
+    kill_backend(fx, pid);
+    /* someone using the raw connection finds it closed first */
+    PQclear(PQexec(wm_pg_conn(fx->db), "SELECT 1"));
+    assert_int_not_equal(PQstatus(wm_pg_conn(fx->db)), CONNECTION_OK);
+    char err[512] = "";
+    assert_int_equal(wm_pg_exec(fx->db, "SELECT 1", 0, NULL, NULL, err, sizeof(err)), -ECONNRESET);
+    assert_int_equal(query_long(fx->db, "SELECT 7"), 7);
+    free(pid);
+}
+
+static void test_empty_query_and_copy_are_refused_cleanly(void **state)
+{
+    struct fixture *fx = *state;
+    char err[512] = "";
+    assert_int_equal(wm_pg_exec(fx->db, "", 0, NULL, NULL, err, sizeof(err)), -EINVAL);
+    assert_int_equal(query_long(fx->db, "SELECT 1"), 1);
+    exec_ok(fx->db, "CREATE TABLE t (v text)");
+    assert_int_equal(wm_pg_exec(fx->db, "COPY t FROM STDIN", 0, NULL, NULL, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "COPY"));
+    assert_int_equal(query_long(fx->db, "SELECT count(*) FROM t"), 0);
+}
+
 static int tx_killed_once(struct wm_pg *db, void *arg, char *err, size_t errlen)
 {
     struct tx_case *c = arg;
@@ -712,6 +739,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_after_backend_killed_reports_reset_then_works,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_breakage_seen_through_raw_conn_is_reported_not_hidden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_query_and_copy_are_refused_cleanly, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_tx_survives_killed_backend_by_retrying, setup,
                                         teardown),
         cmocka_unit_test(test_connect_refused_is_bounded_and_hides_password),
