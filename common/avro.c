@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +79,8 @@ static int registry_add(const struct wm_schema_src *src)
         return -ENOMEM;
     for (size_t i = 0; i < registry_len; i++)
         if (registry[i].fp == s->fp || strcmp(registry[i].fullname, s->fullname) == 0) {
-            seterr(registry_err, sizeof(registry_err), "schemas %s and %s clash",
-                   registry[i].name, src->name);
+            seterr(registry_err, sizeof(registry_err), "schemas %s and %s clash", registry[i].name,
+                   src->name);
             return -EINVAL;
         }
     if (avro_schema_from_json_length(src->json, len, &s->schema) != 0) {
@@ -142,14 +142,28 @@ const struct wm_avro_schema *wm_avro_schema_by_fingerprint(uint64_t fp)
     return NULL;
 }
 
-const char *wm_avro_schema_name(const struct wm_avro_schema *s) { return s->name; }
-const char *wm_avro_schema_fullname(const struct wm_avro_schema *s) { return s->fullname; }
-const char *wm_avro_schema_canonical(const struct wm_avro_schema *s) { return s->canonical; }
-uint64_t wm_avro_schema_fingerprint(const struct wm_avro_schema *s) { return s->fp; }
-avro_schema_t wm_avro_schema_avro(const struct wm_avro_schema *s) { return s->schema; }
+const char *wm_avro_schema_name(const struct wm_avro_schema *s)
+{
+    return s->name;
+}
+const char *wm_avro_schema_fullname(const struct wm_avro_schema *s)
+{
+    return s->fullname;
+}
+const char *wm_avro_schema_canonical(const struct wm_avro_schema *s)
+{
+    return s->canonical;
+}
+uint64_t wm_avro_schema_fingerprint(const struct wm_avro_schema *s)
+{
+    return s->fp;
+}
+avro_schema_t wm_avro_schema_avro(const struct wm_avro_schema *s)
+{
+    return s->schema;
+}
 
-int wm_avro_value_new(const struct wm_avro_schema *s, avro_value_t *out, char *err,
-                      size_t errlen)
+int wm_avro_value_new(const struct wm_avro_schema *s, avro_value_t *out, char *err, size_t errlen)
 {
     if (avro_generic_value_new(s->iface, out) != 0) {
         seterr(err, errlen, "out of memory creating a %s value", s->fullname);
@@ -173,7 +187,10 @@ static bool fail(struct cursor *c, const char *why)
     return false;
 }
 
-static size_t left(const struct cursor *c) { return (size_t)(c->end - c->p); }
+static size_t left(const struct cursor *c)
+{
+    return (size_t)(c->end - c->p);
+}
 
 /* Zig-zag varint of at most maxbytes bytes (5 for int, 10 for long). */
 static bool read_varint(struct cursor *c, int maxbytes, int64_t *out)
@@ -227,8 +244,11 @@ static bool utf8_ok(const uint8_t *s, size_t n)
 
     while (i < n) {
         uint8_t b = s[i];
-        size_t k = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : (b & 0xf0) == 0xe0 ? 2
-                             : b >= 0xf0 && b <= 0xf4 ? 3 : 9;
+        size_t k = b < 0x80                 ? 0
+                   : b >= 0xc2 && b <= 0xdf ? 1
+                   : (b & 0xf0) == 0xe0     ? 2
+                   : b >= 0xf0 && b <= 0xf4 ? 3
+                                            : 9;
         if (b == 0 || k == 9 || n - i <= k)
             return false;
         for (size_t j = 1; j <= k; j++)
@@ -332,36 +352,49 @@ static bool check_datum(struct cursor *c, avro_schema_t s, int depth)
     if (depth > CHECK_MAX_DEPTH)
         return fail(c, "datum nested too deep");
     switch (avro_typeof(s)) {
-    case AVRO_NULL: return true;
+    case AVRO_NULL:
+        return true;
     case AVRO_BOOLEAN:
         if (left(c) < 1 || *c->p > 1)
             return fail(c, "bad boolean");
         c->p++;
         return true;
-    case AVRO_INT32: return read_int(c, &idx);
-    case AVRO_INT64: return read_varint(c, 10, &idx);
-    case AVRO_FLOAT: return check_fixed_width(c, 4);
-    case AVRO_DOUBLE: return check_fixed_width(c, 8);
-    case AVRO_STRING: return check_bytes(c, true);
-    case AVRO_BYTES: return check_bytes(c, false);
-    case AVRO_FIXED: return check_fixed_width(c, (size_t)avro_schema_fixed_size(s));
+    case AVRO_INT32:
+        return read_int(c, &idx);
+    case AVRO_INT64:
+        return read_varint(c, 10, &idx);
+    case AVRO_FLOAT:
+        return check_fixed_width(c, 4);
+    case AVRO_DOUBLE:
+        return check_fixed_width(c, 8);
+    case AVRO_STRING:
+        return check_bytes(c, true);
+    case AVRO_BYTES:
+        return check_bytes(c, false);
+    case AVRO_FIXED:
+        return check_fixed_width(c, (size_t)avro_schema_fixed_size(s));
     case AVRO_ENUM:
         return check_index(c, avro_schema_enum_number_of_symbols(s), "enum", &idx);
     case AVRO_UNION:
         return check_index(c, (int64_t)avro_schema_union_size(s), "union", &idx) &&
                check_datum(c, avro_schema_union_branch(s, (int)idx), depth + 1);
-    case AVRO_RECORD: return check_record(c, s, depth);
-    case AVRO_ARRAY: return check_blocks(c, avro_schema_array_items(s), false, depth);
-    case AVRO_MAP: return check_blocks(c, avro_schema_map_values(s), true, depth);
-    case AVRO_LINK: return check_datum(c, avro_schema_link_target(s), depth + 1);
-    default: return fail(c, "unsupported schema type");
+    case AVRO_RECORD:
+        return check_record(c, s, depth);
+    case AVRO_ARRAY:
+        return check_blocks(c, avro_schema_array_items(s), false, depth);
+    case AVRO_MAP:
+        return check_blocks(c, avro_schema_map_values(s), true, depth);
+    case AVRO_LINK:
+        return check_datum(c, avro_schema_link_target(s), depth + 1);
+    default:
+        return fail(c, "unsupported schema type");
     }
 }
 
 /* ------------------------------------------------- single-object format */
 
-int wm_avro_encode(const struct wm_avro_schema *s, avro_value_t *value, uint8_t **out,
-                   size_t *len, char *err, size_t errlen)
+int wm_avro_encode(const struct wm_avro_schema *s, avro_value_t *value, uint8_t **out, size_t *len,
+                   char *err, size_t errlen)
 {
     size_t size;
     uint8_t *buf;

@@ -70,8 +70,7 @@ avro_schema_t wm_avro_schema_avro(const struct wm_avro_schema *s);
 
 /* A fresh generic value of schema s, to fill and encode.  The caller
  * releases it with avro_value_decref().  Returns 0 or -ENOMEM. */
-int wm_avro_value_new(const struct wm_avro_schema *s, avro_value_t *out, char *err,
-                      size_t errlen);
+int wm_avro_value_new(const struct wm_avro_schema *s, avro_value_t *out, char *err, size_t errlen);
 
 /* --- single-object encoding --- */
 
@@ -82,8 +81,8 @@ int wm_avro_value_new(const struct wm_avro_schema *s, avro_value_t *out, char *e
 /* Encodes value (of schema s) as a single-object message into a malloc'd
  * buffer *out of *len bytes; the caller frees it.  Returns 0, -EINVAL
  * (value does not match the schema), -EMSGSIZE or -ENOMEM. */
-int wm_avro_encode(const struct wm_avro_schema *s, avro_value_t *value, uint8_t **out,
-                   size_t *len, char *err, size_t errlen);
+int wm_avro_encode(const struct wm_avro_schema *s, avro_value_t *value, uint8_t **out, size_t *len,
+                   char *err, size_t errlen);
 
 /* Decodes a single-object message.  If expect is not NULL the message must
  * carry that schema's fingerprint.  On success *value is a new generic value

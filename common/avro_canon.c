@@ -50,7 +50,7 @@ enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
 
 struct jnode {
     enum jtype type;
-    char *str;   /* J_STR: decoded UTF-8; J_NUM: literal text; J_BOOL: "true"/"false" */
+    char *str; /* J_STR: decoded UTF-8; J_NUM: literal text; J_BOOL: "true"/"false" */
     size_t slen;
     struct jnode **kids; /* J_ARR items, J_OBJ values */
     char **keys;         /* J_OBJ keys (decoded) */
@@ -98,8 +98,7 @@ static void jnode_free(struct jnode *n)
 
 static void jskip_ws(struct jparser *jp)
 {
-    while (jp->p < jp->end &&
-           (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
+    while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r'))
         jp->p++;
 }
 
@@ -207,12 +206,32 @@ static bool jstring(struct jparser *jp, char **out, size_t *outlen)
             goto bad;
         c = (unsigned char)*jp->p++;
         switch (c) {
-        case '"': case '\\': case '/': tmp[0] = (char)c; n = 1; break;
-        case 'b': tmp[0] = '\b'; n = 1; break;
-        case 'f': tmp[0] = '\f'; n = 1; break;
-        case 'n': tmp[0] = '\n'; n = 1; break;
-        case 'r': tmp[0] = '\r'; n = 1; break;
-        case 't': tmp[0] = '\t'; n = 1; break;
+        case '"':
+        case '\\':
+        case '/':
+            tmp[0] = (char)c;
+            n = 1;
+            break;
+        case 'b':
+            tmp[0] = '\b';
+            n = 1;
+            break;
+        case 'f':
+            tmp[0] = '\f';
+            n = 1;
+            break;
+        case 'n':
+            tmp[0] = '\n';
+            n = 1;
+            break;
+        case 'r':
+            tmp[0] = '\r';
+            n = 1;
+            break;
+        case 't':
+            tmp[0] = '\t';
+            n = 1;
+            break;
         case 'u':
             if (!junicode(jp, &cp))
                 goto bad;
@@ -498,8 +517,8 @@ static bool cstr(struct canon *c, const char *s)
 
 static bool is_primitive(const char *s)
 {
-    static const char *const prims[] = {"null", "boolean", "int",   "long",
-                                        "float", "double", "bytes", "string"};
+    static const char *const prims[] = {"null",  "boolean", "int",   "long",
+                                        "float", "double",  "bytes", "string"};
     for (size_t i = 0; i < sizeof(prims) / sizeof(prims[0]); i++)
         if (strcmp(s, prims[i]) == 0)
             return true;
@@ -633,8 +652,8 @@ static bool canon_size(struct canon *c, const struct jnode *size)
 }
 
 /* Names and namespaces of record, enum and fixed. */
-static bool canon_named(struct canon *c, const struct jnode *n, const char *type,
-                        const char *ns, int depth)
+static bool canon_named(struct canon *c, const struct jnode *n, const char *type, const char *ns,
+                        int depth)
 {
     const struct jnode *name = jget(n, "name"), *space = jget(n, "namespace");
     bool ok = false;

@@ -184,8 +184,8 @@ static void errf(char *err, size_t errlen, const char *fmt, const char *a, const
 typedef int (*fill_fn)(avro_value_t *rec, const void *m);
 
 /* Builds a value of the named schema with fill() and encodes it. */
-static int encode_with(const char *schema, fill_fn fill, const void *m, uint8_t **out,
-                       size_t *len, char *err, size_t errlen)
+static int encode_with(const char *schema, fill_fn fill, const void *m, uint8_t **out, size_t *len,
+                       char *err, size_t errlen)
 {
     const struct wm_avro_schema *s = wm_avro_schema_get(schema, err, errlen);
     avro_value_t v;
@@ -199,7 +199,7 @@ static int encode_with(const char *schema, fill_fn fill, const void *m, uint8_t 
         return rc;
     if ((rc = fill(&v, m)) != 0)
         errf(err, errlen, "cannot build %s value (%s)", wm_avro_schema_fullname(s),
-                 rc == -ENOMEM ? "out of memory" : "schema and msg.h disagree");
+             rc == -ENOMEM ? "out of memory" : "schema and msg.h disagree");
     else
         rc = wm_avro_encode(s, &v, out, len, err, errlen);
     avro_value_decref(&v);
@@ -221,7 +221,7 @@ static int decode_with(const char *schema, extract_fn extract, const void *buf, 
         return rc;
     if ((rc = extract(&v, out)) != 0)
         errf(err, errlen, "cannot read %s value (%s)", wm_avro_schema_fullname(s),
-                 rc == -ENOMEM ? "out of memory" : "schema and msg.h disagree");
+             rc == -ENOMEM ? "out of memory" : "schema and msg.h disagree");
     avro_value_decref(&v);
     return rc;
 }
@@ -287,7 +287,8 @@ static int task_extract(avro_value_t *rec, void *out)
     struct wm_task_msg *m = out;
     int rc;
 
-    if ((rc = get_long(rec, "task_id", &m->task_id)) || (rc = get_int(rec, "attempt", &m->attempt)) ||
+    if ((rc = get_long(rec, "task_id", &m->task_id)) ||
+        (rc = get_int(rec, "attempt", &m->attempt)) ||
         (rc = get_long(rec, "wave_id", &m->wave_id)) || (rc = get_str(rec, "wave", &m->wave)) ||
         (rc = get_long(rec, "server_id", &m->server_id)) ||
         (rc = get_str(rec, "server", &m->server)) || (rc = get_str(rec, "kind", &m->kind)) ||
@@ -347,8 +348,7 @@ static int uuid_v4(char buf[37])
         return -EIO;
     r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
     r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(buf, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
              r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
              r[14], r[15]);
     return 0;
@@ -368,11 +368,11 @@ static int status_fill(avro_value_t *rec, const void *msg)
     if (set_str(rec, "event_id", id) || set_long(rec, "time", m->time_ms) ||
         set_str(rec, "source", m->source) || set_str(rec, "type", m->type) ||
         set_opt_str(rec, "wave", m->wave) || set_opt_str(rec, "server", m->server) ||
-        set_opt_long(rec, "task_id", m->task_id) ||
-        set_opt_str(rec, "task_kind", m->task_kind) || set_opt_int(rec, "attempt", m->attempt) ||
-        set_str(rec, "state", m->state) || set_long(rec, "bytes_done", m->bytes_done) ||
-        set_long(rec, "bytes_total", m->bytes_total) ||
-        set_opt_str(rec, "message", m->message) || set_bool(rec, "simulated", m->simulated))
+        set_opt_long(rec, "task_id", m->task_id) || set_opt_str(rec, "task_kind", m->task_kind) ||
+        set_opt_int(rec, "attempt", m->attempt) || set_str(rec, "state", m->state) ||
+        set_long(rec, "bytes_done", m->bytes_done) ||
+        set_long(rec, "bytes_total", m->bytes_total) || set_opt_str(rec, "message", m->message) ||
+        set_bool(rec, "simulated", m->simulated))
         return -EINVAL;
     return 0;
 }
@@ -382,12 +382,14 @@ static int status_extract(avro_value_t *rec, void *out)
     struct wm_status_msg *m = out;
     int rc;
 
-    if ((rc = get_str(rec, "event_id", &m->event_id)) || (rc = get_long(rec, "time", &m->time_ms)) ||
-        (rc = get_str(rec, "source", &m->source)) || (rc = get_str(rec, "type", &m->type)) ||
-        (rc = get_opt_str(rec, "wave", &m->wave)) || (rc = get_opt_str(rec, "server", &m->server)) ||
+    if ((rc = get_str(rec, "event_id", &m->event_id)) ||
+        (rc = get_long(rec, "time", &m->time_ms)) || (rc = get_str(rec, "source", &m->source)) ||
+        (rc = get_str(rec, "type", &m->type)) || (rc = get_opt_str(rec, "wave", &m->wave)) ||
+        (rc = get_opt_str(rec, "server", &m->server)) ||
         (rc = get_opt_long(rec, "task_id", &m->task_id)) ||
         (rc = get_opt_str(rec, "task_kind", &m->task_kind)) ||
-        (rc = get_opt_int(rec, "attempt", &m->attempt)) || (rc = get_str(rec, "state", &m->state)) ||
+        (rc = get_opt_int(rec, "attempt", &m->attempt)) ||
+        (rc = get_str(rec, "state", &m->state)) ||
         (rc = get_long(rec, "bytes_done", &m->bytes_done)) ||
         (rc = get_long(rec, "bytes_total", &m->bytes_total)) ||
         (rc = get_opt_str(rec, "message", &m->message)) ||

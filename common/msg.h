@@ -3,7 +3,16 @@
  *
  * Strings in a decoded message are owned by the struct: free them with
  * wm_*_msg_clear().  Encoders borrow the struct and return a malloc'd
- * buffer the caller frees. */
+ * buffer the caller frees.
+ *
+ * Encoding rules: a NULL string in a field not marked "may be NULL" is sent
+ * as ""; "may be NULL" and "0 = none" fields are nullable in the schema and
+ * decode back to NULL / 0; wm_status_msg_encode() sends a fresh random UUID
+ * when event_id is NULL; of params with the same key the last one wins.
+ * Decoders return 0, or a negative errno with the reason in err: -EBADMSG
+ * (malformed, truncated, trailing bytes), -ENOENT (unknown schema
+ * fingerprint), -EPROTOTYPE (a message of the other type); on error *out is
+ * left cleared.  All functions are thread-safe. */
 #ifndef WM_MSG_H
 #define WM_MSG_H
 

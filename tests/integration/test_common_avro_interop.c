@@ -37,26 +37,51 @@ static int peer_status = -1;
 /* ------------------------------------------------------ the messages */
 
 static struct wm_kv params[] = {
-    {"disk", "/dev/vdb"}, {"note", "d\xc3\xa9j\xc3\xa0 \xe6\xb3\xa2 \xf0\x9f\x9a\x80 \"q\"\\"},
-    {"", "empty key"},    {"empty", ""}};
+    {"disk", "/dev/vdb"},
+    {"note", "d\xc3\xa9j\xc3\xa0 \xe6\xb3\xa2 \xf0\x9f\x9a\x80 \"q\"\\"},
+    {"", "empty key"},
+    {"empty", ""}};
 
 static const struct wm_task_msg tasks[] = {
-    {.task_id = 9007199254740993LL, .attempt = 3, .wave_id = 12, .wave = "w\xc3\xa9ve",
-     .server_id = 4242, .server = "db01", .kind = "initial_sync", .params = params, .nparams = 4,
-     .deadline_ms = 1795000000123LL, .published_ms = 1794990000456LL},
-    {.task_id = -1, .attempt = INT32_MIN, .wave_id = INT64_MIN, .server_id = INT64_MAX,
-     .kind = "check", .published_ms = 0}, /* NULL strings, no params, no deadline */
+    {.task_id = 9007199254740993LL,
+     .attempt = 3,
+     .wave_id = 12,
+     .wave = "w\xc3\xa9ve",
+     .server_id = 4242,
+     .server = "db01",
+     .kind = "initial_sync",
+     .params = params,
+     .nparams = 4,
+     .deadline_ms = 1795000000123LL,
+     .published_ms = 1794990000456LL},
+    {.task_id = -1,
+     .attempt = INT32_MIN,
+     .wave_id = INT64_MIN,
+     .server_id = INT64_MAX,
+     .kind = "check",
+     .published_ms = 0}, /* NULL strings, no params, no deadline */
 };
 
 static const struct wm_status_msg statuses[] = {
-    {.event_id = "5f0c8a9e-3d1b-4c7a-9e2f-0a1b2c3d4e5f", .time_ms = 1794990001000LL,
-     .source = "worker:w-3", .type = "progress", .wave = "wave-1",
-     .server = "\xd0\xb2\xd0\xb5\xd0\xb1-01", .task_id = 77, .task_kind = "delta_sync",
-     .attempt = 2, .state = "RUNNING", .bytes_done = 123456789012LL,
-     .bytes_total = 999999999999LL, .message = "line\none\t\"two\" \xe2\x9c\x93\x01",
+    {.event_id = "5f0c8a9e-3d1b-4c7a-9e2f-0a1b2c3d4e5f",
+     .time_ms = 1794990001000LL,
+     .source = "worker:w-3",
+     .type = "progress",
+     .wave = "wave-1",
+     .server = "\xd0\xb2\xd0\xb5\xd0\xb1-01",
+     .task_id = 77,
+     .task_kind = "delta_sync",
+     .attempt = 2,
+     .state = "RUNNING",
+     .bytes_done = 123456789012LL,
+     .bytes_total = 999999999999LL,
+     .message = "line\none\t\"two\" \xe2\x9c\x93\x01",
      .simulated = true},
-    {.event_id = "00000000-0000-4000-8000-000000000000", .time_ms = 1, .source = "cli",
-     .type = "wave", .state = "PLANNED"}, /* every nullable field null */
+    {.event_id = "00000000-0000-4000-8000-000000000000",
+     .time_ms = 1,
+     .source = "cli",
+     .type = "wave",
+     .state = "PLANNED"}, /* every nullable field null */
 };
 
 #define NTASKS (sizeof(tasks) / sizeof(tasks[0]))
@@ -93,8 +118,8 @@ static void json_opt_long(FILE *f, int64_t v)
 
 static void task_json(FILE *f, const struct wm_task_msg *t)
 {
-    fprintf(f, "{\"task_id\":%lld,\"attempt\":%d,\"wave_id\":%lld,\"wave\":",
-            (long long)t->task_id, t->attempt, (long long)t->wave_id);
+    fprintf(f, "{\"task_id\":%lld,\"attempt\":%d,\"wave_id\":%lld,\"wave\":", (long long)t->task_id,
+            t->attempt, (long long)t->wave_id);
     json_str(f, t->wave ? t->wave : "");
     fprintf(f, ",\"server_id\":%lld,\"server\":", (long long)t->server_id);
     json_str(f, t->server ? t->server : "");

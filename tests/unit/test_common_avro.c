@@ -143,11 +143,13 @@ static void test_canonical_form_integers_strings_whitespace(void **state)
     static const char *const cases[][2] = {
         {" { \"size\" : \"016\" ,\n\t\"name\" : \"F\", \"type\" : \"fixed\" } ",
          "{\"name\":\"F\",\"type\":\"fixed\",\"size\":16}"},
-        {"{\"type\":\"fixed\",\"name\":\"Z\",\"size\":0}", "{\"name\":\"Z\",\"type\":\"fixed\",\"size\":0}"},
+        {"{\"type\":\"fixed\",\"name\":\"Z\",\"size\":0}",
+         "{\"name\":\"Z\",\"type\":\"fixed\",\"size\":0}"},
         {"{\"type\":\"error\",\"name\":\"Oops\",\"fields\":[]}",
          "{\"name\":\"Oops\",\"type\":\"record\",\"fields\":[]}"},
         {"[\"null\",{\"type\":\"string\"},\"n.\\u0052\"]", "[\"null\",\"string\",\"n.R\"]"},
-        {"{\"type\":{\"type\":\"map\",\"values\":\"bytes\"}}", "{\"type\":\"map\",\"values\":\"bytes\"}"},
+        {"{\"type\":{\"type\":\"map\",\"values\":\"bytes\"}}",
+         "{\"type\":\"map\",\"values\":\"bytes\"}"},
         {"{\"type\":\"record\",\"name\":\"R\",\"doc\":\"\\u0000\\ud83d\\ude80\",\"fields\":[]}",
          "{\"name\":\"R\",\"type\":\"record\",\"fields\":[]}"},
     };
@@ -204,10 +206,13 @@ static void test_project_schemas_canonical_form(void **state)
 {
     (void)state;
     static const char task[] =
-        "{\"name\":\"wavemill.Task\",\"type\":\"record\",\"fields\":[{\"name\":\"task_id\",\"type\":"
-        "\"long\"},{\"name\":\"attempt\",\"type\":\"int\"},{\"name\":\"wave_id\",\"type\":\"long\"},"
+        "{\"name\":\"wavemill.Task\",\"type\":\"record\",\"fields\":[{\"name\":\"task_id\","
+        "\"type\":"
+        "\"long\"},{\"name\":\"attempt\",\"type\":\"int\"},{\"name\":\"wave_id\",\"type\":\"long\"}"
+        ","
         "{\"name\":\"wave\",\"type\":\"string\"},{\"name\":\"server_id\",\"type\":\"long\"},{"
-        "\"name\":\"server\",\"type\":\"string\"},{\"name\":\"kind\",\"type\":\"string\"},{\"name\":"
+        "\"name\":\"server\",\"type\":\"string\"},{\"name\":\"kind\",\"type\":\"string\"},{"
+        "\"name\":"
         "\"params\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},{\"name\":\"deadline\","
         "\"type\":[\"null\",\"long\"]},{\"name\":\"published_at\",\"type\":\"long\"}]}";
     static const char status[] =
@@ -216,7 +221,8 @@ static void test_project_schemas_canonical_form(void **state)
         "\"string\"},{\"name\":\"type\",\"type\":\"string\"},{\"name\":\"wave\",\"type\":[\"null\","
         "\"string\"]},{\"name\":\"server\",\"type\":[\"null\",\"string\"]},{\"name\":\"task_id\","
         "\"type\":[\"null\",\"long\"]},{\"name\":\"task_kind\",\"type\":[\"null\",\"string\"]},{"
-        "\"name\":\"attempt\",\"type\":[\"null\",\"int\"]},{\"name\":\"state\",\"type\":\"string\"},"
+        "\"name\":\"attempt\",\"type\":[\"null\",\"int\"]},{\"name\":\"state\",\"type\":\"string\"}"
+        ","
         "{\"name\":\"bytes_done\",\"type\":\"long\"},{\"name\":\"bytes_total\",\"type\":\"long\"},{"
         "\"name\":\"message\",\"type\":[\"null\",\"string\"]},{\"name\":\"simulated\",\"type\":"
         "\"boolean\"}]}";
@@ -265,9 +271,9 @@ static void test_encode_refuses_value_of_another_schema(void **state)
     char err[256] = "";
 
     assert_int_equal(avro_generic_value_new(iface, &v), 0);
-    assert_int_equal(wm_avro_encode(wm_avro_schema_get("task", NULL, 0), &v, &out, &len, err,
-                                    sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        wm_avro_encode(wm_avro_schema_get("task", NULL, 0), &v, &out, &len, err, sizeof(err)),
+        -EINVAL);
     assert_null(out);
     assert_int_equal(len, 0);
     avro_value_decref(&v);
@@ -304,18 +310,36 @@ static void test_generic_decode_reports_schema(void **state)
 static void valid_task_message(uint8_t **buf, size_t *len)
 {
     struct wm_kv kv[] = {{"disk", "/dev/vdb"}, {"gen", "\xc3\xa9t\xc3\xa9"}};
-    struct wm_task_msg t = {.task_id = 1, .attempt = 2, .wave_id = 3, .wave = "w", .server_id = 4,
-                            .server = "s", .kind = "delta_sync", .params = kv, .nparams = 2,
-                            .deadline_ms = 99, .published_ms = 98};
+    struct wm_task_msg t = {.task_id = 1,
+                            .attempt = 2,
+                            .wave_id = 3,
+                            .wave = "w",
+                            .server_id = 4,
+                            .server = "s",
+                            .kind = "delta_sync",
+                            .params = kv,
+                            .nparams = 2,
+                            .deadline_ms = 99,
+                            .published_ms = 98};
     assert_int_equal(wm_task_msg_encode(&t, buf, len, NULL, 0), 0);
 }
 
 static void valid_status_message(uint8_t **buf, size_t *len)
 {
-    struct wm_status_msg s = {.event_id = "id", .time_ms = 5, .source = "cli", .type = "task",
-                              .wave = "w", .server = "s", .task_id = 9, .task_kind = "k",
-                              .attempt = 1, .state = "DONE", .bytes_done = 1, .bytes_total = 2,
-                              .message = "m", .simulated = true};
+    struct wm_status_msg s = {.event_id = "id",
+                              .time_ms = 5,
+                              .source = "cli",
+                              .type = "task",
+                              .wave = "w",
+                              .server = "s",
+                              .task_id = 9,
+                              .task_kind = "k",
+                              .attempt = 1,
+                              .state = "DONE",
+                              .bytes_done = 1,
+                              .bytes_total = 2,
+                              .message = "m",
+                              .simulated = true};
     assert_int_equal(wm_status_msg_encode(&s, buf, len, NULL, 0), 0);
 }
 

@@ -255,8 +255,8 @@ static void *thread_round_trips(void *arg)
             bad++;
             continue;
         }
-        if (wm_task_msg_decode(buf, len, &out, err, sizeof(err)) != 0 || out.task_id != in.task_id ||
-            strcmp(out.kind, in.kind) != 0)
+        if (wm_task_msg_decode(buf, len, &out, err, sizeof(err)) != 0 ||
+            out.task_id != in.task_id || strcmp(out.kind, in.kind) != 0)
             bad++;
         wm_task_msg_clear(&out);
         free(buf);
