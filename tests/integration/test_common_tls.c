@@ -68,7 +68,7 @@ static int pki_teardown(void **state)
 
 /* -------------------------------------------------------------- server */
 
-enum server_mode { SERVE_ECHO, SERVE_WAIT_EOF, SERVE_SILENT };
+enum server_mode { SERVE_ECHO, SERVE_WAIT_EOF, SERVE_CLOSE };
 
 struct server {
     char dir[512];
@@ -90,7 +90,7 @@ static void serve_conn(struct server *s, struct wm_tls_conn *c)
         if (s->io_rc == 0)
             s->io_rc = wm_tls_write_full(c, buf, ROUNDTRIP_LEN);
         free(buf);
-    } else {
+    } else if (s->mode == SERVE_WAIT_EOF) {
         char b;
         s->io_rc = wm_tls_read_full(c, &b, 1); /* until the client goes */
     }
@@ -334,6 +334,36 @@ static void test_read_times_out_on_silent_peer(void **state)
     wm_tls_ctx_free(ctx);
 }
 
+static volatile sig_atomic_t g_sigpipes;
+
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+    g_sigpipes++;
+}
+
+static void test_writing_to_a_vanished_peer_fails_without_sigpipe(void **state)
+{
+    struct pki *p = *state;
+    struct server s;
+    struct wm_tls_ctx *ctx;
+    char err[512] = "";
+    static char chunk[64 * 1024];
+    server_start(&s, p->root, "recv1", SERVE_CLOSE);
+    struct wm_tls_conn *c = client_connect(&s, p->root, "agent1", &ctx, err, sizeof(err));
+    assert_non_null(c);
+    server_join(&s); /* the server's socket is closed now */
+    sig_atomic_t before = g_sigpipes;
+    int rc = 0;
+    for (int i = 0; i < 200 && rc == 0; i++) /* the first writes may still be buffered */
+        rc = wm_tls_write_full(c, chunk, sizeof(chunk));
+    assert_true(rc == -EPIPE || rc == -ECONNRESET);
+    assert_int_equal(g_sigpipes, before);
+    print_message("    write after peer left: %s\n", wm_tls_last_error(c));
+    wm_tls_close(c);
+    wm_tls_ctx_free(ctx);
+}
+
 static void test_ctx_names_the_missing_file(void **state)
 {
     struct pki *p = *state;
@@ -356,7 +386,11 @@ static void test_tcp_rejects_bad_addresses(void **state)
 
 int main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
+    /* count SIGPIPEs instead of ignoring them: the transport must not raise any */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigpipe;
+    sigaction(SIGPIPE, &sa, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_pair_handshakes_and_roundtrips_megabytes),
         cmocka_unit_test(test_client_without_certificate_is_cut_off),
@@ -366,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_tls12_client_is_refused),
         cmocka_unit_test(test_raw_tls13_client_with_valid_cert_is_accepted),
         cmocka_unit_test(test_read_times_out_on_silent_peer),
+        cmocka_unit_test(test_writing_to_a_vanished_peer_fails_without_sigpipe),
         cmocka_unit_test(test_ctx_names_the_missing_file),
         cmocka_unit_test(test_tcp_rejects_bad_addresses),
     };
