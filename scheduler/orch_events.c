@@ -1,0 +1,148 @@
+/* orch_events — buffered scheduler status events (see orch_events.h). */
+#include "orch_events.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "msg.h"
+
+#define EVENTS_MAX 50000
+
+struct orch_ev {
+    char *type, *wave, *server, *state, *message;
+};
+
+struct orch_events {
+    char topic[256];
+    char source[128];
+    struct orch_ev *v;
+    size_t n, dropped;
+    uint64_t seq;
+};
+
+struct orch_events *orch_events_new(const struct wm_config *cfg, const char *source)
+{
+    struct orch_events *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return NULL;
+    ev->v = calloc(EVENTS_MAX, sizeof(*ev->v));
+    if (!ev->v) {
+        free(ev);
+        return NULL;
+    }
+    wm_kafka_topic(cfg, WM_TOPIC_STATUS, ev->topic, sizeof(ev->topic));
+    snprintf(ev->source, sizeof(ev->source), "%s", source);
+    return ev;
+}
+
+static void ev_clear(struct orch_ev *e)
+{
+    free(e->type);
+    free(e->wave);
+    free(e->server);
+    free(e->state);
+    free(e->message);
+    memset(e, 0, sizeof(*e));
+}
+
+void orch_events_rollback(struct orch_events *ev, size_t mark)
+{
+    for (size_t i = mark; i < ev->n; i++)
+        ev_clear(&ev->v[i]);
+    if (mark < ev->n)
+        ev->n = mark;
+}
+
+size_t orch_events_mark(const struct orch_events *ev)
+{
+    return ev->n;
+}
+
+void orch_events_discard(struct orch_events *ev)
+{
+    orch_events_rollback(ev, 0);
+}
+
+void orch_events_free(struct orch_events *ev)
+{
+    if (!ev)
+        return;
+    orch_events_discard(ev);
+    free(ev->v);
+    free(ev);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void orch_events_add(struct orch_events *ev, const char *type, const char *wave,
+                     const char *server, const char *state, const char *message)
+{
+    if (ev->n >= EVENTS_MAX) {
+        ev->dropped++;
+        return;
+    }
+    struct orch_ev *e = &ev->v[ev->n++];
+    e->type = dup_or_null(type);
+    e->wave = dup_or_null(wave);
+    e->server = dup_or_null(server);
+    e->state = dup_or_null(state);
+    e->message = dup_or_null(message);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Unique per process run: source + time + sequence, formatted as a UUID. */
+static void ev_uuid(struct orch_events *ev, char *buf, size_t len)
+{
+    uint64_t a = ((uint64_t)wall_ms() << 16) ^ (uint64_t)(uintptr_t)ev ^ (uint64_t)getpid();
+    uint64_t b = ++ev->seq;
+    snprintf(buf, len, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(a >> 32),
+             (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff, (unsigned)(b >> 48) & 0xfff,
+             (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static void ev_send_one(struct orch_events *ev, struct wm_kafka_producer *p, struct orch_ev *e)
+{
+    char id[40], err[256];
+    ev_uuid(ev, id, sizeof(id));
+    struct wm_status_msg m = {.event_id = id, .time_ms = wall_ms(), .source = ev->source,
+                              .type = e->type, .wave = e->wave, .server = e->server,
+                              .state = e->state, .message = e->message};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wm_status_msg_encode(&m, &buf, &len, err, sizeof(err)) < 0) {
+        wm_warn("sched.event_encode_failed", "err=\"%s\"", err);
+        return;
+    }
+    const char *key = e->server ? e->server : (e->wave ? e->wave : "");
+    if (wm_kafka_send(p, ev->topic, key, strlen(key), buf, len, NULL, 0, err, sizeof(err)) < 0)
+        wm_warn("sched.event_send_failed", "err=\"%s\"", err);
+    free(buf);
+}
+
+size_t orch_events_send(struct orch_events *ev, struct wm_kafka_producer *p)
+{
+    size_t n = ev->n;
+    for (size_t i = 0; i < n; i++)
+        ev_send_one(ev, p, &ev->v[i]);
+    if (ev->dropped) {
+        wm_warn("sched.events_dropped", "count=%zu", ev->dropped);
+        ev->dropped = 0;
+    }
+    orch_events_discard(ev);
+    return n;
+}

@@ -1,0 +1,174 @@
+/* orch_outbox — outbox publisher (see orch_outbox.h). */
+#include "orch_outbox.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "kafka.h"
+#include "log.h"
+#include "msg.h"
+#include "orch_sql.h"
+#include "pg.h"
+
+enum { O_ID, O_TASK, O_ATTEMPT, O_TOPIC, O_WAVE_ID, O_WAVE, O_SERVER_ID, O_SERVER, O_KIND,
+       O_LIVE, O_PARAMS, O_PROVIDER, O_TRANSPORT, O_REPLICATION, O_DEADLINE };
+
+static const char SQL_OUTBOX[] =
+    "SELECT o.id, o.task_id, o.attempt, o.topic, t.wave_id, w.name, t.server_id, s.name,"
+    " t.kind, (t.state = 'QUEUED' AND t.attempt = o.attempt), t.params::text,"
+    " s.target_provider, coalesce(s.settings->>'transport', ''),"
+    " coalesce(s.settings->>'replication', ''),"
+    " coalesce(floor(extract(epoch FROM t.deadline) * 1000)::bigint, 0)"
+    " FROM task_outbox o JOIN tasks t ON t.id = o.task_id JOIN servers s ON s.id = t.server_id"
+    " JOIN waves w ON w.id = t.wave_id WHERE t.wave_id = ANY($1::bigint[])"
+    " ORDER BY o.id LIMIT $2::int";
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Driver choice travels with the task: a sim server is sim all the way;
+ * otherwise servers.settings may name transport / replication drivers. */
+static size_t outbox_params(const PGresult *r, int i, struct wm_kv *kv)
+{
+    const char *prov = PQgetvalue(r, i, O_PROVIDER);
+    bool sim = strcmp(prov, "sim") == 0;
+    const char *tr = PQgetvalue(r, i, O_TRANSPORT), *rep = PQgetvalue(r, i, O_REPLICATION);
+    size_t n = 0;
+    kv[n++] = (struct wm_kv){"provider", (char *)prov};
+    kv[n++] = (struct wm_kv){"transport", (char *)(*tr ? tr : sim ? "sim" : "ssh")};
+    kv[n++] = (struct wm_kv){"replication", (char *)(*rep ? rep : sim ? "sim" : "wavemill")};
+    const char *params = PQgetvalue(r, i, O_PARAMS);
+    if (strcmp(params, "{}") != 0)
+        kv[n++] = (struct wm_kv){"params_json", (char *)params};
+    return n;
+}
+
+static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *cfg,
+                           const PGresult *r, int i, int64_t now, char *err, size_t errlen)
+{
+    struct wm_kv kv[4];
+    struct wm_task_msg m = {
+        .task_id = orch_get_i64(r, i, O_TASK),
+        .attempt = (int32_t)orch_get_i64(r, i, O_ATTEMPT),
+        .wave_id = orch_get_i64(r, i, O_WAVE_ID),
+        .wave = PQgetvalue(r, i, O_WAVE),
+        .server_id = orch_get_i64(r, i, O_SERVER_ID),
+        .server = PQgetvalue(r, i, O_SERVER),
+        .kind = PQgetvalue(r, i, O_KIND),
+        .params = kv,
+        .deadline_ms = orch_get_i64(r, i, O_DEADLINE),
+        .published_ms = now,
+    };
+    m.nparams = outbox_params(r, i, kv);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wm_task_msg_encode(&m, &buf, &len, err, errlen);
+    if (rc < 0)
+        return rc;
+    char topic[256];
+    wm_kafka_topic(cfg, PQgetvalue(r, i, O_TOPIC), topic, sizeof(topic));
+    const char *key = PQgetvalue(r, i, O_SERVER_ID);
+    rc = wm_kafka_send(p, topic, key, strlen(key), buf, len, NULL, 0, err, errlen);
+    free(buf);
+    return rc;
+}
+
+/* Deletes the rows (all of them, or only the stale ones) and stamps
+ * published_at on the tasks that were sent. */
+static int outbox_finish(struct wm_pg *db, const char *rows, const char *tasks, int64_t now,
+                         char *err, size_t errlen)
+{
+    char ts[32];
+    snprintf(ts, sizeof(ts), "%.3f", (double)now / 1000.0);
+    const char *p[] = {rows, tasks, ts};
+    return orch_exec(db, "outbox delete",
+                     "WITH d AS (DELETE FROM task_outbox WHERE id = ANY($1::bigint[]))"
+                     " UPDATE tasks SET published_at = to_timestamp($3::double precision)"
+                     " WHERE id = ANY($2::bigint[]) AND published_at IS NULL",
+                     3, p, NULL, err, errlen);
+}
+
+struct outbox_lists {
+    struct orch_buf all, stale, sent;
+};
+
+static void lists_add(struct orch_buf *b, const char *v)
+{
+    orch_buf_addf(b, "%s%s", b->len > 1 ? "," : "", v);
+}
+
+static int outbox_batch(struct wm_pg *db, struct wm_kafka_producer *p,
+                        const struct wm_config *cfg, PGresult *r, struct outbox_lists *l,
+                        long *sent, char *err, size_t errlen)
+{
+    int64_t now = wall_ms();
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+        lists_add(&l->all, PQgetvalue(r, i, O_ID));
+        if (PQgetvalue(r, i, O_LIVE)[0] != 't') {
+            lists_add(&l->stale, PQgetvalue(r, i, O_ID));
+            continue;
+        }
+        rc = outbox_send_one(p, cfg, r, i, now, err, errlen);
+        lists_add(&l->sent, PQgetvalue(r, i, O_TASK));
+        (*sent)++;
+    }
+    orch_buf_addf(&l->all, "}");
+    orch_buf_addf(&l->stale, "}");
+    orch_buf_addf(&l->sent, "}");
+    if (rc == 0 && *sent > 0) {
+        rc = wm_kafka_flush(p, (int)wm_config_int(cfg, "kafka.flush_timeout"));
+        if (rc < 0)
+            snprintf(err, errlen, "outbox: delivery not confirmed (%d); will re-send", rc);
+    }
+    if (!orch_buf_str(&l->all) || !orch_buf_str(&l->stale) || !orch_buf_str(&l->sent)) {
+        snprintf(err, errlen, "outbox: out of memory");
+        return -ENOMEM;
+    }
+    if (rc < 0) {
+        *sent = 0;
+        outbox_finish(db, orch_buf_str(&l->stale), "{}", now, err + strlen(err), 0);
+        return rc;
+    }
+    return outbox_finish(db, orch_buf_str(&l->all), orch_buf_str(&l->sent), now, err, errlen);
+}
+
+int orch_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
+                        const struct wm_config *cfg, const char *owned, int batch, long *sent,
+                        char *err, size_t errlen)
+{
+    *sent = 0;
+    if (strcmp(owned, "{}") == 0)
+        return 0;
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", batch);
+    const char *prm[] = {owned, lim};
+    PGresult *r = orch_query(db, "outbox", SQL_OUTBOX, 2, prm, err, errlen);
+    if (!r)
+        return -EIO;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    struct outbox_lists l;
+    orch_buf_init(&l.all);
+    orch_buf_init(&l.stale);
+    orch_buf_init(&l.sent);
+    orch_buf_addf(&l.all, "{");
+    orch_buf_addf(&l.stale, "{");
+    orch_buf_addf(&l.sent, "{");
+    int rc = outbox_batch(db, p, cfg, r, &l, sent, err, errlen);
+    PQclear(r);
+    orch_buf_free(&l.all);
+    orch_buf_free(&l.stale);
+    orch_buf_free(&l.sent);
+    return rc;
+}

@@ -1,0 +1,282 @@
+/* orch_sched — the scheduler daemon's loop (see orch_sched.h). */
+#include "orch_sched.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "kafka.h"
+#include "log.h"
+#include "msg.h"
+#include "orch_events.h"
+#include "orch_ops.h"
+#include "orch_outbox.h"
+#include "orch_own.h"
+#include "orch_sql.h"
+#include "orch_tick.h"
+#include "pg.h"
+
+#define MS(x) ((int64_t)(x) * 1000)
+#define SCHED_POLL_MAX_MS 50   /* longest wait between looks at NOTIFY / timers */
+#define SCHED_DRAIN_MAX 10000  /* status events read per wake-up, at most */
+
+static const struct wm_config_key sched_keys[] = {
+    {"scheduler.id", WM_CFG_STRING, "", 0, 0, false,
+     "instance name (default host-pid); in task_events as scheduler:<id>"},
+    {"scheduler.reconcile_interval", WM_CFG_DURATION, "2s", 10, MS(3600), false,
+     "full pass from PostgreSQL at least this often (a lost event only delays)"},
+    {"scheduler.ownership_interval", WM_CFG_DURATION, "1s", 10, MS(600), false,
+     "how often to take free waves / release finished ones"},
+    {"scheduler.delta_interval", WM_CFG_DURATION, "10m", 0, MS(86400), false,
+     "delta syncs repeat this often until the cutover window opens"},
+    {"scheduler.max_replicating", WM_CFG_INT, "200", 1, 1000000, false,
+     "global limit: replication tasks in flight over all waves"},
+    {"scheduler.max_attempts", WM_CFG_INT, "3", 1, 1000, false, "attempts per task"},
+    {"scheduler.retry_backoff", WM_CFG_DURATION, "2s", 0, MS(86400), false,
+     "delay before the 2nd attempt; doubles per attempt"},
+    {"scheduler.retry_backoff_max", WM_CFG_DURATION, "5m", 0, MS(86400), false,
+     "upper bound of the retry delay"},
+    {"scheduler.requeue_after", WM_CFG_DURATION, "2m", MS(1), MS(86400), false,
+     "re-publish a QUEUED task nobody claimed for this long"},
+    {"scheduler.batch", WM_CFG_INT, "1000", 1, 100000, false,
+     "rows per statement / outbox batch"},
+};
+
+struct orch_sched {
+    const struct wm_config *cfg;
+    char id[96], actor[128];
+    struct wm_pg *db;
+    int listen_pid;
+    struct orch_own *own;
+    struct wm_kafka_producer *prod;
+    struct wm_kafka_consumer *status;
+    struct orch_events *ev;
+    struct orch_tick_cfg tc;
+    struct orch_tick_stats st;
+};
+
+int orch_sched_declare(struct wm_config *cfg, char *err, size_t errlen)
+{
+    return wm_config_declare(cfg, sched_keys, sizeof(sched_keys) / sizeof(sched_keys[0]), err,
+                             errlen);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sched_tick_cfg(struct orch_sched *s)
+{
+    const struct wm_config *c = s->cfg;
+    s->tc = (struct orch_tick_cfg){
+        .actor = s->actor,
+        .delta_interval_ms = wm_config_int(c, "scheduler.delta_interval"),
+        .retry_backoff_ms = wm_config_int(c, "scheduler.retry_backoff"),
+        .retry_backoff_max_ms = wm_config_int(c, "scheduler.retry_backoff_max"),
+        .requeue_after_ms = wm_config_int(c, "scheduler.requeue_after"),
+        .max_attempts = (int)wm_config_int(c, "scheduler.max_attempts"),
+        .max_replicating = (int)wm_config_int(c, "scheduler.max_replicating"),
+        .batch = (int)wm_config_int(c, "scheduler.batch"),
+    };
+}
+
+static struct wm_kafka_consumer *sched_status_consumer(struct orch_sched *s, char *err,
+                                                       size_t errlen)
+{
+    char topic[256], group[200];
+    wm_kafka_topic(s->cfg, WM_TOPIC_STATUS, topic, sizeof(topic));
+    /* a group of its own: every scheduler hears every completion */
+    snprintf(group, sizeof(group), "%swavemill-scheduler-%s",
+             wm_config_str(s->cfg, "kafka.topic_prefix"), s->id);
+    const char *topics[] = {topic};
+    return wm_kafka_consumer_new(s->cfg, group, topics, 1, 1, err, errlen);
+}
+
+struct orch_sched *orch_sched_new(const struct wm_config *cfg, char *err, size_t errlen)
+{
+    struct orch_sched *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    const char *id = wm_config_str(cfg, "scheduler.id");
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    if (id && *id)
+        snprintf(s->id, sizeof(s->id), "%s", id);
+    else
+        snprintf(s->id, sizeof(s->id), "%s-%d", host, (int)getpid());
+    snprintf(s->actor, sizeof(s->actor), "scheduler:%s", s->id);
+    sched_tick_cfg(s);
+    if (!(s->db = wm_pg_new(cfg, err, errlen)) ||
+        !(s->own = orch_own_new(cfg, s->id, err, errlen)) ||
+        !(s->prod = wm_kafka_producer_new(cfg, err, errlen)) ||
+        !(s->status = sched_status_consumer(s, err, errlen)) ||
+        !(s->ev = orch_events_new(cfg, s->actor))) {
+        if (!*err)
+            snprintf(err, errlen, "out of memory");
+        orch_sched_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void orch_sched_free(struct orch_sched *s)
+{
+    if (!s)
+        return;
+    if (s->status)
+        wm_kafka_consumer_free(s->status);
+    if (s->prod)
+        wm_kafka_producer_free(s->prod);
+    orch_events_free(s->ev);
+    orch_own_free(s->own);
+    wm_pg_free(s->db);
+    free(s);
+}
+
+/* LISTEN again whenever the session is new (first time or reconnected). */
+static void sched_listen(struct orch_sched *s)
+{
+    PGconn *conn = wm_pg_conn(s->db);
+    if (!conn || PQstatus(conn) != CONNECTION_OK || PQbackendPID(conn) == s->listen_pid)
+        return;
+    char err[256];
+    if (wm_pg_exec(s->db, "LISTEN " ORCH_NOTIFY_CHANNEL, 0, NULL, NULL, err, sizeof(err)) == 0)
+        s->listen_pid = PQbackendPID(wm_pg_conn(s->db));
+}
+
+static bool sched_notified(struct orch_sched *s)
+{
+    PGconn *conn = wm_pg_conn(s->db);
+    bool got = false;
+    if (!conn || !PQconsumeInput(conn))
+        return false;
+    PGnotify *n;
+    while ((n = PQnotifies(conn)) != NULL) {
+        got = true;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+/* Reads what wm.status has; true if a task reached a final state. */
+static bool sched_drain_status(struct orch_sched *s, int timeout_ms)
+{
+    bool wake = false;
+    for (int i = 0; i < SCHED_DRAIN_MAX; i++) {
+        rd_kafka_message_t *m = wm_kafka_poll(s->status, i == 0 ? timeout_ms : 0);
+        if (!m)
+            break;
+        struct wm_status_msg st;
+        char err[256];
+        if (wm_status_msg_decode(m->payload, m->len, &st, err, sizeof(err)) == 0) {
+            if (st.type && strcmp(st.type, "task") == 0 && st.state &&
+                strcmp(st.state, "RUNNING") != 0)
+                wake = true;
+            wm_status_msg_clear(&st);
+        }
+        wm_kafka_consumer_done(s->status, m);
+    }
+    return wake;
+}
+
+static void sched_publish(struct orch_sched *s)
+{
+    char err[512];
+    long sent = 0;
+    do {
+        if (orch_outbox_publish(s->db, s->prod, s->cfg, orch_own_array(s->own), s->tc.batch,
+                                &sent, err, sizeof(err)) < 0) {
+            wm_warn("sched.outbox_failed", "err=\"%s\"", err);
+            return;
+        }
+    } while (sent >= s->tc.batch);
+}
+
+/* One pass; returns true when more work is waiting. */
+static bool sched_pass(struct orch_sched *s, bool full)
+{
+    char err[512];
+    bool more = false;
+    if (orch_tick_run(s->db, orch_own_array(s->own), &s->tc, full, s->ev, &s->st, &more, err,
+                      sizeof(err)) < 0) {
+        wm_warn("sched.pass_failed", "err=\"%s\"", err);
+        more = false;
+    }
+    orch_events_send(s->ev, s->prod); /* what committed */
+    sched_publish(s);
+    return more;
+}
+
+static void sched_own(struct orch_sched *s)
+{
+    char err[512];
+    size_t before = orch_own_count(s->own);
+    int n = orch_own_refresh(s->own, err, sizeof(err));
+    if (n < 0)
+        wm_warn("sched.ownership_failed", "err=\"%s\"", err);
+    else if ((size_t)n != before)
+        wm_info("sched.owned", "waves=%d ids=%s", n, orch_own_array(s->own));
+}
+
+static void sched_log_stats(struct orch_sched *s)
+{
+    const struct orch_tick_stats *t = &s->st;
+    wm_info("sched.stats",
+            "owned=%zu acted=%ld issued=%ld created=%ld retried=%ld failed=%ld expired=%ld"
+            " cancelled=%ld waves_done=%ld requeued=%ld",
+            orch_own_count(s->own), t->acted, t->issued, t->created, t->retried, t->failed,
+            t->expired, t->cancelled, t->waves_done, t->requeued);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+int orch_sched_run(struct orch_sched *s, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    int64_t own_every = wm_config_int(s->cfg, "scheduler.ownership_interval");
+    int64_t full_every = wm_config_int(s->cfg, "scheduler.reconcile_interval");
+    int64_t next_own = 0, next_full = 0, next_stats = mono_ms() + 10000;
+    bool work = true;
+    wm_info("sched.start", "id=%s", s->id);
+    while (!*stop) {
+        int64_t now = mono_ms();
+        if (now >= next_own) {
+            sched_own(s);
+            next_own = now + own_every;
+        }
+        sched_listen(s);
+        bool full = now >= next_full;
+        if (work || full) {
+            work = sched_pass(s, full);
+            if (full)
+                next_full = now + full_every;
+        }
+        if (now >= next_stats) {
+            sched_log_stats(s);
+            next_stats = now + 10000;
+        }
+        int64_t wait = work ? 0 : min64(SCHED_POLL_MAX_MS, min64(next_full, next_own) - now);
+        if (sched_drain_status(s, wait > 0 ? (int)wait : 0))
+            work = true;
+        if (sched_notified(s))
+            work = true;
+        wm_kafka_producer_poll(s->prod);
+    }
+    sched_log_stats(s);
+    wm_info("sched.stop", "id=%s", s->id);
+    return 0;
+}

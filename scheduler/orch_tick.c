@@ -1,0 +1,276 @@
+/* orch_tick — the scheduler's pass over its waves (see orch_tick.h).
+ * Steps 1-3 and 5-8 are single set-based statements (atomic on their own);
+ * step 4 walks finished tasks in one transaction per batch because the next
+ * step depends on the pipeline table, pre-skipped steps and the cutover
+ * window. */
+#include "orch_tick.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orch_events.h"
+#include "orch_sql.h"
+#include "pg.h"
+#include "pipeline.h"
+
+struct kind_sets {
+    char repl[512], launch[512], cutover[512], repl_topic[512], repeats[256];
+};
+
+static void kind_sets_init(struct kind_sets *k)
+{
+    orch_kinds_array(ORCH_KINDS_REPLICATION, k->repl, sizeof(k->repl));
+    orch_kinds_array(ORCH_KINDS_LAUNCHING, k->launch, sizeof(k->launch));
+    orch_kinds_array(ORCH_KINDS_CUTOVER, k->cutover, sizeof(k->cutover));
+    orch_kinds_array(ORCH_KINDS_REPL_TOPIC, k->repl_topic, sizeof(k->repl_topic));
+    size_t n, off = (size_t)snprintf(k->repeats, sizeof(k->repeats), "{");
+    const struct pipeline_step *st = pipeline_steps(&n);
+    for (size_t i = 0; i < n; i++)
+        if (st[i].repeats)
+            off += (size_t)snprintf(k->repeats + off, sizeof(k->repeats) - off, "%s%s",
+                                    off > 1 ? "," : "", st[i].kind);
+    snprintf(k->repeats + off, sizeof(k->repeats) - off, "}");
+}
+
+static const struct kind_sets *kinds(void)
+{
+    static struct kind_sets k; /* same content on every init: race is benign */
+    static int done;
+    if (!done) {
+        kind_sets_init(&k);
+        done = 1;
+    }
+    return &k;
+}
+
+/* --- 1. cutover window opened: pending delta syncs are not needed --- */
+static int tick_cancel_deltas(struct wm_pg *db, const char *owned,
+                              const struct orch_tick_cfg *c, long *n, char *err, size_t errlen)
+{
+    const char *p[] = {owned, kinds()->repeats, c->actor};
+    return orch_exec(db, "cancel deltas",
+                     "WITH c AS (UPDATE tasks t SET state = 'CANCELLED', finished_at = now(),"
+                     "   updated_at = now() FROM waves w WHERE w.id = t.wave_id"
+                     "   AND t.wave_id = ANY($1::bigint[]) AND t.kind = ANY($2::text[])"
+                     "   AND t.state = 'PENDING' AND w.cutover_at <= now()"
+                     "   RETURNING t.id, t.attempt)"
+                     " INSERT INTO task_events (task_id, attempt, state, actor, message)"
+                     " SELECT id, attempt, 'CANCELLED', $3, 'cutover window open' FROM c",
+                     3, p, n, err, errlen);
+}
+
+/* --- 2. a worker that died leaves its lease to expire --- */
+static int tick_expire_leases(struct wm_pg *db, const char *owned,
+                              const struct orch_tick_cfg *c, long *n, char *err, size_t errlen)
+{
+    const char *p[] = {owned, c->actor};
+    return orch_exec(db, "expire leases",
+                     "WITH x AS (UPDATE tasks SET state = 'FAILED', finished_at = now(),"
+                     "   error = 'lease expired (worker lost)', lease_owner = NULL,"
+                     "   lease_expires = NULL, updated_at = now()"
+                     "   WHERE wave_id = ANY($1::bigint[]) AND state = 'RUNNING'"
+                     "   AND lease_expires < now() RETURNING id, attempt)"
+                     " INSERT INTO task_events (task_id, attempt, state, actor, message)"
+                     " SELECT id, attempt, 'FAILED', $2, 'lease expired (worker lost)' FROM x",
+                     2, p, n, err, errlen);
+}
+
+/* --- 3. failed attempts: backoff retry, or the server fails --- */
+static const char SQL_FAILED[] =
+    "WITH f AS (SELECT t.id FROM tasks t WHERE t.wave_id = ANY($1::bigint[])"
+    "   AND t.acted_at IS NULL AND t.state = 'FAILED' ORDER BY t.id LIMIT $5::int"
+    "   FOR UPDATE SKIP LOCKED),"
+    " r AS (UPDATE tasks t SET state = 'PENDING', acted_at = now(), updated_at = now(),"
+    "   not_before = now() + least($3::bigint * power(2, t.attempt - 1), $4::bigint)"
+    "                * interval '1 ms'"
+    "   FROM f WHERE t.id = f.id AND t.attempt < t.max_attempts"
+    "   RETURNING t.id, t.attempt, t.max_attempts, t.not_before),"
+    " re AS (INSERT INTO task_events (task_id, attempt, state, actor, message)"
+    "   SELECT id, attempt, 'PENDING', $2, 'retry ' || (attempt + 1) || '/' || max_attempts"
+    "   || ' after ' || round(extract(epoch FROM not_before - now()) * 1000) || ' ms' FROM r),"
+    " g AS (UPDATE tasks t SET acted_at = now() FROM f"
+    "   WHERE t.id = f.id AND t.attempt >= t.max_attempts"
+    "   RETURNING t.id, t.server_id, t.kind, t.error, t.attempt),"
+    " s AS (UPDATE servers s SET lifecycle = 'FAILED', updated_at = now(),"
+    "   error = g.kind || ' failed after ' || g.attempt || ' attempts: '"
+    "           || coalesce(g.error, 'unknown error')"
+    "   FROM g WHERE s.id = g.server_id AND s.lifecycle <> 'DONE'"
+    "   RETURNING s.name, s.wave_id, s.error)"
+    " SELECT 'r', NULL, NULL, NULL FROM r"
+    " UNION ALL SELECT 'f', s.name, w.name, s.error FROM s JOIN waves w ON w.id = s.wave_id";
+
+static int tick_failed(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+                       struct orch_events *ev, struct orch_tick_stats *st, bool *more,
+                       char *err, size_t errlen)
+{
+    char b[24], bmax[24], lim[16];
+    snprintf(b, sizeof(b), "%lld", (long long)c->retry_backoff_ms);
+    snprintf(bmax, sizeof(bmax), "%lld", (long long)c->retry_backoff_max_ms);
+    snprintf(lim, sizeof(lim), "%d", c->batch);
+    const char *p[] = {owned, c->actor, b, bmax, lim};
+    PGresult *r = orch_query(db, "failed tasks", SQL_FAILED, 5, p, err, errlen);
+    if (!r)
+        return -EIO;
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        if (PQgetvalue(r, i, 0)[0] == 'r') {
+            st->retried++;
+            continue;
+        }
+        st->failed++;
+        orch_events_add(ev, "server", PQgetvalue(r, i, 2), PQgetvalue(r, i, 1), "FAILED",
+                        PQgetvalue(r, i, 3));
+    }
+    PQclear(r);
+    if (n >= c->batch)
+        *more = true;
+    return 0;
+}
+
+/* --- 5. started waves: servers without a step get the first task --- */
+static int tick_kickoff(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+                        long *n, char *err, size_t errlen)
+{
+    const struct pipeline_step *first = pipeline_first();
+    char maxa[16];
+    snprintf(maxa, sizeof(maxa), "%d", c->max_attempts);
+    const char *p[] = {owned, first->kind, first->lifecycle, maxa, c->actor};
+    return orch_exec(db, "kick off servers",
+                     "WITH s AS (UPDATE servers s SET current_step = $2, lifecycle = $3,"
+                     "   updated_at = now() FROM waves w WHERE w.id = s.wave_id"
+                     "   AND w.status = 'RUNNING' AND s.wave_id = ANY($1::bigint[])"
+                     "   AND s.current_step IS NULL AND s.lifecycle NOT IN ('DONE', 'FAILED')"
+                     "   RETURNING s.id, s.wave_id),"
+                     " t AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts)"
+                     "   SELECT id, wave_id, $2, $4::int FROM s ON CONFLICT DO NOTHING"
+                     "   RETURNING id)"
+                     " INSERT INTO task_events (task_id, attempt, state, actor)"
+                     " SELECT id, 0, 'PENDING', $5 FROM t",
+                     5, p, n, err, errlen);
+}
+
+/* --- 6. issue due tasks within the limits, priority first --- */
+static const char SQL_ISSUE[] =
+    "WITH live AS (SELECT wave_id, (kind = ANY($2::text[])) AS rep, count(*) AS n FROM tasks"
+    "   WHERE state IN ('QUEUED', 'RUNNING')"
+    "   AND (kind = ANY($2::text[]) OR kind = ANY($3::text[])) GROUP BY 1, 2),"
+    " cand AS (SELECT t.id, t.wave_id, w.priority, t.not_before, w.max_parallel,"
+    "   w.max_launching, CASE WHEN t.kind = ANY($2::text[]) THEN 1"
+    "   WHEN t.kind = ANY($3::text[]) THEN 2 ELSE 0 END AS cls"
+    "   FROM tasks t JOIN waves w ON w.id = t.wave_id"
+    "   WHERE t.wave_id = ANY($1::bigint[]) AND t.state = 'PENDING'"
+    "   AND t.not_before <= now() AND w.status = 'RUNNING'"
+    "   AND (NOT t.kind = ANY($4::text[]) OR w.cutover_at <= now())),"
+    " ranked AS (SELECT c.*, row_number() OVER"
+    "   (PARTITION BY c.wave_id, c.cls ORDER BY c.not_before, c.id) AS rn FROM cand c),"
+    " fit AS (SELECT r.* FROM ranked r WHERE r.cls = 0"
+    "   OR (r.cls = 1 AND r.rn <= r.max_parallel - coalesce((SELECT n FROM live l"
+    "       WHERE l.wave_id = r.wave_id AND l.rep), 0))"
+    "   OR (r.cls = 2 AND r.rn <= r.max_launching - coalesce((SELECT n FROM live l"
+    "       WHERE l.wave_id = r.wave_id AND NOT l.rep), 0))),"
+    " glob AS (SELECT f.*, sum(CASE WHEN f.cls = 1 THEN 1 ELSE 0 END) OVER"
+    "   (ORDER BY f.priority DESC, f.not_before, f.id) AS grn FROM fit f),"
+    " pick AS (SELECT id FROM glob WHERE cls <> 1"
+    "   OR grn <= $5::int - coalesce((SELECT sum(n) FROM live WHERE rep), 0)"
+    "   ORDER BY priority DESC, not_before, id LIMIT $6::int),"
+    " upd AS (UPDATE tasks t SET state = 'QUEUED', attempt = t.attempt + 1,"
+    "   published_at = NULL, claimed_at = NULL, finished_at = NULL, acted_at = NULL,"
+    "   error = NULL, lease_owner = NULL, lease_expires = NULL, bytes_done = 0,"
+    "   updated_at = now() FROM pick WHERE t.id = pick.id AND t.state = 'PENDING'"
+    "   RETURNING t.id, t.attempt, t.kind),"
+    " ob AS (INSERT INTO task_outbox (task_id, attempt, topic) SELECT id, attempt,"
+    "   CASE WHEN kind = ANY($7::text[]) THEN 'wm.tasks.replication'"
+    "   ELSE 'wm.tasks.control' END FROM upd)"
+    " INSERT INTO task_events (task_id, attempt, state, actor)"
+    " SELECT id, attempt, 'QUEUED', $8 FROM upd";
+
+static int tick_issue(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+                      long *n, char *err, size_t errlen)
+{
+    char glim[16], lim[16];
+    snprintf(glim, sizeof(glim), "%d", c->max_replicating);
+    snprintf(lim, sizeof(lim), "%d", c->batch);
+    const struct kind_sets *k = kinds();
+    const char *p[] = {owned, k->repl, k->launch, k->cutover, glim, lim, k->repl_topic, c->actor};
+    return orch_exec(db, "issue tasks", SQL_ISSUE, 8, p, n, err, errlen);
+}
+
+/* --- 7. waves whose servers are all DONE --- */
+static int tick_waves_done(struct wm_pg *db, const char *owned, struct orch_events *ev,
+                           long *n, char *err, size_t errlen)
+{
+    const char *p[] = {owned};
+    PGresult *r = orch_query(db, "waves done",
+                             "UPDATE waves w SET status = 'DONE', finished_at = now(),"
+                             " updated_at = now() WHERE w.id = ANY($1::bigint[])"
+                             " AND w.status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM servers s"
+                             " WHERE s.wave_id = w.id AND s.lifecycle <> 'DONE') RETURNING w.name",
+                             1, p, err, errlen);
+    if (!r)
+        return -EIO;
+    *n = PQntuples(r);
+    for (int i = 0; i < PQntuples(r); i++)
+        orch_events_add(ev, "wave", PQgetvalue(r, i, 0), NULL, "DONE", NULL);
+    PQclear(r);
+    return 0;
+}
+
+/* --- 8. safety net for a message the broker lost --- */
+static int tick_requeue(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+                        long *n, char *err, size_t errlen)
+{
+    char after[24];
+    snprintf(after, sizeof(after), "%lld", (long long)c->requeue_after_ms);
+    const char *p[] = {owned, after, kinds()->repl_topic};
+    return orch_exec(db, "requeue",
+                     "WITH q AS (UPDATE tasks t SET updated_at = now()"
+                     "   WHERE t.wave_id = ANY($1::bigint[]) AND t.state = 'QUEUED'"
+                     "   AND t.updated_at < now() - $2::bigint * interval '1 ms'"
+                     "   AND NOT EXISTS (SELECT 1 FROM task_outbox o WHERE o.task_id = t.id)"
+                     "   RETURNING t.id, t.attempt, t.kind)"
+                     " INSERT INTO task_outbox (task_id, attempt, topic) SELECT id, attempt,"
+                     " CASE WHEN kind = ANY($3::text[]) THEN 'wm.tasks.replication'"
+                     " ELSE 'wm.tasks.control' END FROM q",
+                     3, p, n, err, errlen);
+}
+
+int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c, bool full,
+                  struct orch_events *ev, struct orch_tick_stats *st, bool *more, char *err,
+                  size_t errlen)
+{
+    *more = false;
+    if (strcmp(owned, "{}") == 0)
+        return 0;
+    long n = 0;
+    int rc;
+    if ((rc = tick_cancel_deltas(db, owned, c, &n, err, errlen)) < 0)
+        return rc;
+    st->cancelled += n;
+    if ((rc = tick_expire_leases(db, owned, c, &n, err, errlen)) < 0)
+        return rc;
+    st->expired += n;
+    if ((rc = tick_failed(db, owned, c, ev, st, more, err, errlen)) < 0)
+        return rc;
+    if ((rc = orch_tick_advance(db, owned, c, ev, &n, more, err, errlen)) < 0)
+        return rc;
+    st->acted += n;
+    if ((rc = tick_kickoff(db, owned, c, &n, err, errlen)) < 0)
+        return rc;
+    st->created += n;
+    if ((rc = tick_issue(db, owned, c, &n, err, errlen)) < 0)
+        return rc;
+    st->issued += n;
+    if (n >= c->batch)
+        *more = true;
+    if ((rc = tick_waves_done(db, owned, ev, &n, err, errlen)) < 0)
+        return rc;
+    st->waves_done += n;
+    if (full) {
+        if ((rc = tick_requeue(db, owned, c, &n, err, errlen)) < 0)
+            return rc;
+        st->requeued += n;
+    }
+    return 0;
+}

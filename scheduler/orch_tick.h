@@ -1,0 +1,55 @@
+/* orch_tick — one pass of the scheduler over the waves it owns: the
+ * reconciler.  Everything it decides comes from PostgreSQL, so a pass after
+ * a lost event, a crash or a takeover converges to the same result.
+ *
+ * A pass, in order:
+ *   1. cancel pending delta syncs of waves whose cutover window opened;
+ *   2. fail RUNNING attempts whose lease expired (worker died);
+ *   3. failed attempts: retry with exponential backoff (not_before) while
+ *      attempts remain, else the server becomes FAILED;
+ *   4. finished steps (SUCCEEDED / SKIPPED / CANCELLED): move the server to
+ *      its next step, creating the next task (PENDING) in the same
+ *      transaction, or DONE after the last step;
+ *   5. servers of started waves without a step: create their first task;
+ *   6. issue due PENDING tasks (attempt + 1, QUEUED, outbox row, event) in
+ *      priority order within the per-wave and global limits;
+ *   7. waves whose servers are all DONE become DONE;
+ *   8. (reconcile passes only) re-publish QUEUED tasks nobody claimed for
+ *      scheduler.requeue_after. */
+#ifndef ORCH_TICK_H
+#define ORCH_TICK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wm_pg;
+struct orch_events;
+
+struct orch_tick_cfg {
+    const char *actor;            /* "scheduler:<id>" for task_events */
+    int64_t delta_interval_ms;
+    int64_t retry_backoff_ms;     /* first retry delay; doubles per attempt */
+    int64_t retry_backoff_max_ms;
+    int64_t requeue_after_ms;
+    int max_attempts;             /* of new tasks */
+    int max_replicating;          /* global: replication tasks in flight */
+    int batch;                    /* rows per statement / transaction */
+};
+
+struct orch_tick_stats {
+    long acted, failed, retried, created, issued, expired, cancelled, waves_done, requeued;
+};
+
+/* owned: array literal of the owned wave ids.  full: also run step 8.
+ * Returns 0 or negative with err; *more is set when a step hit its batch
+ * size (call again soon). */
+int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *cfg,
+                  bool full, struct orch_events *ev, struct orch_tick_stats *st, bool *more,
+                  char *err, size_t errlen);
+
+/* Step 4 alone (orch_advance.c): *n gets the finished tasks acted on. */
+int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *cfg,
+                      struct orch_events *ev, long *n, bool *more, char *err, size_t errlen);
+
+#endif
