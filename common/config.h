@@ -8,7 +8,15 @@
  *
  * Every key must be declared with its type, default and doc before it is
  * set; an unknown key or a bad value is an error that names the key, the
- * source (file:line, env var, flag) and why. */
+ * source (file:line, env var, flag) and why.
+ *
+ * File syntax: `#` or `;` starts a comment line, and an inline comment when
+ * preceded by whitespace in an unquoted value; "..." quotes a value (\" and
+ * \\ escape); surrounding whitespace is trimmed.  Unknown WAVEMILL_*
+ * environment variables are ignored (they may belong to another wavemill
+ * program or a test script).  Passwords inside string values (libpq
+ * `password=` or a URI's user:password@) are registered with the log
+ * redactor and shown as *** by wm_config_dump(). */
 #ifndef WM_CONFIG_H
 #define WM_CONFIG_H
 
@@ -62,10 +70,11 @@ int wm_config_validate(const struct wm_config *cfg, char *err, size_t errlen);
 
 /* --- reading (key must be declared; abort()s on an undeclared key, a programming error) --- */
 const char *wm_config_str(const struct wm_config *cfg, const char *key); /* NULL if unset */
-int64_t wm_config_int(const struct wm_config *cfg, const char *key);     /* INT, DURATION, SIZE */
+int64_t wm_config_int(const struct wm_config *cfg, const char *key);     /* INT, DURATION, SIZE; 0 if unset */
 bool wm_config_bool(const struct wm_config *cfg, const char *key);
 
-/* Writes "key = value" lines for every key (secrets as ***) to buf. */
+/* Writes "key = value" lines for every key (secrets as ***) to buf, always
+ * NUL-terminated (truncated if len is too small).  Returns the length written. */
 size_t wm_config_dump(const struct wm_config *cfg, char *buf, size_t len);
 
 #endif

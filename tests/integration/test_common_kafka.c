@@ -436,6 +436,34 @@ static void test_flush_times_out_on_unknown_topic(void **state)
     assert_int_equal(wm_config_set(cfg, "kafka.flush_timeout", "10s", "t", err, sizeof(err)), 0);
 }
 
+static void test_send_waits_boundedly_when_queue_full(void **state)
+{
+    (void)state;
+    char topic[128], err[256];
+    /* messages to a topic that does not exist stay queued (auto-creation
+     * is off), so the local queue (100000 messages by default) fills up */
+    snprintf(topic, sizeof(topic), "%snever.created.full", prefix);
+    assert_int_equal(wm_config_set(cfg, "kafka.flush_timeout", "100ms", "t", err, sizeof(err)), 0);
+    struct wm_kafka_producer *p = producer();
+    int rc = 0, sent = 0;
+    int64_t t0 = 0;
+    while (sent < 200000) {
+        t0 = now_ms();
+        rc = wm_kafka_send(p, topic, NULL, 0, "v", 1, NULL, 0, err, sizeof(err));
+        if (rc != 0)
+            break;
+        sent++;
+    }
+    int64_t waited = now_ms() - t0;
+    assert_int_equal(rc, -ENOBUFS);
+    assert_int_equal(sent, 100000);
+    assert_non_null(strstr(err, "after waiting"));
+    /* the full-queue path waits (polling), and only for a bounded time */
+    assert_true(waited >= 3000 && waited < 10000);
+    wm_kafka_producer_free(p);
+    assert_int_equal(wm_config_set(cfg, "kafka.flush_timeout", "10s", "t", err, sizeof(err)), 0);
+}
+
 /* ------------------------------------------------------------------ */
 
 static int setup(void **state)
@@ -480,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_flush_reports_failed_delivery),
         cmocka_unit_test(test_send_rejects_oversized_message),
         cmocka_unit_test(test_flush_times_out_on_unknown_topic),
+        cmocka_unit_test(test_send_waits_boundedly_when_queue_full),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
