@@ -547,6 +547,47 @@ static void test_hand_written_datum_decodes(void **state)
     wm_task_msg_clear(&t);
 }
 
+/* A repeated map key (legal on the wire) keeps the last value, no leak. */
+static void test_repeated_map_key_keeps_last_value(void **state)
+{
+    (void)state;
+    struct mb m;
+    struct wm_task_msg t;
+    char err[256] = "";
+
+    task_prefix_to_params(&m);
+    put_long(&m, 2);
+    put_str(&m, "k");
+    put_str(&m, "first");
+    put_str(&m, "k");
+    put_str(&m, "second");
+    put_long(&m, 0);
+    put_long(&m, 0);
+    put_long(&m, 1);
+    if (wm_task_msg_decode(m.b, m.n, &t, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(t.nparams, 1);
+    assert_string_equal(wm_task_msg_param(&t, "k"), "second");
+    wm_task_msg_clear(&t);
+}
+
+/* A generic value whose union branch was never chosen cannot be encoded. */
+static void test_encode_refuses_incomplete_value(void **state)
+{
+    (void)state;
+    const struct wm_avro_schema *s = wm_avro_schema_get("task", NULL, 0);
+    avro_value_t v;
+    uint8_t *out;
+    size_t len;
+    char err[256] = "";
+
+    assert_int_equal(wm_avro_value_new(s, &v, err, sizeof(err)), 0);
+    assert_int_equal(wm_avro_encode(s, &v, &out, &len, err, sizeof(err)), -EINVAL);
+    assert_null(out);
+    assert_non_null(strstr(err, "wavemill.Task"));
+    avro_value_decref(&v);
+}
+
 static void test_bad_boolean(void **state)
 {
     (void)state;
@@ -659,6 +700,8 @@ int main(void)
         cmocka_unit_test(test_hostile_map_blocks),
         cmocka_unit_test(test_hostile_varints_and_unions),
         cmocka_unit_test(test_hand_written_datum_decodes),
+        cmocka_unit_test(test_repeated_map_key_keeps_last_value),
+        cmocka_unit_test(test_encode_refuses_incomplete_value),
         cmocka_unit_test(test_bad_boolean),
         cmocka_unit_test(test_random_bytes_are_refused),
         cmocka_unit_test(test_mutated_messages_never_crash),
