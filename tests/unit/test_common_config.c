@@ -95,7 +95,8 @@ static void test_file_sections_comments_quotes_whitespace(void **state)
                        "flush_timeout = 250ms\n"
                        "[ pg ]   # section with spaces and a comment\n"
                        "tx_retries = 7\n"
-                       "reconnect_max = 2m\n",
+                       "reconnect_max = 2m\n"
+                       "conninfo = host=h port=1 dbname=d\n",
                        err, sizeof(err));
     assert_int_equal(rc, 0);
     assert_string_equal(wm_config_str(cfg, "log.level"), "debug");
@@ -105,6 +106,8 @@ static void test_file_sections_comments_quotes_whitespace(void **state)
     assert_int_equal(wm_config_int(cfg, "kafka.flush_timeout"), 250);
     assert_int_equal(wm_config_int(cfg, "pg.tx_retries"), 7);
     assert_int_equal(wm_config_int(cfg, "pg.reconnect_max"), 120000);
+    /* only the first '=' separates key from value */
+    assert_string_equal(wm_config_str(cfg, "pg.conninfo"), "host=h port=1 dbname=d");
     wm_config_free(cfg);
 }
 
