@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,10 +24,15 @@
 #define PKI_SAN_MAX 2048
 #define PKI_IDIR_MAX (PKI_PATH_MAX - 64) /* room for "/cert.pem" */
 
-static void pki_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 3, 4))) static void pki_err(char *err, size_t errlen, const char *fmt,
+                                                          ...)
 {
-    if (err && errlen)
-        snprintf(err, errlen, fmt, a ? a : "", b ? b : "");
+    va_list ap;
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
 
 /* A printable, bounded copy of untrusted input for messages: control and
@@ -107,8 +113,8 @@ static int pki_san_conf(const char *sans, char *out, size_t outlen, char *err, s
         unsigned char addr[16];
         if (n == 0 || n >= sizeof(tok)) {
             char shown[96];
-            pki_err(err, errlen, "bad --san list \"%s\": empty or too long entry%s",
-                    pki_show(sans, shown, sizeof(shown)), NULL);
+            pki_err(err, errlen, "bad --san list \"%s\": empty or too long entry",
+                    pki_show(sans, shown, sizeof(shown)));
             return -EINVAL;
         }
         memcpy(tok, p, n);
@@ -116,21 +122,21 @@ static int pki_san_conf(const char *sans, char *out, size_t outlen, char *err, s
         int is_ip = inet_pton(AF_INET, tok, addr) == 1 || inet_pton(AF_INET6, tok, addr) == 1;
         if (!is_ip && !pki_dns_valid(tok, n)) {
             char shown[96];
-            pki_err(err, errlen, "bad --san entry \"%s\": not an IP address or DNS name%s",
-                    pki_show(tok, shown, sizeof(shown)), NULL);
+            pki_err(err, errlen, "bad --san entry \"%s\": not an IP address or DNS name",
+                    pki_show(tok, shown, sizeof(shown)));
             return -EINVAL;
         }
-        int w = snprintf(out + used, outlen - used, "%s%s:%s", used ? "," : "", is_ip ? "IP" : "DNS",
-                         tok);
+        int w = snprintf(out + used, outlen - used, "%s%s:%s", used ? "," : "",
+                         is_ip ? "IP" : "DNS", tok);
         if (w < 0 || (size_t)w >= outlen - used) {
-            pki_err(err, errlen, "--san list too long%s%s", NULL, NULL);
+            pki_err(err, errlen, "--san list too long");
             return -EINVAL;
         }
         used += (size_t)w;
         p = end ? end + 1 : p + n;
     }
     if (used == 0) {
-        pki_err(err, errlen, "empty --san list%s%s", NULL, NULL);
+        pki_err(err, errlen, "empty --san list");
         return -EINVAL;
     }
     return 0;
@@ -181,7 +187,8 @@ static int pki_write_pem(const char *path, mode_t mode, X509 *cert, EVP_PKEY *ke
         unlink(path);
         return -e;
     }
-    int ok = cert ? PEM_write_X509(f, cert) : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+    int ok =
+        cert ? PEM_write_X509(f, cert) : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     int e = errno;
     if (fclose(f) != 0)
@@ -226,8 +233,8 @@ static X509_NAME *pki_subject(const char *cn, const char *ou)
     if (ok && ou)
         ok = X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8, (const unsigned char *)ou, -1, -1,
                                         0);
-    ok = ok && X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
-                                          -1, 0);
+    ok = ok &&
+         X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
     if (!ok) {
         X509_NAME_free(n);
         return NULL;
@@ -306,7 +313,7 @@ int wm_pki_init(const char *dir, char *err, size_t errlen)
 {
     char key_path[PKI_PATH_MAX], crt_path[PKI_PATH_MAX], why[256];
     if (dir == NULL || dir[0] == '\0' || strlen(dir) > PKI_PATH_MAX - 16) {
-        pki_err(err, errlen, "no or too long PKI directory given%s%s", NULL, NULL);
+        pki_err(err, errlen, "no or too long PKI directory given");
         return -EINVAL;
     }
     snprintf(key_path, sizeof(key_path), "%s/ca.key", dir);
@@ -321,7 +328,7 @@ int wm_pki_init(const char *dir, char *err, size_t errlen)
     X509 *cert = key ? pki_make_ca(key) : NULL;
     int rc = 0;
     if (cert == NULL) {
-        pki_err(err, errlen, "cannot create the CA: %s%s", pki_ssl_reason(why, sizeof(why)), NULL);
+        pki_err(err, errlen, "cannot create the CA: %s", pki_ssl_reason(why, sizeof(why)));
         rc = -ENOMEM;
     } else if ((rc = pki_mkdirs(dir, 0700)) < 0) {
         pki_err(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
@@ -381,17 +388,17 @@ static int pki_check_req(const struct wm_pki_issue_req *req, char *san, size_t s
     char shown[96];
     if (req == NULL || !wm_pki_name_valid(req->name)) {
         pki_err(err, errlen,
-                "bad name \"%s\": use 1-64 characters of A-Z a-z 0-9 . _ - (no \"..\")%s",
-                pki_show(req ? req->name : NULL, shown, sizeof(shown)), NULL);
+                "bad name \"%s\": use 1-64 characters of A-Z a-z 0-9 . _ - (no \"..\")",
+                pki_show(req ? req->name : NULL, shown, sizeof(shown)));
         return -EINVAL;
     }
     if (!wm_pki_role_valid(req->role)) {
-        pki_err(err, errlen, "bad role \"%s\": use agent, receiver or worker%s",
-                pki_show(req->role, shown, sizeof(shown)), NULL);
+        pki_err(err, errlen, "bad role \"%s\": use agent, receiver or worker",
+                pki_show(req->role, shown, sizeof(shown)));
         return -EINVAL;
     }
     if (req->days < 0 || req->days > WM_PKI_MAX_DAYS || req->backdate_s < 0) {
-        pki_err(err, errlen, "bad validity: days must be 1..36500%s%s", NULL, NULL);
+        pki_err(err, errlen, "bad validity: days must be 1..36500");
         return -EINVAL;
     }
     if (req->sans == NULL) {
@@ -402,8 +409,8 @@ static int pki_check_req(const struct wm_pki_issue_req *req, char *san, size_t s
 }
 
 /* Writes the three files of an identity; removes what it wrote on failure. */
-static int pki_write_identity(const char idir[PKI_IDIR_MAX], X509 *ca_cert, X509 *cert, EVP_PKEY *key,
-                              char *err, size_t errlen)
+static int pki_write_identity(const char idir[PKI_IDIR_MAX], X509 *ca_cert, X509 *cert,
+                              EVP_PKEY *key, char *err, size_t errlen)
 {
     static const char *const names[] = {"key.pem", "cert.pem", "ca.crt"};
     char paths[3][PKI_PATH_MAX];
@@ -411,7 +418,10 @@ static int pki_write_identity(const char idir[PKI_IDIR_MAX], X509 *ca_cert, X509
     for (i = 0; i < 3; i++)
         snprintf(paths[i], sizeof(paths[i]), "%s/%s", idir, names[i]);
     for (i = 0; i < 3 && rc == 0; i++) {
-        rc = pki_write_pem(paths[i], i == 0 ? 0600 : 0644, i == 0 ? NULL : i == 1 ? cert : ca_cert,
+        rc = pki_write_pem(paths[i], i == 0 ? 0600 : 0644,
+                           i == 0   ? NULL
+                           : i == 1 ? cert
+                                    : ca_cert,
                            key);
         if (rc < 0)
             pki_err(err, errlen, "cannot write %s: %s", paths[i], strerror(-rc));
@@ -457,7 +467,7 @@ int wm_pki_issue(const char *dir, const struct wm_pki_issue_req *req, char *err,
     if (rc < 0)
         return rc;
     if (dir == NULL || dir[0] == '\0' || strlen(dir) > PKI_IDIR_MAX - 80) {
-        pki_err(err, errlen, "no or too long PKI directory given%s%s", NULL, NULL);
+        pki_err(err, errlen, "no or too long PKI directory given");
         return -EINVAL;
     }
     r = *req;
@@ -470,8 +480,7 @@ int wm_pki_issue(const char *dir, const struct wm_pki_issue_req *req, char *err,
     key = pki_keygen();
     cert = key ? pki_make_leaf(key, &r, san, ca_cert, ca_key) : NULL;
     if (cert == NULL) {
-        pki_err(err, errlen, "cannot create the certificate: %s%s",
-                pki_ssl_reason(why, sizeof(why)), NULL);
+        pki_err(err, errlen, "cannot create the certificate: %s", pki_ssl_reason(why, sizeof(why)));
         rc = -EINVAL;
     } else if ((rc = pki_identity_dir(idir, &created, err, errlen)) == 0) {
         rc = pki_write_identity(idir, ca_cert, cert, key, err, errlen);

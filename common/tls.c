@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define TLS_CONFIRM_BYTE 0x57        /* 'W': "your certificate was accepted" */
+#define TLS_CONFIRM_BYTE 0x57          /* 'W': "your certificate was accepted" */
 #define TLS_HANDSHAKE_TIMEOUT_MS 30000 /* applied only if the fd has none */
 #define TLS_READ_BUFFER (256 * 1024)   /* per connection, see read-ahead */
 
@@ -78,10 +79,15 @@ static void tls_queue_string(char *buf, size_t len)
     }
 }
 
-static void tls_seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 3, 4))) static void tls_seterr(char *err, size_t errlen,
+                                                             const char *fmt, ...)
 {
-    if (err && errlen)
-        snprintf(err, errlen, fmt, a, b ? b : "");
+    va_list ap;
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
 
 /* Reason code of the first error in the queue (0 if none), queue kept. */
@@ -145,8 +151,7 @@ static void tls_handshake_sentence(SSL *ssl, int ret, char *err, size_t errlen)
         snprintf(err, errlen, "peer does not speak TLS 1.3 (%s)", q);
     } else if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
         snprintf(err, errlen, "TLS handshake timed out");
-    } else if (code == SSL_ERROR_ZERO_RETURN ||
-               (code == SSL_ERROR_SYSCALL && saved_errno == 0) ||
+    } else if (code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && saved_errno == 0) ||
                reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         snprintf(err, errlen, "peer closed the connection during the TLS handshake");
     } else if (code == SSL_ERROR_SYSCALL) {
@@ -272,12 +277,12 @@ static void tls_ctx_configure(SSL_CTX *sc, enum wm_tls_side side)
 struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *err, size_t errlen)
 {
     if (dir == NULL || dir[0] == '\0') {
-        tls_seterr(err, errlen, "no TLS directory given%s%s", "", NULL);
+        tls_seterr(err, errlen, "no TLS directory given");
         return NULL;
     }
     struct wm_tls_ctx *ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL) {
-        tls_seterr(err, errlen, "out of memory%s%s", "", NULL);
+        tls_seterr(err, errlen, "out of memory");
         return NULL;
     }
     ERR_clear_error();
@@ -286,7 +291,7 @@ struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *
     if (ctx->ssl_ctx == NULL) {
         char q[512] = "";
         tls_queue_string(q, sizeof(q));
-        tls_seterr(err, errlen, "cannot create TLS context: %s%s", q, NULL);
+        tls_seterr(err, errlen, "cannot create TLS context: %s", q);
         free(ctx);
         return NULL;
     }
@@ -343,7 +348,7 @@ static struct wm_tls_conn *tls_conn_new(struct wm_tls_ctx *ctx, int fd, char *er
 {
     struct wm_tls_conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        tls_seterr(err, errlen, "out of memory%s%s", "", NULL);
+        tls_seterr(err, errlen, "out of memory");
         return NULL;
     }
     c->fd = fd;
@@ -351,8 +356,7 @@ static struct wm_tls_conn *tls_conn_new(struct wm_tls_ctx *ctx, int fd, char *er
     if (c->ssl == NULL || tls_attach_bios(c->ssl, fd) < 0) {
         char q[512] = "";
         tls_queue_string(q, sizeof(q));
-        tls_seterr(err, errlen, "cannot create TLS connection: %s%s", q[0] ? q : "out of memory",
-                   NULL);
+        tls_seterr(err, errlen, "cannot create TLS connection: %s", q[0] ? q : "out of memory");
         SSL_free(c->ssl);
         free(c);
         return NULL;
@@ -417,8 +421,7 @@ static int tls_client_handshake(struct wm_tls_conn *c, char *err, size_t errlen)
         return -EPROTO;
     }
     if (b != TLS_CONFIRM_BYTE) {
-        tls_seterr(err, errlen, "peer is not a wavemill TLS endpoint (bad confirmation byte)%s%s",
-                   "", NULL);
+        tls_seterr(err, errlen, "peer is not a wavemill TLS endpoint (bad confirmation byte)");
         return -EPROTO;
     }
     return 0;
@@ -447,8 +450,9 @@ static struct wm_tls_conn *tls_handshake(struct wm_tls_ctx *ctx, int fd, enum wm
 {
     int restore = 0;
     if (ctx == NULL || fd < 0 || ctx->side != side) {
-        tls_seterr(err, errlen, "%s", ctx && fd >= 0 ? "TLS context used for the wrong side"
-                                                      : "no TLS context or socket", NULL);
+        tls_seterr(err, errlen, "%s",
+                   ctx && fd >= 0 ? "TLS context used for the wrong side"
+                                  : "no TLS context or socket");
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -641,8 +645,7 @@ static int tcp_resolve(const char *hostport, int passive, struct addrinfo **res,
     char host[256], port[16];
     struct addrinfo hints;
     if (tcp_split(hostport, host, sizeof(host), port, sizeof(port)) < 0) {
-        tls_seterr(err, errlen, "bad address \"%s\": expected HOST:PORT%s",
-                   hostport ? hostport : "", NULL);
+        tls_seterr(err, errlen, "bad address \"%s\": expected HOST:PORT", hostport ? hostport : "");
         return -EINVAL;
     }
     memset(&hints, 0, sizeof(hints));
@@ -671,7 +674,8 @@ int wm_tcp_listen(const char *hostport, int backlog, char *err, size_t errlen)
             continue;
         }
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog > 0 ? backlog : 64) == 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, backlog > 0 ? backlog : 64) == 0)
             break;
         e = errno;
         close(fd);
@@ -762,13 +766,13 @@ int wm_tcp_accept(int listen_fd, int io_timeout_ms, char *err, size_t errlen)
     while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
     if (fd < 0) {
         int e = errno;
-        tls_seterr(err, errlen, "accept failed: %s%s", strerror(e), NULL);
+        tls_seterr(err, errlen, "accept failed: %s", strerror(e));
         return -e;
     }
     tls_set_nodelay(fd);
     if (wm_tcp_set_timeouts(fd, io_timeout_ms) < 0) {
         int e = errno;
-        tls_seterr(err, errlen, "cannot set socket timeouts: %s%s", strerror(e), NULL);
+        tls_seterr(err, errlen, "cannot set socket timeouts: %s", strerror(e));
         close(fd);
         return -e;
     }

@@ -54,8 +54,7 @@ static int pki_parse(struct cli_ctx *ctx, int argc, char **argv, struct pki_opts
     return CLI_OK;
 }
 
-static void pki_print_json(const char *command, const char *dir, const char *name,
-                           const char *role)
+static void pki_print_json(const char *command, const char *dir, const char *name, const char *role)
 {
     struct wm_json *j = wm_json_new();
     wm_json_obj_begin(j);
@@ -87,8 +86,7 @@ static int pki_init(struct cli_ctx *ctx, int argc, char **argv)
     if (ctx->json)
         pki_print_json(ctx->command, o.dir, NULL, NULL);
     else
-        printf("created the factory CA in %s (ca.key, ca.crt); keep ca.key off the fleet\n",
-               o.dir);
+        printf("created the factory CA in %s (ca.key, ca.crt); keep ca.key off the fleet\n", o.dir);
     return CLI_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -18,8 +19,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "tls.h"
 #include "../support/tls_fixture.h"
+#include "tls.h"
 
 #define ROUNDTRIP_LEN (6u << 20)
 
@@ -51,8 +52,10 @@ static int pki_setup(void **state)
     char dir[512];
     assert_int_equal(tls_fixture_issue(p->other, "rogue-agent", "agent", 0, 0), 0);
     assert_int_equal(tls_fixture_issue(p->other, "rogue-recv", "receiver", 0, 0), 0);
-    assert_int_equal(tls_fixture_trust(path_of(dir, sizeof(dir), p->other, "rogue-agent"), p->root), 0);
-    assert_int_equal(tls_fixture_trust(path_of(dir, sizeof(dir), p->other, "rogue-recv"), p->root), 0);
+    assert_int_equal(tls_fixture_trust(path_of(dir, sizeof(dir), p->other, "rogue-agent"), p->root),
+                     0);
+    assert_int_equal(tls_fixture_trust(path_of(dir, sizeof(dir), p->other, "rogue-recv"), p->root),
+                     0);
     *state = p;
     return 0;
 }
@@ -172,12 +175,17 @@ static int raw_client(const struct server *s, const char *root, const char *name
     SSL_CTX *sc = SSL_CTX_new(TLS_client_method());
     assert_non_null(sc);
     SSL_CTX_set_max_proto_version(sc, max_version);
-    assert_int_equal(SSL_CTX_load_verify_locations(sc, path_of(path, sizeof(path), root, "ca.crt"), NULL), 1);
+    assert_int_equal(
+        SSL_CTX_load_verify_locations(sc, path_of(path, sizeof(path), root, "ca.crt"), NULL), 1);
     if (name) {
         char dir[512];
         path_of(dir, sizeof(dir), root, name);
-        assert_int_equal(SSL_CTX_use_certificate_file(sc, path_of(path, sizeof(path), dir, "cert.pem"), SSL_FILETYPE_PEM), 1);
-        assert_int_equal(SSL_CTX_use_PrivateKey_file(sc, path_of(path, sizeof(path), dir, "key.pem"), SSL_FILETYPE_PEM), 1);
+        assert_int_equal(SSL_CTX_use_certificate_file(
+                             sc, path_of(path, sizeof(path), dir, "cert.pem"), SSL_FILETYPE_PEM),
+                         1);
+        assert_int_equal(SSL_CTX_use_PrivateKey_file(
+                             sc, path_of(path, sizeof(path), dir, "key.pem"), SSL_FILETYPE_PEM),
+                         1);
     }
     SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
     SSL *ssl = SSL_new(sc);

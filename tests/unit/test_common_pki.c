@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -103,8 +104,8 @@ static void subject_field(X509 *x, int nid, char *buf, int len)
     X509_NAME_get_text_by_NID(X509_get_subject_name(x), nid, buf, len);
 }
 
-static int issue(const char *root, const char *name, const char *role, const char *sans,
-                 char *err, size_t errlen)
+static int issue(const char *root, const char *name, const char *role, const char *sans, char *err,
+                 size_t errlen)
 {
     struct wm_pki_issue_req req = {.name = name, .role = role, .sans = sans};
     return wm_pki_issue(root, &req, err, errlen);
@@ -226,8 +227,8 @@ static void test_cert_from_another_ca_does_not_verify(void **state)
 static void test_bad_names_are_refused_and_nothing_written(void **state)
 {
     const char *root = *state;
-    static const char *const bad[] = {"", ".", "..", "../x", "a/b", "a..b", "a b", "a\nb",
-                                      "name$", "/abs"};
+    static const char *const bad[] = {"",     ".",   "..",   "../x",  "a/b",
+                                      "a..b", "a b", "a\nb", "name$", "/abs"};
     char err[512];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
@@ -287,8 +288,8 @@ static void test_backdated_cert_is_expired(void **state)
 {
     const char *root = *state;
     char err[512] = "";
-    struct wm_pki_issue_req req = {.name = "old", .role = "agent", .days = 1,
-                                   .backdate_s = 3 * 86400L};
+    struct wm_pki_issue_req req = {
+        .name = "old", .role = "agent", .days = 1, .backdate_s = 3 * 86400L};
     assert_int_equal(wm_pki_issue(root, &req, err, sizeof(err)), 0);
     X509 *ca = load_cert(root, "ca.crt"), *cert = load_cert(root, "old/cert.pem");
     assert_int_equal(verify_against(ca, cert), X509_V_ERR_CERT_HAS_EXPIRED);
