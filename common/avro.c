@@ -336,12 +336,14 @@ static bool check_record(struct cursor *c, avro_schema_t s, int depth)
     return true;
 }
 
-static bool check_index(struct cursor *c, int64_t limit, const char *what, int64_t *idx)
+/* An enum index (int) or union branch (long) below limit. */
+static bool check_index(struct cursor *c, int maxbytes, int64_t limit, const char *why,
+                        int64_t *idx)
 {
-    if (!read_varint(c, what[0] == 'u' ? 10 : 5, idx))
+    if (!read_varint(c, maxbytes, idx))
         return false;
     if (*idx < 0 || *idx >= limit)
-        return fail(c, what[0] == 'u' ? "union branch out of range" : "enum index out of range");
+        return fail(c, why);
     return true;
 }
 
@@ -374,9 +376,11 @@ static bool check_datum(struct cursor *c, avro_schema_t s, int depth)
     case AVRO_FIXED:
         return check_fixed_width(c, (size_t)avro_schema_fixed_size(s));
     case AVRO_ENUM:
-        return check_index(c, avro_schema_enum_number_of_symbols(s), "enum", &idx);
+        return check_index(c, 5, avro_schema_enum_number_of_symbols(s), "enum index out of range",
+                           &idx);
     case AVRO_UNION:
-        return check_index(c, (int64_t)avro_schema_union_size(s), "union", &idx) &&
+        return check_index(c, 10, (int64_t)avro_schema_union_size(s), "union branch out of range",
+                           &idx) &&
                check_datum(c, avro_schema_union_branch(s, (int)idx), depth + 1);
     case AVRO_RECORD:
         return check_record(c, s, depth);
