@@ -83,6 +83,7 @@ struct server {
     char err[512];
     char peer_name[64], peer_role[16];
     int io_rc;
+    int io_timeout_ms; /* of the accepted socket; 0 = 5000 */
 };
 
 static void serve_conn(struct server *s, struct wm_tls_conn *c)
@@ -104,7 +105,7 @@ static void *server_main(void *arg)
     struct server *s = arg;
     char err[512];
     struct wm_tls_ctx *ctx = wm_tls_ctx_new(s->dir, WM_TLS_SERVER, s->err, sizeof(s->err));
-    int fd = wm_tcp_accept(s->lfd, 5000, err, sizeof(err));
+    int fd = wm_tcp_accept(s->lfd, s->io_timeout_ms ? s->io_timeout_ms : 5000, err, sizeof(err));
     if (ctx == NULL || fd < 0) {
         if (fd >= 0)
             close(fd);
@@ -123,11 +124,13 @@ static void *server_main(void *arg)
     return NULL;
 }
 
-static void server_start(struct server *s, const char *root, const char *name,
-                         enum server_mode mode)
+/* Serves one connection of identity root/name; io_timeout_ms 0 = 5000. */
+static void server_start_timeout(struct server *s, const char *root, const char *name,
+                                 enum server_mode mode, int io_timeout_ms)
 {
     char err[512];
     memset(s, 0, sizeof(*s));
+    s->io_timeout_ms = io_timeout_ms;
     path_of(s->dir, sizeof(s->dir), root, name);
     s->mode = mode;
     s->lfd = wm_tcp_listen("127.0.0.1:0", 4, err, sizeof(err));
@@ -135,6 +138,12 @@ static void server_start(struct server *s, const char *root, const char *name,
     s->port = wm_tcp_local_port(s->lfd);
     assert_true(s->port > 0);
     assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
+}
+
+static void server_start(struct server *s, const char *root, const char *name,
+                         enum server_mode mode)
+{
+    server_start_timeout(s, root, name, mode, 0);
 }
 
 static void server_join(struct server *s)
@@ -372,6 +381,18 @@ static void test_writing_to_a_vanished_peer_fails_without_sigpipe(void **state)
     wm_tls_ctx_free(ctx);
 }
 
+static void test_silent_client_times_out_the_handshake(void **state)
+{
+    struct pki *p = *state;
+    struct server s;
+    server_start_timeout(&s, p->root, "recv1", SERVE_WAIT_EOF, 200);
+    int fd = client_fd(&s, 5000); /* TCP only: never says hello */
+    server_join(&s);
+    close(fd);
+    assert_int_equal(s.accepted, 0);
+    assert_contains(s.err, "timed out");
+}
+
 static void test_ctx_names_the_missing_file(void **state)
 {
     struct pki *p = *state;
@@ -409,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_raw_tls13_client_with_valid_cert_is_accepted),
         cmocka_unit_test(test_read_times_out_on_silent_peer),
         cmocka_unit_test(test_writing_to_a_vanished_peer_fails_without_sigpipe),
+        cmocka_unit_test(test_silent_client_times_out_the_handshake),
         cmocka_unit_test(test_ctx_names_the_missing_file),
         cmocka_unit_test(test_tcp_rejects_bad_addresses),
     };
