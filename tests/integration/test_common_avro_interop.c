@@ -32,7 +32,34 @@
 #define PEER_TIMEOUT_S 60
 
 static char dir[64];
+static char repo[512] = ".";
 static int peer_status = -1;
+
+/* The repository: $WM_REPO (tests/run sets it), else the first directory
+ * above this program that holds schemas/task.avsc. */
+static void find_repo(void)
+{
+    const char *env = getenv("WM_REPO");
+    char path[600];
+
+    if (env && *env) {
+        snprintf(repo, sizeof(repo), "%s", env);
+        return;
+    }
+    ssize_t n = readlink("/proc/self/exe", repo, sizeof(repo) - 1);
+    if (n <= 0) {
+        strcpy(repo, ".");
+        return;
+    }
+    repo[n] = '\0';
+    for (char *slash; (slash = strrchr(repo, '/')) != NULL && slash != repo;) {
+        *slash = '\0';
+        snprintf(path, sizeof(path), "%s/schemas/task.avsc", repo);
+        if (access(path, R_OK) == 0)
+            return;
+    }
+    strcpy(repo, ".");
+}
 
 /* ------------------------------------------------------ the messages */
 
@@ -271,7 +298,7 @@ static int write_inputs(void)
 /* Runs the peer once, bounded in time; returns its exit status. */
 static int run_peer(void)
 {
-    const char *repo = getenv("WM_REPO"), *py = getenv("WM_PY"), *home = getenv("HOME");
+    const char *py = getenv("WM_PY"), *home = getenv("HOME");
     char pybuf[512], log[128];
     int status;
 
@@ -283,7 +310,7 @@ static int run_peer(void)
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || (repo && chdir(repo) != 0))
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || chdir(repo) != 0)
             _exit(126);
         execl(py, py, "tests/peers/avro_peer.py", "batch", dir, "schemas/task.avsc",
               "schemas/status.avsc", (char *)NULL);
@@ -306,6 +333,7 @@ static int run_peer(void)
 static int group_setup(void **state)
 {
     (void)state;
+    find_repo();
     snprintf(dir, sizeof(dir), "/tmp/wm-avro-interop-XXXXXX");
     if (!mkdtemp(dir) || write_inputs() != 0)
         return -1;
@@ -335,7 +363,7 @@ static void assert_peer_ran(void)
 static void check_fingerprint_line(char *line)
 {
     char *path = line, *hex = strchr(line, '\t'), *canon_py;
-    char *canon = NULL, err[256] = "", full[512], mine[17];
+    char *canon = NULL, err[256] = "", full[sizeof(repo) + 4096], mine[17];
     size_t len;
     uint64_t fp;
 
@@ -347,7 +375,7 @@ static void check_fingerprint_line(char *line)
     if (path[0] == '/')
         snprintf(full, sizeof(full), "%s", path);
     else
-        snprintf(full, sizeof(full), "%s/%s", getenv("WM_REPO") ? getenv("WM_REPO") : ".", path);
+        snprintf(full, sizeof(full), "%s/%s", repo, path);
     char *json = read_file(full, &len);
     assert_non_null(json);
     if (wm_avro_canonical(json, len, &canon, err, sizeof(err)) != 0)
@@ -384,11 +412,10 @@ static void test_compiled_in_schemas_match_files(void **state)
     (void)state;
     const char *names[] = {"task", "status"};
     for (int i = 0; i < 2; i++) {
-        char path[512];
+        char path[sizeof(repo) + 64];
         size_t len;
         uint64_t fp;
-        snprintf(path, sizeof(path), "%s/schemas/%s.avsc",
-                 getenv("WM_REPO") ? getenv("WM_REPO") : ".", names[i]);
+        snprintf(path, sizeof(path), "%s/schemas/%s.avsc", repo, names[i]);
         char *json = read_file(path, &len);
         assert_non_null(json);
         assert_int_equal(wm_avro_fingerprint(json, len, &fp, NULL, 0), 0);
