@@ -397,6 +397,11 @@ static void test_wrong_magic_unknown_fingerprint_trailing_bytes(void **state)
     assert_int_equal(wm_task_msg_decode(buf, len, &t, err, sizeof(err)), 0);
     wm_task_msg_clear(&t);
 
+    /* the size limit is checked before a byte is read */
+    assert_int_equal(wm_task_msg_decode(buf, (size_t)WM_AVRO_MAX_MSG + 1, &t, err, sizeof(err)),
+                     -EBADMSG);
+    assert_non_null(strstr(err, "exceeds the limit"));
+
     longer = malloc(len + 1);
     memcpy(longer, buf, len);
     longer[len] = 0;
