@@ -44,6 +44,8 @@ void wm_json_free(struct wm_json *j)
 
 void wm_json_reset(struct wm_json *j)
 {
+    if (!j)
+        return;
     j->len = 0;
     j->buf[0] = '\0';
     j->err = 0;
@@ -128,6 +130,8 @@ static void escaped(struct wm_json *j, const char *s, size_t n)
 
 static void open_(struct wm_json *j, char kind)
 {
+    if (!j)
+        return;
     before_value(j);
     if (j->err)
         return;
@@ -143,6 +147,8 @@ static void open_(struct wm_json *j, char kind)
 
 static void close_(struct wm_json *j, char kind)
 {
+    if (!j)
+        return;
     if (j->err)
         return;
     if (j->depth == 0 || j->kind[j->depth - 1] != kind || j->after_key) {
@@ -160,6 +166,8 @@ void wm_json_arr_end(struct wm_json *j) { close_(j, 'a'); }
 
 void wm_json_key(struct wm_json *j, const char *key)
 {
+    if (!j)
+        return;
     if (j->err)
         return;
     if (j->depth == 0 || j->kind[j->depth - 1] != 'o' || j->after_key || !key) {
@@ -176,6 +184,8 @@ void wm_json_key(struct wm_json *j, const char *key)
 
 void wm_json_strn(struct wm_json *j, const char *s, size_t len)
 {
+    if (!j)
+        return;
     before_value(j);
     escaped(j, s, len);
 }
@@ -191,6 +201,8 @@ void wm_json_str(struct wm_json *j, const char *s)
 
 void wm_json_int(struct wm_json *j, int64_t v)
 {
+    if (!j)
+        return;
     char b[32];
     before_value(j);
     snprintf(b, sizeof(b), "%" PRId64, v);
@@ -199,6 +211,8 @@ void wm_json_int(struct wm_json *j, int64_t v)
 
 void wm_json_double(struct wm_json *j, double v)
 {
+    if (!j)
+        return;
     char b[64];
     if (!isfinite(v)) {
         wm_json_null(j);
@@ -211,18 +225,24 @@ void wm_json_double(struct wm_json *j, double v)
 
 void wm_json_bool(struct wm_json *j, bool v)
 {
+    if (!j)
+        return;
     before_value(j);
     puts_(j, v ? "true" : "false");
 }
 
 void wm_json_null(struct wm_json *j)
 {
+    if (!j)
+        return;
     before_value(j);
     puts_(j, "null");
 }
 
 void wm_json_raw(struct wm_json *j, const char *json)
 {
+    if (!j)
+        return;
     if (!json || !*json) {
         wm_json_null(j);
         return;
@@ -257,10 +277,12 @@ void wm_json_kraw(struct wm_json *j, const char *key, const char *json)
 
 int wm_json_error(const struct wm_json *j)
 {
+    if (!j)
+        return -ENOMEM; /* wm_json_new() failed */
     if (j->err)
         return j->err;
     return (j->depth != 0 || j->after_key) ? -EINVAL : 0;
 }
 
-const char *wm_json_text(const struct wm_json *j) { return j->buf; }
-size_t wm_json_len(const struct wm_json *j) { return j->len; }
+const char *wm_json_text(const struct wm_json *j) { return j ? j->buf : ""; }
+size_t wm_json_len(const struct wm_json *j) { return j ? j->len : 0; }

@@ -14,6 +14,8 @@
  * Errors (out of memory, nesting deeper than WM_JSON_MAX_DEPTH, an end that
  * does not match its begin) are sticky: later calls do nothing and
  * wm_json_error() reports the first one, so callers check once at the end.
+ * A NULL writer (wm_json_new() out of memory) is accepted by every call and
+ * reported as -ENOMEM by wm_json_error().
  * Strings are escaped per RFC 8259; bytes are passed through as they are
  * (the caller supplies UTF-8). */
 #ifndef WM_JSON_H

@@ -45,6 +45,11 @@ struct cli_ctx {
 
 /* --- command groups (one file each) --- */
 int cli_db(struct cli_ctx *ctx, int argc, char **argv);
+int cli_import(struct cli_ctx *ctx, int argc, char **argv);
+int cli_wave(struct cli_ctx *ctx, int argc, char **argv);
+int cli_server(struct cli_ctx *ctx, int argc, char **argv);
+int cli_status(struct cli_ctx *ctx, int argc, char **argv);
+int cli_watch(struct cli_ctx *ctx, int argc, char **argv);
 int cli_pki(struct cli_ctx *ctx, int argc, char **argv);
 
 /* --- shared helpers (cli_common.c) --- */
@@ -76,7 +81,8 @@ int cli_usage_error(struct cli_ctx *ctx, const char *fmt, ...)
 int cli_audit(struct cli_ctx *ctx, const char *action, const char *wave, const char *server,
               const char *detail_json);
 
-/* The OS user running the CLI ("uid:N" if it has no name). Static buffer. */
+/* The person running the CLI: $SUDO_USER, else $USER, else the effective
+ * uid's name ("uid:N" if it has no name).  Static buffer. */
 const char *cli_actor(void);
 
 /* Directory of the SQL migrations: $WAVEMILL_SQL_DIR, else

@@ -108,9 +108,25 @@ void cli_ctx_close(struct cli_ctx *ctx)
 
 /* --- audit --- */
 
+/* A user name from the environment, if it is a plausible one. */
+static bool env_user(const char *var, char *out, size_t len)
+{
+    const char *v = getenv(var);
+    if (!v || !*v || strlen(v) >= len)
+        return false;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return false;
+    snprintf(out, len, "%s", v);
+    return true;
+}
+
 const char *cli_actor(void)
 {
     static char name[64];
+    /* under sudo the person is SUDO_USER, not root */
+    if (env_user("SUDO_USER", name, sizeof(name)) || env_user("USER", name, sizeof(name)))
+        return name;
     struct passwd *pw = getpwuid(geteuid());
     if (pw && pw->pw_name)
         snprintf(name, sizeof(name), "%s", pw->pw_name);

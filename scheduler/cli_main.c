@@ -18,6 +18,25 @@ static const struct cli_group cli_groups[] = {
     {"db", cli_db,
      "  db migrate [--dir DIR]   apply the SQL migrations not yet applied\n"
      "  db status [--dir DIR]    show the schema version and pending migrations\n"},
+    {"import", cli_import,
+     "  import FILE.csv [--ignore-unknown] [--dry-run]\n"
+     "                           load the intake form (one row per server); all or nothing\n"},
+    {"wave", cli_wave,
+     "  wave create NAME [--cutover-at TIME] [--max-parallel N] [--max-launching N] [--priority N]\n"
+     "  wave set NAME [--max-parallel N] [--max-launching N] [--priority N]\n"
+     "  wave list | wave show NAME     waves, servers by lifecycle, running/failed tasks\n"
+     "  wave start|pause|resume NAME\n"
+     "  wave cutover NAME [--at TIME]  set or bring forward the cutover window\n"
+     "                           TIME: 2026-11-22T03:00:00Z (UTC without offset), now, +10m, +2h, +1d\n"},
+    {"server", cli_server,
+     "  server show NAME         inventory, lifecycle, disks, tasks and their last errors\n"
+     "  server retry NAME        give a FAILED server's failed step new attempts\n"
+     "  server skip NAME --task KIND   pass over one pipeline step\n"},
+    {"status", cli_status,
+     "  status [--wave NAME]     per wave: servers by lifecycle, tasks, bytes; per server with --wave\n"},
+    {"watch", cli_watch,
+     "  watch [--wave NAME] [--count N] [--timeout S]\n"
+     "                           follow wm.status live, one line per event (Ctrl-C stops)\n"},
     {"pki", cli_pki,
      "  pki init --dir DIR       create the factory CA (DIR/ca.key, DIR/ca.crt)\n"
      "  pki issue --dir DIR --name NAME --role agent|receiver|worker [--days N] [--san H,...]\n"

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# `wavemill import` against the real PostgreSQL of the local stack, in a
+# database of its own: a good file imports every row; a file with one bad
+# row imports nothing and names file:line:column; re-import updates and
+# never duplicates; unknown columns; a server with tasks cannot move wave,
+# and that refusal rolls back the rows before it; audit_log rows.
+set -u
+cd "$(dirname "$0")/../.."
+WM_BIN=${WM_BIN:-$PWD/bin}
+WAVEMILL=$WM_BIN/wavemill
+BASE=${WAVEMILL_PG_CONNINFO:-host=127.0.0.1 port=15432 dbname=wavemill user=wavemill}
+DB=wm_test_cli_import_$$
+TMP=$(mktemp -d /tmp/wm_cli_import.XXXXXX)
+GOOD=tests/data/inventory_good.csv
+BAD=tests/data/inventory_bad.csv
+fails=0
+
+export WAVEMILL_PG_CONNINFO="$BASE dbname=$DB" # the last dbname wins
+admin() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$BASE" "$@"; }
+q() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$WAVEMILL_PG_CONNINFO" -c "$1"; }
+cleanup() { admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+ok() { echo "ok   - $1"; }
+no() { echo "FAIL - $1"; fails=$((fails + 1)); }
+# run EXPECTED_RC cmd... : runs with output in $TMP/out, $TMP/err; says if rc differs
+run() {
+    local want=$1; shift
+    timeout 60 "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    [ "$rc" -eq "$want" ] && return 0
+    no "'$*' exit $rc, wanted $want; stdout: $(cat "$TMP/out"); stderr: $(cat "$TMP/err")"
+    return 1
+}
+# same NAME GOT WANT
+same() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1: got '$2', wanted '$3'"; fi; }
+has() { if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else no "$1: $2 lacks '$3': $(cat "$TMP/$2")"; fi; }
+counts() { q "SELECT (SELECT count(*) FROM waves) || ' ' || (SELECT count(*) FROM applications)
+              || ' ' || (SELECT count(*) FROM servers) || ' ' || (SELECT count(*) FROM disks)"; }
+
+[ -x "$WAVEMILL" ] || { echo "FAIL - $WAVEMILL not built"; exit 1; }
+admin -c "CREATE DATABASE $DB" || { echo "FAIL - cannot create database $DB"; exit 1; }
+"$WAVEMILL" db migrate >/dev/null 2>"$TMP/err" || { echo "FAIL - migrate: $(cat "$TMP/err")"; exit 1; }
+
+# --- a bad row: nothing imported, the message names file, line and column
+if run 1 "$WAVEMILL" import "$BAD"; then
+    same "bad row: one-line error naming file:line:column" "$(cat "$TMP/err")" \
+        "wavemill: import: $BAD:7: column source_port: '70000' is not a port (1-65535)"
+fi
+same "bad row: nothing imported" "$(counts)" "0 0 0 0"
+
+# --- good file
+if run 0 "$WAVEMILL" import "$GOOD"; then
+    has "good file: summary counts created servers" out "servers: 6 created, 0 updated, 0 unchanged"
+fi
+same "good file: waves apps servers disks" "$(counts)" "2 3 6 10"
+same "quoted cell with a comma kept whole" \
+    "$(q "SELECT tags->>'note' FROM servers WHERE name = 'bill-db01'")" "primary, do not reboot"
+same "doubled quotes unescaped" \
+    "$(q "SELECT tags->>'description' FROM servers WHERE name = 'hr-web01'")" '"HR portal"'
+same "multi-value cells and defaults" \
+    "$(q "SELECT array_to_string(security_group_ids, '|') || ' ' || source_port || ' ' || os_family
+          FROM servers WHERE name = 'crm-app01'")" "sg-crm 22 windows"
+same "disk sizes parsed, size-less disk 0" \
+    "$(q "SELECT string_agg(source_path || '=' || size_bytes, ' ' ORDER BY source_path)
+          FROM disks d JOIN servers s ON s.id = d.server_id WHERE s.name IN ('bill-db01', 'hr-web01')")" \
+    "/dev/sda=21474836480 /dev/sdc=536870912000 /dev/vda=0"
+
+# --- re-import: same counts, nothing duplicated, nothing rewritten
+before=$(q "SELECT max(updated_at) FROM servers")
+if run 0 "$WAVEMILL" import "$GOOD"; then
+    has "re-import: reports every server unchanged" out "servers: 0 created, 0 updated, 6 unchanged"
+fi
+same "re-import: no duplicates" "$(counts)" "2 3 6 10"
+same "re-import: unchanged rows not rewritten" "$(q "SELECT max(updated_at) FROM servers")" "$before"
+
+# --- changed fields are updated (instance type, tags, a disk dropped, a size changed)
+sed -e 's/^wave-a,billing,bill-web01,\(.*\),t3.large,/wave-a,billing,bill-web01,\1,m5.xlarge,/' \
+    -e 's#/dev/sda:20G;/dev/sdb:100G#/dev/sda:30G#' \
+    -e 's/env=prod;owner=billing-team$/env=prod;owner=platform/' "$GOOD" >"$TMP/changed.csv"
+if run 0 "$WAVEMILL" --json import "$TMP/changed.csv"; then
+    same "update: --json summary" \
+        "$(python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["servers"]; k=d["disks"];
+print(d["ok"], s["created"], s["updated"], s["unchanged"], k["updated"], k["removed"])' <"$TMP/out")" \
+        "True 0 2 4 1 1"
+fi
+same "update: counts (one disk removed)" "$(counts)" "2 3 6 9"
+same "update: fields changed" \
+    "$(q "SELECT instance_type || ' ' || (tags->>'owner') || ' ' ||
+          (SELECT string_agg(source_path || '=' || size_bytes, ' ') FROM disks WHERE server_id = s.id)
+          FROM servers s WHERE name = 'bill-web01'")" "m5.xlarge platform /dev/sda=32212254720"
+
+# --- CRLF file (the bad one, fixed)
+sed 's/,70000,/,22,/' "$BAD" >"$TMP/crlf.csv"
+if run 0 "$WAVEMILL" import "$TMP/crlf.csv"; then
+    has "CRLF file imports" out "servers: 6 created"
+fi
+same "CRLF: last cell carries no CR" \
+    "$(q "SELECT count(*) FROM servers WHERE name LIKE 'erp-%' AND tags = '{}'
+          AND strpos(source_user || credential, chr(13)) = 0")" "6"
+
+# --- unknown columns
+sed '1s/$/,colour/; 2,$s/$/,blue/' "$GOOD" >"$TMP/unknown.csv"
+if run 1 "$WAVEMILL" import "$TMP/unknown.csv"; then
+    has "unknown column refused" err "$TMP/unknown.csv:1: unknown column 'colour'"
+fi
+run 0 "$WAVEMILL" import --ignore-unknown "$TMP/unknown.csv" && ok "--ignore-unknown imports"
+
+# --- several bad rows: the first is named, the rest counted
+{ head -1 "$GOOD"; echo "wave-z,z,z1,,beos,,h,22,,,/d,sim,,,,,"; echo "wave-z,z,z2,,linux,,h,22,,,/d,gcp,,,,,"; } >"$TMP/two.csv"
+if run 1 "$WAVEMILL" import "$TMP/two.csv"; then
+    has "first error named, others counted" err \
+        "$TMP/two.csv:2: column server_os_family: 'beos' is not one of linux, windows (and 1 more error)"
+fi
+
+# --- a server with tasks cannot change wave; the whole file rolls back
+q "INSERT INTO tasks (server_id, wave_id, kind, state)
+   SELECT id, wave_id, 'prereq_check', 'SUCCEEDED' FROM servers WHERE name = 'hr-db01'" >/dev/null
+n_before=$(counts)
+{ head -1 "$GOOD"; echo "wave-new,newapp,new01,,linux,,h,22,,,/d,sim,,,,,"
+  grep '^wave-b,hr,hr-db01,' "$GOOD" | sed 's/^wave-b,/wave-a,/'; } >"$TMP/move.csv"
+if run 1 "$WAVEMILL" import "$TMP/move.csv"; then
+    has "move with tasks refused, line named" err \
+        "$TMP/move.csv:3: column wave_name: server 'hr-db01' is in wave 'wave-b' and has tasks"
+fi
+same "refused move: earlier rows rolled back" "$(counts)" "$n_before"
+{ head -1 "$GOOD"; grep '^wave-b,hr,hr-web01,' "$GOOD" | sed 's/^wave-b,/wave-a,/'; } >"$TMP/move2.csv"
+run 0 "$WAVEMILL" import "$TMP/move2.csv" && same "move without tasks allowed" \
+    "$(q "SELECT w.name FROM servers s JOIN waves w ON w.id = s.wave_id WHERE s.name = 'hr-web01'")" "wave-a"
+
+# --- dry run writes nothing
+{ head -1 "$GOOD"; echo "wave-dry,dry,dry01,,linux,,h,22,,,/d,sim,,,,,"; } >"$TMP/dry.csv"
+run 0 "$WAVEMILL" import --dry-run "$TMP/dry.csv" && has "dry run reports" out "servers: 1 created"
+same "dry run writes nothing" "$(q "SELECT count(*) FROM servers WHERE name = 'dry01'")" "0"
+
+# --- bounds and missing files
+head -c 40000000 /dev/zero | tr '\0' 'x' >"$TMP/huge.csv"
+run 1 "$WAVEMILL" import "$TMP/huge.csv" && has "file size bound" err "file larger than"
+run 1 "$WAVEMILL" import "$TMP/nope.csv" && has "missing file" err "nope.csv: No such file or directory"
+run 2 "$WAVEMILL" import && has "no file given is a usage error" err "which file?"
+
+# --- audit: one row per successful import, with the actor and counts
+same "audit rows for imports" "$(q "SELECT count(*) FROM audit_log WHERE action = 'import'")" "6"
+same "audit detail" "$(q "SELECT actor = '${USER:-$(id -un)}', detail->'servers'->>'created'
+                          FROM audit_log WHERE action = 'import' ORDER BY id LIMIT 1")" "t|6"
+
+echo "cli_import: $fails failed"
+[ "$fails" -eq 0 ]
