@@ -35,8 +35,11 @@ struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *
 void wm_tls_ctx_free(struct wm_tls_ctx *ctx);
 
 /* Handshake on fd (ownership of fd passes to the conn: wm_tls_close closes it).
- * On failure returns NULL, closes fd, and says why in err ("peer sent no
- * certificate", "certificate verify failed: …"). */
+ * On failure returns NULL, closes fd, and says why in err ("peer presented
+ * no certificate", "certificate verify failed: unable to get local issuer
+ * certificate", "peer refused our certificate (alert: unknown CA)", "peer
+ * does not speak TLS 1.3 (…)", "TLS handshake timed out").  A handshake on
+ * an fd without SO_RCVTIMEO is bounded at 30 s all the same. */
 struct wm_tls_conn *wm_tls_connect(struct wm_tls_ctx *ctx, int fd, char *err, size_t errlen);
 struct wm_tls_conn *wm_tls_accept(struct wm_tls_ctx *ctx, int fd, char *err, size_t errlen);
 
