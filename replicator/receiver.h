@@ -1,0 +1,50 @@
+/* receiver — the target side: volumes under a root directory, one thread
+ * per connection, staging + checkpoints + commit.
+ *
+ * Files of volume NAME under ROOT:
+ *   NAME.img        the committed generation, a raw image (sparse)
+ *   NAME.map        its digest map (blockmap)
+ *   NAME.state      committed/pending generation and range checkpoints
+ *   NAME.stage      blocks of the pending generation, at their own offsets
+ *   NAME.stage.map  digests of the staged blocks ("empty" = not staged)
+ *
+ * Why staging: the committed image must stay intact and readable until the
+ * new generation is complete.  A full sync writes the whole new image into
+ * NAME.stage and commit renames it over NAME.img (atomic).  A delta sync
+ * stages only the changed blocks; commit marks the state "applying", copies
+ * the staged blocks into NAME.img (copy_file_range; zero blocks become
+ * holes), fdatasyncs, then records the new generation.  Applying is
+ * idempotent, so a crash during it is repaired by replaying it when the
+ * volume is next opened.  The price is writing changed blocks twice. */
+#ifndef REPL_RECEIVER_H
+#define REPL_RECEIVER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wm_tls_ctx;
+struct xport;
+
+struct receiver_opts {
+    const char *root;
+    struct wm_tls_ctx *tls;   /* NULL: plain sockets (tests only) */
+    int io_timeout_ms;        /* per read/write on data connections */
+    uint64_t ckpt_bytes;      /* checkpoint a range after this many bytes covered */
+    int ckpt_ms;              /* ... or after this long */
+    int max_conns;
+};
+
+struct receiver;
+
+struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t errlen);
+void receiver_free(struct receiver *r);
+
+/* Serves one connection to its end; takes ownership of x. */
+void receiver_handle(struct receiver *r, struct xport *x);
+
+/* Accept loop on a listening socket, a thread per connection, until *stop
+ * is set (signals interrupt accept).  Returns 0 or -errno. */
+int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop);
+
+#endif

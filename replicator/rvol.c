@@ -1,0 +1,461 @@
+/* rvol — receiver volume operations (see rvol.h, receiver.h). */
+#include "rvol.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+void rvol_path(const struct rvol *v, const char *suffix, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s%s", v->root, v->name, suffix);
+}
+
+static int rvol_save(struct rvol *v, char *err, size_t errlen)
+{
+    char p[4200];
+    rvol_path(v, ".state", p, sizeof(p));
+    return volstate_save(p, &v->st, err, errlen);
+}
+
+static void rvol_close_stage(struct rvol *v)
+{
+    blockmap_free(v->stage_map);
+    v->stage_map = NULL;
+    if (v->stage_fd >= 0)
+        close(v->stage_fd);
+    v->stage_fd = -1;
+}
+
+/* Opens (create: fresh, sized) the staging file and its map. */
+static int rvol_open_stage(struct rvol *v, int create, char *err, size_t errlen)
+{
+    char p[4200];
+    rvol_close_stage(v);
+    rvol_path(v, ".stage", p, sizeof(p));
+    v->stage_fd = open(p, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
+    if (v->stage_fd < 0 || (create && ftruncate(v->stage_fd, (off_t)v->st.pending_size) < 0)) {
+        snprintf(err, errlen, "staging file %s: %s", p, strerror(errno));
+        return -EIO;
+    }
+    rvol_path(v, ".stage.map", p, sizeof(p));
+    v->stage_map = blockmap_open(p, create, v->st.pending_bs, v->st.pending_size, err, errlen);
+    return v->stage_map ? 0 : -EIO;
+}
+
+static void rvol_unlink_stage(struct rvol *v)
+{
+    char p[4200];
+    rvol_path(v, ".stage", p, sizeof(p));
+    unlink(p);
+    rvol_path(v, ".stage.map", p, sizeof(p));
+    unlink(p);
+}
+
+/* Copies [off, off+len) from staging into the image (in-kernel when possible). */
+static int rvol_copy(int src, int dst, uint64_t off, uint64_t len)
+{
+    loff_t in = (loff_t)off, out = (loff_t)off;
+    while (len > 0) {
+        ssize_t n = copy_file_range(src, &in, dst, &out, len, 0);
+        if (n <= 0) {
+            char buf[65536];
+            size_t k = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+            n = pread(src, buf, k, in);
+            if (n <= 0 || pwrite(dst, buf, (size_t)n, out) != n)
+                return -EIO;
+            in += n;
+            out += n;
+        }
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+static int rvol_apply_run(int sfd, int ifd, int zero, uint64_t off, uint64_t len)
+{
+    if (zero)
+        return fallocate(ifd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0
+                   ? -errno
+                   : 0;
+    return rvol_copy(sfd, ifd, off, len);
+}
+
+/* Delta apply: staged blocks into NAME.img and NAME.map; idempotent. */
+static int rvol_apply_delta(struct rvol *v, int ifd, struct blockmap *map)
+{
+    uint64_t n = blockmap_nblocks(v->stage_map), size = v->st.pending_size;
+    uint32_t bs = v->st.pending_bs;
+    uint64_t run_off = 0, run_len = 0;
+    int run_zero = 0, rc = 0;
+    for (uint64_t i = 0; i < n && rc == 0; i++) {
+        const struct repl_digest *d = blockmap_get(v->stage_map, i);
+        if (blockmap_digest_empty(d))
+            continue;
+        uint64_t off = i * bs, len = off + bs > size ? size - off : bs;
+        struct repl_digest z;
+        blockmap_zero_digest(len, &z);
+        int zero = blockmap_digest_eq(d, &z);
+        if (run_len && (run_off + run_len != off || run_zero != zero)) {
+            rc = rvol_apply_run(v->stage_fd, ifd, run_zero, run_off, run_len);
+            run_len = 0;
+        }
+        if (!run_len) {
+            run_off = off;
+            run_zero = zero;
+        }
+        run_len += len;
+        blockmap_set(map, i, d);
+    }
+    if (rc == 0 && run_len)
+        rc = rvol_apply_run(v->stage_fd, ifd, run_zero, run_off, run_len);
+    return rc;
+}
+
+static int rvol_apply_delta_files(struct rvol *v, char *err, size_t errlen)
+{
+    char p[4200];
+    rvol_path(v, ".img", p, sizeof(p));
+    int ifd = open(p, O_RDWR | O_CLOEXEC);
+    if (ifd < 0 || ftruncate(ifd, (off_t)v->st.pending_size) < 0) {
+        snprintf(err, errlen, "open image %s: %s", p, strerror(errno));
+        if (ifd >= 0)
+            close(ifd);
+        return -EIO;
+    }
+    rvol_path(v, ".map", p, sizeof(p));
+    struct blockmap *map = blockmap_open(p, 0, 0, 0, err, errlen);
+    int rc = map ? blockmap_resize(map, v->st.pending_size, err, errlen) : -EIO;
+    if (rc == 0 && (rc = rvol_apply_delta(v, ifd, map)) < 0)
+        snprintf(err, errlen, "apply staged blocks: %s", strerror(-rc));
+    if (rc == 0 && fdatasync(ifd) < 0)
+        rc = -errno;
+    if (rc == 0) {
+        blockmap_set_gen(map, v->st.pending_gen, v->st.uuid);
+        rc = blockmap_sync(map);
+    }
+    blockmap_free(map);
+    close(ifd);
+    return rc;
+}
+
+/* Full apply: the staging file becomes the image (rename is atomic).  Each
+ * step is skipped when a replay finds it already done. */
+static int rvol_apply_full(struct rvol *v, char *err, size_t errlen)
+{
+    char s[4200], d[4200];
+    rvol_close_stage(v);
+    rvol_path(v, ".stage", s, sizeof(s));
+    rvol_path(v, ".img", d, sizeof(d));
+    int fd = open(s, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        int r = fsync(fd);
+        close(fd);
+        if (r < 0 || rename(s, d) < 0)
+            goto fail;
+    }
+    rvol_path(v, ".stage.map", s, sizeof(s));
+    rvol_path(v, ".map", d, sizeof(d));
+    if (access(s, F_OK) != 0)
+        return 0;
+    struct blockmap *m = blockmap_open(s, 0, 0, 0, err, errlen);
+    if (!m)
+        return -EIO;
+    blockmap_set_gen(m, v->st.pending_gen, v->st.uuid);
+    int r = blockmap_sync(m);
+    blockmap_free(m);
+    if (r < 0 || rename(s, d) < 0)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, errlen, "commit %s: %s", s, strerror(errno));
+    return -EIO;
+}
+
+/* Runs the apply step and records the generation; caller holds all locks
+ * and has saved st.applying = 1. */
+static int rvol_apply(struct rvol *v, char *err, size_t errlen)
+{
+    int rc;
+    if (v->st.mode == PROTO_MODE_FULL) {
+        rc = rvol_apply_full(v, err, errlen);
+    } else {
+        if (!v->stage_map && (rc = rvol_open_stage(v, 0, err, errlen)) < 0)
+            return rc;
+        rc = rvol_apply_delta_files(v, err, errlen);
+    }
+    if (rc < 0)
+        return rc;
+    rvol_close_stage(v);
+    v->st.committed_gen = v->st.pending_gen;
+    v->st.committed_size = v->st.pending_size;
+    v->st.committed_bs = v->st.pending_bs;
+    v->st.pending = v->st.applying = 0;
+    v->st.nranges = 0;
+    if ((rc = rvol_save(v, err, errlen)) < 0)
+        return rc;
+    rvol_unlink_stage(v);
+    wm_info("repl.committed", "volume=%s gen=%" PRIu64 " size=%" PRIu64, v->name,
+            v->st.committed_gen, v->st.committed_size);
+    return 0;
+}
+
+struct rvol *rvol_open(const char *root, const char *name, char *err, size_t errlen)
+{
+    struct rvol *v = calloc(1, sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    snprintf(v->root, sizeof(v->root), "%s", root);
+    v->stage_fd = -1;
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_cond_init(&v->cv, NULL);
+    pthread_rwlock_init(&v->stage_lock, NULL);
+    pthread_rwlock_init(&v->img_lock, NULL);
+    char p[4200];
+    rvol_path(v, ".state", p, sizeof(p));
+    int rc = volstate_load(p, &v->st, err, errlen);
+    if (rc == 0 && v->st.applying) {
+        wm_warn("repl.apply_replay", "volume=%s gen=%" PRIu64, name, v->st.pending_gen);
+        rc = rvol_apply(v, err, errlen);
+    }
+    if (rc == 0 && v->st.pending)
+        rc = rvol_open_stage(v, 0, err, errlen);
+    if (rc < 0) {
+        rvol_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void rvol_free(struct rvol *v)
+{
+    if (!v)
+        return;
+    rvol_close_stage(v);
+    pthread_mutex_destroy(&v->mu);
+    pthread_cond_destroy(&v->cv);
+    pthread_rwlock_destroy(&v->stage_lock);
+    pthread_rwlock_destroy(&v->img_lock);
+    free(v);
+}
+
+static int rvol_pending_matches(const struct rvol *v, const struct proto_begin *req, uint8_t mode,
+                                const struct proto_range *rg, uint16_t n)
+{
+    const struct volstate *s = &v->st;
+    if (!s->pending || s->pending_size != req->size || s->pending_bs != req->bs || s->mode != mode ||
+        s->nranges != n || !v->stage_map)
+        return 0;
+    for (uint16_t i = 0; i < n; i++)
+        if (s->ranges[i].start != rg[i].start || s->ranges[i].end != rg[i].end)
+            return 0;
+    return 1;
+}
+
+/* Discards any pending generation and starts a fresh one. */
+static int rvol_new_pending(struct rvol *v, const struct proto_begin *req, uint8_t mode,
+                            const struct proto_range *rg, uint16_t n, char *err, size_t errlen)
+{
+    rvol_close_stage(v);
+    rvol_unlink_stage(v);
+    struct volstate *s = &v->st;
+    static const uint8_t nouuid[16];
+    if (memcmp(s->uuid, nouuid, 16) == 0 && getrandom(s->uuid, 16, 0) != 16)
+        return -EIO;
+    s->pending = 1;
+    s->applying = 0;
+    s->pending_gen = s->committed_gen + 1;
+    s->pending_size = req->size;
+    s->pending_bs = req->bs;
+    s->mode = mode;
+    s->nranges = n;
+    memcpy(s->ranges, rg, n * sizeof(*rg));
+    return rvol_open_stage(v, 1, err, errlen);
+}
+
+int rvol_begin(struct rvol *v, const struct proto_begin *req, struct proto_begin_ok *out, char *err,
+               size_t errlen)
+{
+    struct proto_range rg[PROTO_MAX_RANGES];
+    uint16_t n = volstate_split(req->size, req->bs, req->nranges, rg);
+    pthread_rwlock_wrlock(&v->stage_lock);
+    pthread_mutex_lock(&v->mu);
+    struct volstate *s = &v->st;
+    uint8_t mode = req->full || s->committed_gen == 0 || s->committed_bs != req->bs
+                       ? PROTO_MODE_FULL
+                       : PROTO_MODE_DELTA;
+    int rc = 0, resumed = rvol_pending_matches(v, req, mode, rg, n);
+    if (!resumed)
+        rc = rvol_new_pending(v, req, mode, rg, n, err, errlen);
+    s->epoch++;
+    if (rc == 0)
+        rc = rvol_save(v, err, errlen);
+    if (rc == 0) {
+        *out = (struct proto_begin_ok){.committed_gen = s->committed_gen,
+                                       .committed_size = s->committed_size,
+                                       .committed_bs = s->committed_bs,
+                                       .pending_gen = s->pending_gen,
+                                       .epoch = s->epoch,
+                                       .mode = s->mode,
+                                       .nranges = s->nranges};
+        memcpy(out->uuid, s->uuid, 16);
+        memcpy(out->ranges, s->ranges, s->nranges * sizeof(s->ranges[0]));
+        wm_info("repl.begin", "volume=%s gen=%" PRIu64 " mode=%s resumed=%d epoch=%" PRIu64, v->name,
+                s->pending_gen, mode == PROTO_MODE_FULL ? "full" : "delta", resumed, s->epoch);
+    }
+    pthread_cond_broadcast(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    pthread_rwlock_unlock(&v->stage_lock);
+    return rc;
+}
+
+int rvol_claim(struct rvol *v, uint64_t gen, uint64_t epoch, uint16_t idx, uint64_t *token,
+               struct proto_range *range, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->mu);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3; /* a cut connection's handler may still be checkpointing */
+    while (v->owner[idx < PROTO_MAX_RANGES ? idx : 0] && v->st.epoch == epoch &&
+           pthread_cond_timedwait(&v->cv, &v->mu, &until) == 0)
+        ;
+    int rc = 0;
+    if (!v->st.pending || v->st.pending_gen != gen || v->st.epoch != epoch || idx >= v->st.nranges) {
+        snprintf(err, errlen, "stale session for volume %s (another sync took over or it committed)",
+                 v->name);
+        rc = -ESTALE;
+    } else {
+        v->owner[idx] = *token = ++v->token_seq;
+        *range = v->st.ranges[idx];
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+void rvol_release(struct rvol *v, uint16_t idx, uint64_t token)
+{
+    pthread_mutex_lock(&v->mu);
+    if (idx < PROTO_MAX_RANGES && v->owner[idx] == token)
+        v->owner[idx] = 0;
+    pthread_cond_broadcast(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+}
+
+/* Writes one verified entry list: contiguous DATA blocks in one pwrite. */
+static int rvol_write_entries(struct rvol *v, const struct frame_blocks *fb, const uint8_t *raw)
+{
+    size_t pos = 0;
+    uint32_t bs = v->st.pending_bs;
+    for (uint32_t i = 0; i < fb->nentries;) {
+        struct frame_entry e;
+        frame_entry_get(fb, i, &e);
+        if (e.kind == FRAME_KIND_ZERO) {
+            struct repl_digest z;
+            for (uint64_t off = e.off; off < e.off + e.len; off += bs) {
+                blockmap_zero_digest(off + bs > v->st.pending_size ? v->st.pending_size - off : bs, &z);
+                blockmap_set(v->stage_map, off / bs, &z);
+            }
+            if (fallocate(v->stage_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e.off,
+                          (off_t)e.len) < 0)
+                return -errno;
+            i++;
+            continue;
+        }
+        uint64_t start = e.off, len = 0;
+        size_t from = pos;
+        while (i < fb->nentries) {
+            frame_entry_get(fb, i, &e);
+            if (e.kind != FRAME_KIND_DATA || e.off != start + len)
+                break;
+            blockmap_set(v->stage_map, e.off / bs, &e.digest);
+            len += e.len;
+            pos += e.len;
+            i++;
+        }
+        if (pwrite(v->stage_fd, raw + from, len, (off_t)start) != (ssize_t)len)
+            return -EIO;
+    }
+    return 0;
+}
+
+int rvol_write(struct rvol *v, uint64_t epoch, const struct frame_blocks *fb, const uint8_t *raw,
+               char *err, size_t errlen)
+{
+    pthread_rwlock_rdlock(&v->stage_lock);
+    int rc = -ESTALE;
+    if (v->st.epoch == epoch && v->stage_map)
+        rc = rvol_write_entries(v, fb, raw);
+    pthread_rwlock_unlock(&v->stage_lock);
+    if (rc == -ESTALE)
+        snprintf(err, errlen, "stale session for volume %s", v->name);
+    else if (rc < 0)
+        snprintf(err, errlen, "write staging for %s: %s", v->name, strerror(-rc));
+    return rc;
+}
+
+int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token, uint64_t covered,
+                    char *err, size_t errlen)
+{
+    pthread_rwlock_rdlock(&v->stage_lock);
+    int rc = -ESTALE;
+    if (v->st.epoch == epoch && v->stage_map) {
+        rc = fdatasync(v->stage_fd) < 0 ? -errno : blockmap_sync(v->stage_map);
+        pthread_mutex_lock(&v->mu);
+        if (rc == 0 && v->owner[idx] == token && v->st.epoch == epoch &&
+            covered > v->st.ranges[idx].done) {
+            v->st.ranges[idx].done = covered;
+            rc = rvol_save(v, err, errlen);
+        }
+        pthread_mutex_unlock(&v->mu);
+    }
+    pthread_rwlock_unlock(&v->stage_lock);
+    if (rc < 0 && rc != -ESTALE)
+        snprintf(err, errlen, "checkpoint %s: %s", v->name, strerror(-rc));
+    return rc;
+}
+
+int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen *out, char *err,
+                size_t errlen)
+{
+    pthread_rwlock_wrlock(&v->img_lock);
+    pthread_rwlock_wrlock(&v->stage_lock);
+    pthread_mutex_lock(&v->mu);
+    struct volstate *s = &v->st;
+    int rc = 0;
+    if (!s->pending || s->pending_gen != req->gen) {
+        if (s->committed_gen != req->gen) {
+            snprintf(err, errlen, "nothing to commit at generation %" PRIu64, req->gen);
+            rc = -ESTALE;
+        }
+    } else if (s->epoch != req->epoch) {
+        snprintf(err, errlen, "stale session for volume %s", v->name);
+        rc = -ESTALE;
+    } else {
+        for (uint16_t i = 0; i < s->nranges && rc == 0; i++)
+            if (s->ranges[i].done != s->ranges[i].end) {
+                snprintf(err, errlen, "range %u not complete", i);
+                rc = -EAGAIN;
+            }
+        if (rc == 0)
+            s->applying = 1;
+        if (rc == 0 && (rc = rvol_save(v, err, errlen)) == 0)
+            rc = rvol_apply(v, err, errlen);
+    }
+    out->gen = s->committed_gen;
+    memcpy(out->uuid, s->uuid, 16);
+    pthread_mutex_unlock(&v->mu);
+    pthread_rwlock_unlock(&v->stage_lock);
+    pthread_rwlock_unlock(&v->img_lock);
+    return rc;
+}

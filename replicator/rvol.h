@@ -1,0 +1,65 @@
+/* rvol — one volume on the receiver: its state, staging files and the
+ * operations sessions run on it (begin, write blocks, checkpoint, commit,
+ * apply).  See receiver.h for the files and why staging.
+ *
+ * Locking: mu guards st and owners; stage_lock is held shared while a
+ * stream writes staged blocks and exclusively while staging files are
+ * created, discarded or applied; img_lock is held shared by readers of the
+ * committed image/map and exclusively by commit. */
+#ifndef REPL_RVOL_H
+#define REPL_RVOL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blockmap.h"
+#include "frame.h"
+#include "proto.h"
+#include "volstate.h"
+
+struct rvol {
+    char name[PROTO_NAME_MAX];
+    char root[3072];
+    int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_rwlock_t stage_lock, img_lock;
+    struct volstate st;
+    int stage_fd;
+    struct blockmap *stage_map;
+    uint64_t owner[PROTO_MAX_RANGES];
+    uint64_t token_seq;
+    struct rvol *next;
+};
+
+/* Loads state (and replays an interrupted apply).  NULL with err. */
+struct rvol *rvol_open(const char *root, const char *name, char *err, size_t errlen);
+void rvol_free(struct rvol *v);
+void rvol_path(const struct rvol *v, const char *suffix, char *out, size_t outlen);
+
+/* Opens or resumes the pending generation for a BEGIN; fills the reply.
+ * Returns 0 or -errno with err. */
+int rvol_begin(struct rvol *v, const struct proto_begin *req, struct proto_begin_ok *out, char *err,
+               size_t errlen);
+
+/* Claims range idx for a stream of (gen, epoch); *token identifies the
+ * claim.  -ESTALE when the session is no longer current. */
+int rvol_claim(struct rvol *v, uint64_t gen, uint64_t epoch, uint16_t idx, uint64_t *token,
+               struct proto_range *range, char *err, size_t errlen);
+void rvol_release(struct rvol *v, uint16_t idx, uint64_t token);
+
+/* Writes a verified BLOCKS frame (raw = its decompressed data) into staging.
+ * -ESTALE if the epoch moved on. */
+int rvol_write(struct rvol *v, uint64_t epoch, const struct frame_blocks *fb, const uint8_t *raw,
+               char *err, size_t errlen);
+/* Makes everything below covered durable and records it for range idx. */
+int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token, uint64_t covered,
+                    char *err, size_t errlen);
+
+/* Commits the pending generation (all ranges done).  Idempotent: a commit
+ * of the already committed generation succeeds. */
+int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen *out, char *err,
+                size_t errlen);
+
+#endif

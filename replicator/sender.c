@@ -1,0 +1,193 @@
+/* sender — one stream of a sync (see sender.h). */
+#include "sender.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zstd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "scan.h"
+#include "xport.h"
+
+int sender_error_text(const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    struct proto_error e;
+    if (proto_error_decode(p, len, &e) < 0) {
+        snprintf(err, errlen, "receiver sent a malformed error");
+        return PROTO_E_FRAME;
+    }
+    snprintf(err, errlen, "receiver: %.480s", e.text);
+    return (int)e.code;
+}
+
+/* Connects and claims the range; fills s->range with the checkpoint. */
+static struct xport *stream_open(struct sender_stream *s, int *fatal)
+{
+    const struct sender_conf *c = s->c;
+    struct xport *x = xport_dial(c->to, c->tls, c->io_timeout_ms, s->err, sizeof(s->err));
+    if (!x)
+        return NULL;
+    struct proto_stream req = {.gen = c->gen, .epoch = c->epoch, .idx = s->idx};
+    snprintf(req.volume, sizeof(req.volume), "%s", c->volume);
+    uint8_t buf[512], *rb = NULL, type;
+    size_t cap = 0;
+    long n = proto_stream_encode(&req, buf, sizeof(buf));
+    int rc = frame_send(x, FRAME_STREAM, buf, (uint32_t)n);
+    if (rc == 0)
+        rc = frame_recv(x, &type, &rb, &cap, 65536, s->err, sizeof(s->err));
+    if (rc >= 0 && type == FRAME_ERROR) {
+        int code = sender_error_text(rb, (size_t)rc, s->err, sizeof(s->err));
+        *fatal = code != PROTO_E_IO;
+        rc = -EPROTO;
+    } else if (rc >= 0 && (type != FRAME_STREAM_OK || proto_range_decode(rb, (size_t)rc, &s->range) < 0)) {
+        snprintf(s->err, sizeof(s->err), "bad reply to stream request");
+        rc = -EPROTO;
+    } else if (rc < 0 && !s->err[0]) {
+        snprintf(s->err, sizeof(s->err), "stream request: %s", strerror(-rc));
+    }
+    free(rb);
+    if (rc < 0) {
+        xport_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* Compresses and writes one batch. */
+static int stream_send_batch(struct sender_stream *s, struct xport *x, struct scan_batch *b,
+                             ZSTD_CCtx *cctx, uint8_t *out, size_t outcap)
+{
+    const struct sender_conf *c = s->c;
+    long n = frame_blocks_encode(out + FRAME_HDR_LEN, outcap - FRAME_HDR_LEN, b->covered_end, b->ents,
+                                 b->n, b->raw, b->rawlen, cctx, c->level);
+    if (n < 0)
+        return (int)n;
+    frame_hdr_encode(out, FRAME_BLOCKS, (uint32_t)n);
+    ratelimit_take(c->rl, (uint64_t)n + FRAME_HDR_LEN);
+    int rc = xport_write(x, out, (size_t)n + FRAME_HDR_LEN);
+    if (rc == 0) {
+        atomic_fetch_add(&c->stats->sent, b->rawlen);
+        atomic_fetch_add(&c->stats->wire, (uint64_t)n + FRAME_HDR_LEN);
+    }
+    return rc;
+}
+
+static int stream_finish(struct sender_stream *s, struct xport *x)
+{
+    uint8_t buf[64], *rb = NULL, type;
+    size_t cap = 0;
+    struct proto_range done = s->range;
+    done.done = s->range.end;
+    long n = proto_range_encode(&done, buf, sizeof(buf));
+    int rc = frame_send(x, FRAME_RANGE_DONE, buf, (uint32_t)n);
+    if (rc == 0)
+        rc = frame_recv(x, &type, &rb, &cap, 65536, s->err, sizeof(s->err));
+    if (rc >= 0 && type == FRAME_ERROR) {
+        sender_error_text(rb, (size_t)rc, s->err, sizeof(s->err));
+        rc = -EPROTO;
+    } else if (rc >= 0 && type != FRAME_RANGE_OK) {
+        rc = -EPROTO;
+    }
+    free(rb);
+    return rc < 0 ? rc : 0;
+}
+
+/* Pumps batches from the scanner to the connection until the last one. */
+static int stream_pump(struct sender_stream *s, struct xport *x, struct scan_queue *q)
+{
+    size_t outcap = FRAME_HDR_LEN + frame_blocks_bound(FRAME_MAX_ENTRIES, FRAME_MAX_RAW);
+    uint8_t *out = malloc(outcap);
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    int rc = out && cctx ? 0 : -ENOMEM;
+    for (int last = 0; rc == 0 && !last;) {
+        struct scan_batch *b = scan_queue_pop(q);
+        last = b->last;
+        if (last < 0)
+            rc = -EIO;
+        else if (s->c->cancel && *s->c->cancel)
+            rc = -ECANCELED;
+        else
+            rc = stream_send_batch(s, x, b, cctx, out, outcap);
+        scan_queue_release(q, b);
+    }
+    free(out);
+    ZSTD_freeCCtx(cctx);
+    return rc;
+}
+
+/* One connection's worth of work: scan from the checkpoint and send. */
+static int stream_attempt(struct sender_stream *s, struct xport *x)
+{
+    const struct sender_conf *c = s->c;
+    struct scan_queue q;
+    struct scan_job job = {.fd = c->src_fd, .size = c->size, .bs = c->bs, .start = s->range.done,
+                           .end = s->range.end, .cmap = c->cmap, .pmap = c->pmap, .q = &q,
+                           .pos = &s->pos};
+    if (scan_queue_init(&q, c->bs) < 0) {
+        scan_queue_destroy(&q);
+        return -ENOMEM;
+    }
+    pthread_t t;
+    int rc = 0;
+    if (s->range.done < s->range.end) {
+        if (pthread_create(&t, NULL, scan_run, &job) != 0) {
+            scan_queue_destroy(&q);
+            return -EAGAIN;
+        }
+        rc = stream_pump(s, x, &q);
+        if (rc < 0)
+            scan_queue_abort(&q);
+        pthread_join(t, NULL);
+        if (job.err < 0 && job.err != -ECANCELED) {
+            snprintf(s->err, sizeof(s->err), "read source: %s", strerror(-job.err));
+            rc = job.err;
+        } else if (rc < 0) {
+            snprintf(s->err, sizeof(s->err), "send: %s", strerror(-rc));
+        }
+    }
+    scan_queue_destroy(&q);
+    if (rc == 0)
+        rc = stream_finish(s, x);
+    return rc;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+void *sender_run(void *arg)
+{
+    struct sender_stream *s = arg;
+    const struct sender_conf *c = s->c;
+    uint64_t best = s->range.done;
+    int failures = 0;
+    for (;;) {
+        int fatal = 0;
+        s->err[0] = '\0';
+        struct xport *x = stream_open(s, &fatal);
+        int connected = x != NULL;
+        s->rc = x ? stream_attempt(s, x) : -ECONNREFUSED;
+        xport_free(x);
+        if (s->rc == 0 || fatal || s->rc == -EIO || (c->cancel && *c->cancel))
+            break;
+        if (connected && s->range.done > best) /* the receiver kept what we sent: keep going */
+            best = s->range.done, failures = 0;
+        else if (++failures >= c->max_failures)
+            break;
+        wm_warn("repl.stream_retry", "volume=%s range=%u done=%" PRIu64 " failures=%d reason=\"%s\"",
+                c->volume, s->idx, s->range.done, failures, s->err);
+        sleep_ms(100 << (failures < 5 ? failures : 5));
+    }
+    if (s->rc < 0 && !s->err[0])
+        snprintf(s->err, sizeof(s->err), "%s", strerror(-s->rc));
+    return NULL;
+}

@@ -1,0 +1,57 @@
+/* sender — the agent side of one stream: connect, claim the range, then a
+ * reader thread (scan) feeds batches to this thread, which compresses them
+ * into BLOCKS frames and writes them; RANGE_DONE ends the range.  A cut
+ * connection is retried from the receiver's checkpoint for as long as
+ * attempts keep making progress. */
+#ifndef REPL_SENDER_H
+#define REPL_SENDER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct blockmap;
+struct ratelimit;
+struct wm_tls_ctx;
+
+/* Counters shared by the streams of one sync. */
+struct sender_stats {
+    _Atomic uint64_t sent; /* bytes of changed blocks' data sent */
+    _Atomic uint64_t wire; /* frame bytes written (compressed) */
+};
+
+struct sender_conf {
+    const char *to, *volume;
+    struct wm_tls_ctx *tls;
+    int io_timeout_ms;
+    int max_failures;    /* consecutive attempts without progress */
+    int level;           /* zstd level */
+    int src_fd;
+    uint64_t size;
+    uint32_t bs;
+    uint64_t gen, epoch;
+    const struct blockmap *cmap; /* NULL: full */
+    struct blockmap *pmap;
+    struct ratelimit *rl;
+    struct sender_stats *stats;
+    volatile int *cancel;
+};
+
+struct sender_stream {
+    const struct sender_conf *c;
+    uint16_t idx;
+    struct proto_range range;
+    _Atomic uint64_t pos; /* scan progress */
+    int rc;
+    char err[512];
+};
+
+/* Thread body: arg is a struct sender_stream; result in rc/err. */
+void *sender_run(void *arg);
+
+/* Reads an ERROR frame's payload into err; returns the proto_err code. */
+int sender_error_text(const uint8_t *p, size_t len, char *err, size_t errlen);
+
+#endif

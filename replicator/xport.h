@@ -1,0 +1,41 @@
+/* xport — the byte pipe under the replicator's frames.
+ *
+ * A struct of read_full/write_full so the engine runs the same over mTLS
+ * (production), a plain socket (unit tests, socketpair) or anything a test
+ * wants to interpose.  Both calls move exactly len bytes or fail with a
+ * negative errno (-ENODATA: clean EOF before the first byte). */
+#ifndef REPL_XPORT_H
+#define REPL_XPORT_H
+
+#include <stddef.h>
+
+struct wm_tls_conn;
+struct wm_tls_ctx;
+
+struct xport {
+    int (*read_full)(void *h, void *buf, size_t len);
+    int (*write_full)(void *h, const void *buf, size_t len);
+    void (*close)(void *h);
+    void *h;
+    char peer_name[128]; /* certificate CN, or "" on plain sockets */
+    char peer_role[16];  /* certificate role, or "" */
+};
+
+/* Takes ownership of fd. NULL on ENOMEM (fd closed). */
+struct xport *xport_from_fd(int fd);
+/* Takes ownership of the TLS connection. */
+struct xport *xport_from_tls(struct wm_tls_conn *c);
+
+/* Dials HOST:PORT: TLS client when ctx is given, plain TCP otherwise.
+ * io_timeout_ms bounds every read/write (0 = none). */
+struct xport *xport_dial(const char *hostport, struct wm_tls_ctx *ctx, int io_timeout_ms, char *err,
+                         size_t errlen);
+/* Server side of an accepted fd: TLS accept when ctx is given. */
+struct xport *xport_accept(int fd, struct wm_tls_ctx *ctx, char *err, size_t errlen);
+
+int xport_read(struct xport *x, void *buf, size_t len);
+int xport_write(struct xport *x, const void *buf, size_t len);
+/* Closes and frees; NULL ok. */
+void xport_free(struct xport *x);
+
+#endif
