@@ -564,3 +564,72 @@ const void *wm_kafka_header_get(const rd_kafka_message_t *msg, const char *name,
         *len = n;
     return v;
 }
+
+/* ------------------------------------------------------------------ */
+/* admin                                                                */
+
+/* Reads the CreateTopics result: counts new topics, accepts "already exists". */
+static int topics_result(rd_kafka_event_t *ev, int *created, char *err, size_t errlen)
+{
+    if (!ev)
+        return snprintf(err, errlen, "no answer from the broker in time"), -ETIMEDOUT;
+    if (rd_kafka_event_error(ev))
+        return snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev)), -EIO;
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            (*created)++;
+        } else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            const char *why = rd_kafka_topic_result_error_string(res[i]);
+            snprintf(err, errlen, "topic %s: %s", rd_kafka_topic_result_name(res[i]),
+                     why ? why : rd_kafka_err2str(e));
+            return err_to_errno(e) ? err_to_errno(e) : -EIO;
+        }
+    }
+    return 0;
+}
+
+int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topics, size_t n,
+                           int partitions, int timeout_ms, int *created, char *err, size_t errlen)
+{
+    int made = 0;
+    rd_kafka_conf_t *conf = conf_common(cfg, err, errlen);
+    if (!conf)
+        return -EINVAL;
+    char rkerr[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof(rkerr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return snprintf(err, errlen, "kafka client: %s", rkerr), -EINVAL;
+    }
+    rd_kafka_NewTopic_t **nts = calloc(n ? n : 1, sizeof(*nts));
+    int rc = nts ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        nts[i] = rd_kafka_NewTopic_new(topics[i], partitions, -1, rkerr, sizeof(rkerr));
+        if (!nts[i])
+            rc = (snprintf(err, errlen, "topic %s: %s", topics[i], rkerr), -EINVAL);
+    }
+    if (rc == 0) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, rkerr, sizeof(rkerr));
+        rd_kafka_CreateTopics(rk, nts, n, opt, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+        rc = topics_result(ev, &made, err, errlen);
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_AdminOptions_destroy(opt);
+        rd_kafka_queue_destroy(q);
+    }
+    for (size_t i = 0; nts && i < n; i++)
+        if (nts[i])
+            rd_kafka_NewTopic_destroy(nts[i]);
+    free(nts);
+    rd_kafka_destroy(rk);
+    if (created)
+        *created = made;
+    return rc;
+}

@@ -92,6 +92,17 @@ int wm_kafka_consumer_commit(struct wm_kafka_consumer *c);
 /* The underlying handle, for what the wrapper does not cover. */
 rd_kafka_t *wm_kafka_consumer_handle(struct wm_kafka_consumer *c);
 
+/* --- admin --- */
+
+/* Creates each of the full topic names that does not exist yet, with
+ * partitions partitions (replication factor 1 is the broker's default).
+ * Existing topics are fine and left as they are.  Waits at most timeout_ms.
+ * 0, or negative with err naming the first topic that failed and why.
+ * *created (if non-NULL) gets how many were new. */
+int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topics, size_t n,
+                           int partitions, int timeout_ms, int *created, char *err,
+                           size_t errlen);
+
 /* Value of header name, or NULL. */
 const void *wm_kafka_header_get(const rd_kafka_message_t *msg, const char *name, size_t *len);
 

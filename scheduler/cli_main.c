@@ -37,6 +37,9 @@ static const struct cli_group cli_groups[] = {
     {"watch", cli_watch,
      "  watch [--wave NAME] [--count N] [--timeout S]\n"
      "                           follow wm.status live, one line per event (Ctrl-C stops)\n"},
+    {"topics", cli_topics,
+     "  topics ensure [--partitions N] [TOPIC...]\n"
+     "                           create the factory's topics (with kafka.topic_prefix) if missing\n"},
     {"pki", cli_pki,
      "  pki init --dir DIR       create the factory CA (DIR/ca.key, DIR/ca.crt)\n"
      "  pki issue --dir DIR --name NAME --role agent|receiver|worker [--days N] [--san H,...]\n"

@@ -7,9 +7,9 @@ SCHED_LIB_SRCS  := $(filter-out $(SCHED_CLI_SRCS) $(SCHED_MAIN_SRCS),$(wildcard 
 SCHED_LIB       := $(BUILD)/libscheduler.a
 $(eval $(call static_lib,scheduler,$(SCHED_LIB_SRCS)))
 
-# the CLI also links the replicator (pki) and worker libraries
+# the CLI needs only the scheduler library and the runtime
 ifneq ($(SCHED_CLI_SRCS),)
-$(eval $(call program,wavemill,$(SCHED_CLI_SRCS),$(SCHED_LIB) $(WORKER_LIB) $(REPL_LIB) $(COMMON_LIB)))
+$(eval $(call program,wavemill,$(SCHED_CLI_SRCS),$(SCHED_LIB) $(COMMON_LIB)))
 endif
 ifneq ($(SCHED_MAIN_SRCS),)
 $(eval $(call program,wavemill-scheduler,$(SCHED_MAIN_SRCS),$(SCHED_LIB) $(WORKER_LIB) $(REPL_LIB) $(COMMON_LIB)))

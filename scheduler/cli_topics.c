@@ -1,0 +1,57 @@
+/* cli_topics — `wavemill topics ensure`: creates the factory's Kafka topics
+ * (DESIGN.md "Topics and messages") that do not exist yet.  The local stack
+ * and tests call it; operators call it once per cluster. */
+#include "cli.h"
+#include "cli_args.h"
+
+#include "config.h"
+#include "kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TOPICS_MAX 16
+#define TOPIC_NAME_MAX 256
+
+static const char *const default_topics[] = {WM_TOPIC_TASKS_CONTROL, WM_TOPIC_TASKS_REPLICATION,
+                                             WM_TOPIC_STATUS, WM_TOPIC_DLQ};
+
+static int topics_ensure(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *partitions_s = "6", *pos[TOPICS_MAX];
+    int npos = 0;
+    struct cli_opt opts[] = {{"--partitions", &partitions_s, NULL}};
+    int rc = cli_args_parse(ctx, argc, argv, 2, opts, 1, pos, TOPICS_MAX, &npos);
+    long partitions;
+    if (rc != CLI_OK ||
+        (rc = cli_args_int(ctx, "--partitions", partitions_s, 1, 1000, &partitions)) != CLI_OK)
+        return rc;
+    struct wm_config *cfg = cli_config(ctx);
+    if (!cfg)
+        return CLI_ERR;
+    /* logical names (the defaults, or the arguments) get kafka.topic_prefix */
+    char names[TOPICS_MAX][TOPIC_NAME_MAX];
+    const char *full[TOPICS_MAX];
+    size_t n = npos ? (size_t)npos : sizeof(default_topics) / sizeof(default_topics[0]);
+    for (size_t i = 0; i < n; i++)
+        full[i] = wm_kafka_topic(cfg, npos ? pos[i] : default_topics[i], names[i], TOPIC_NAME_MAX);
+    char err[512];
+    int created = 0;
+    if (wm_kafka_ensure_topics(cfg, full, n, (int)partitions, 15000, &created, err, sizeof(err)) < 0)
+        return cli_error(ctx, "%s (brokers %s)", err, wm_config_str(cfg, "kafka.brokers"));
+    printf("topics: %d created, %zu already there (", created, n - (size_t)created);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? " " : "", full[i]);
+    printf(")\n");
+    return CLI_OK;
+}
+
+int cli_topics(struct cli_ctx *ctx, int argc, char **argv)
+{
+    ctx->command = "topics";
+    if (argc >= 2 && strcmp(argv[1], "ensure") == 0) {
+        ctx->command = "topics ensure";
+        return topics_ensure(ctx, argc, argv);
+    }
+    return cli_usage_error(ctx, "usage: wavemill topics ensure [--partitions N] [TOPIC...]");
+}
