@@ -1,0 +1,59 @@
+/* driver — the registry of drivers compiled into this worker (see driver.h).
+ * Adding a real driver = one more entry in a table below. */
+#include "driver.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "task.h"
+
+static const struct transport_driver *const transports[] = {&sim_transport};
+static const struct provider_driver *const providers[] = {&sim_provider};
+static const struct replication_driver *const replications[] = {&sim_replication};
+
+#define FIND(table, name)                                                                  \
+    do {                                                                                   \
+        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)                      \
+            if (strcmp(table[i]->name, name) == 0)                                         \
+                return table[i];                                                           \
+        return NULL;                                                                       \
+    } while (0)
+
+const struct transport_driver *driver_transport(const char *name)
+{
+    FIND(transports, name);
+}
+
+const struct provider_driver *driver_provider(const char *name)
+{
+    FIND(providers, name);
+}
+
+const struct replication_driver *driver_replication(const char *name)
+{
+    FIND(replications, name);
+}
+
+static const char *param_or(const struct task_ctx *t, const char *key, const char *def)
+{
+    const char *v = task_param(t, key);
+    return v && *v ? v : def;
+}
+
+int driver_select(struct task_ctx *t)
+{
+    const char *tr = param_or(t, "transport", "sim"), *pr = param_or(t, "provider", "sim");
+    const char *rp = param_or(t, "replication", "sim");
+    t->transport = driver_transport(tr);
+    t->provider = driver_provider(pr);
+    t->replication = driver_replication(rp);
+    if (!t->transport || !t->provider || !t->replication) {
+        task_fail(t, "no %s driver '%s' in this worker build",
+                  !t->transport ? "transport" : !t->provider ? "provider" : "replication",
+                  !t->transport ? tr : !t->provider ? pr : rp);
+        return -ENOENT;
+    }
+    t->simulated = t->transport->simulated || t->provider->simulated ||
+                   t->replication->simulated;
+    return 0;
+}

@@ -1,0 +1,140 @@
+/* handlers — one handler per pipeline step; each calls driver operations
+ * only, so the same handler serves sim and real drivers. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "driver.h"
+#include "log.h"
+#include "task.h"
+#include "worker_int.h"
+
+typedef int (*handler_fn)(struct task_ctx *t);
+
+static int h_prereq_check(struct task_ctx *t)
+{
+    char out[1024];
+    int rc = t->transport->exec(t, "uname -sr; df -Pk", out, sizeof(out));
+    return rc < 0 ? rc : t->provider->check_target(t);
+}
+
+static int h_agent_install(struct task_ctx *t)
+{
+    return t->replication->install_agent(t);
+}
+
+static int h_initial_sync(struct task_ctx *t)
+{
+    return t->replication->sync(t, REPL_SYNC_INITIAL);
+}
+
+static int h_verify_replication(struct task_ctx *t)
+{
+    return t->replication->verify(t);
+}
+
+static int h_launch_test(struct task_ctx *t)
+{
+    char id[128];
+    return t->provider->launch(t, LAUNCH_TEST, id, sizeof(id));
+}
+
+static int h_verify_test(struct task_ctx *t)
+{
+    return t->provider->check_instance(t, LAUNCH_TEST);
+}
+
+static int h_delta_sync(struct task_ctx *t)
+{
+    return t->replication->sync(t, REPL_SYNC_DELTA);
+}
+
+static int h_stop_source_services(struct task_ctx *t)
+{
+    char out[512];
+    const char *cmd = task_param(t, "stop_command");
+    return t->transport->exec(t, cmd ? cmd : "systemctl stop --all wavemill-app.target", out,
+                              sizeof(out));
+}
+
+static int h_final_delta_sync(struct task_ctx *t)
+{
+    return t->replication->sync(t, REPL_SYNC_FINAL);
+}
+
+static int h_shutdown_source(struct task_ctx *t)
+{
+    char out[256];
+    return t->transport->exec(t, "systemctl poweroff", out, sizeof(out));
+}
+
+static int h_launch_cutover(struct task_ctx *t)
+{
+    char id[128];
+    int rc = t->provider->launch(t, LAUNCH_CUTOVER, id, sizeof(id));
+    return rc < 0 ? rc : t->provider->check_instance(t, LAUNCH_CUTOVER);
+}
+
+static int h_post_cutover(struct task_ctx *t)
+{
+    return t->provider->switch_network(t);
+}
+
+static int h_validate(struct task_ctx *t)
+{
+    return t->provider->check_instance(t, LAUNCH_CUTOVER);
+}
+
+static int h_cmdb_update(struct task_ctx *t)
+{
+    return t->provider->cmdb_update(t);
+}
+
+static int h_decommission(struct task_ctx *t)
+{
+    int rc = t->replication->remove_agent(t);
+    return rc < 0 ? rc : t->provider->terminate(t, LAUNCH_TEST);
+}
+
+static const struct {
+    const char *kind;
+    handler_fn fn;
+} handlers[] = {
+    {"prereq_check", h_prereq_check},
+    {"agent_install", h_agent_install},
+    {"initial_sync", h_initial_sync},
+    {"verify_replication", h_verify_replication},
+    {"launch_test", h_launch_test},
+    {"verify_test", h_verify_test},
+    {"delta_sync", h_delta_sync},
+    {"stop_source_services", h_stop_source_services},
+    {"final_delta_sync", h_final_delta_sync},
+    {"shutdown_source", h_shutdown_source},
+    {"launch_cutover", h_launch_cutover},
+    {"post_cutover", h_post_cutover},
+    {"validate", h_validate},
+    {"cmdb_update", h_cmdb_update},
+    {"decommission", h_decommission},
+};
+
+enum task_result handler_run(struct task_ctx *t)
+{
+    handler_fn fn = NULL;
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]) && !fn; i++)
+        if (strcmp(handlers[i].kind, t->msg.kind) == 0)
+            fn = handlers[i].fn;
+    if (!fn) {
+        task_fail(t, "no handler for task kind '%s'", t->msg.kind);
+        return TASK_FAILED;
+    }
+    if (driver_select(t) < 0)
+        return TASK_FAILED;
+    int rc = fn(t);
+    if (rc == 0)
+        return TASK_OK;
+    if (rc == -ECANCELED || task_should_stop(t))
+        return TASK_RELEASED;
+    if (!t->error[0])
+        task_fail(t, "%s failed: %s", t->msg.kind, strerror(-rc));
+    return TASK_FAILED;
+}

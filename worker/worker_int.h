@@ -1,0 +1,77 @@
+/* worker_int — the worker's parts (loop, pool, reporter) share this. */
+#ifndef WM_WORKER_INT_H
+#define WM_WORKER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "task.h"
+#include "worker.h"
+
+struct wm_pg;
+struct wm_kafka_consumer;
+struct wm_kafka_producer;
+
+struct worker {
+    const struct wm_config *cfg;
+    char id[96], actor[128];
+    char conninfo[512];
+    char topic_status[256], topic_dlq[256];
+    int slots;
+    int64_t lease_ms, heartbeat_ms, grace_ms;
+
+    struct wm_pg *db; /* main thread: claims */
+    struct wm_kafka_consumer *cons;
+    struct wm_kafka_producer *prod;
+
+    /* pool: claimed tasks wait in queue, run on threads */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t *threads;
+    int nthreads;
+    struct task_ctx **queue; /* ring */
+    size_t qcap, qhead, qlen;
+    struct task_ctx **active; /* claimed, not finished: heartbeat renews them */
+    size_t acap, nactive;
+    atomic_int busy;          /* claimed and not finished */
+    atomic_int pool_stop;
+
+    /* reporter */
+    pthread_t reporter;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    struct task_ctx **done;
+    size_t dcap, ndone;
+    atomic_int reporter_stop;
+    struct wm_pg *rdb;
+
+    struct {
+        atomic_uint_least64_t claimed, dropped, succeeded, failed, released, refused, dlq;
+    } st;
+};
+
+/* pool (worker_pool.c) */
+int pool_start(struct worker *w, char *err, size_t errlen);
+void pool_submit(struct worker *w, struct task_ctx *t); /* takes ownership */
+void pool_stop_queued(struct worker *w);  /* not started yet: release */
+void pool_stop_all(struct worker *w);     /* running too: ask to stop */
+void pool_join(struct worker *w);
+/* Copies (id, attempt) of the active tasks; returns how many (<= max). */
+size_t pool_active(struct worker *w, int64_t *ids, int32_t *attempts, size_t max);
+/* Sets stop on the active task (id, attempt) (its lease was lost). */
+void pool_cancel(struct worker *w, int64_t id, int32_t attempt);
+
+/* reporter (worker_report.c) */
+int reporter_start(struct worker *w, char *err, size_t errlen);
+void reporter_submit(struct worker *w, struct task_ctx *t); /* takes ownership */
+void reporter_stop_join(struct worker *w); /* writes what is left, then stops */
+
+/* status events (worker_report.c) */
+void worker_publish_task(struct worker *w, const struct task_ctx *t, const char *type,
+                         const char *state, const char *message);
+
+/* the handler table (handlers.c) */
+enum task_result handler_run(struct task_ctx *t);
+
+#endif

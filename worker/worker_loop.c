@@ -1,0 +1,386 @@
+/* worker_loop — the worker's main thread: poll, decode, claim, dispatch,
+ * pause/resume, dead-letter, shutdown (see worker.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "driver.h"
+#include "kafka.h"
+#include "log.h"
+#include "msg.h"
+#include "pg.h"
+#include "worker_int.h"
+
+#define MS(x) ((int64_t)(x) * 1000)
+#define POLL_MS 100
+#define CLAIM_BATCH_MAX 256
+
+static const struct wm_config_key worker_keys[] = {
+    {"worker.id", WM_CFG_STRING, "", 0, 0, false,
+     "instance name (default host-pid): lease owner and worker:<id> in events"},
+    {"worker.slots", WM_CFG_INT, "8", 1, 1024, false, "tasks run at once (threads)"},
+    {"worker.group", WM_CFG_STRING, "wavemill-workers", 0, 0, false,
+     "consumer group shared by all workers"},
+    {"worker.lease", WM_CFG_DURATION, "30s", 100, MS(86400), false,
+     "a claimed task's lease; the scheduler re-issues it after expiry"},
+    {"worker.heartbeat", WM_CFG_DURATION, "0", 0, MS(3600), false,
+     "lease renewal period (0: a third of worker.lease)"},
+    {"worker.shutdown_grace", WM_CFG_DURATION, "20s", 0, MS(3600), false,
+     "on SIGTERM, how long running tasks may finish before they are released"},
+};
+
+int worker_declare(struct wm_config *cfg, char *err, size_t errlen)
+{
+    int rc = wm_config_declare(cfg, worker_keys, sizeof(worker_keys) / sizeof(worker_keys[0]),
+                               err, errlen);
+    return rc < 0 ? rc : sim_declare(cfg, err, errlen);
+}
+
+static void worker_settings(struct worker *w)
+{
+    const struct wm_config *c = w->cfg;
+    const char *id = wm_config_str(c, "worker.id");
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    if (id && *id)
+        snprintf(w->id, sizeof(w->id), "%s", id);
+    else
+        snprintf(w->id, sizeof(w->id), "%s-%d", host, (int)getpid());
+    snprintf(w->actor, sizeof(w->actor), "worker:%s", w->id);
+    snprintf(w->conninfo, sizeof(w->conninfo), "%s", wm_config_str(c, "pg.conninfo"));
+    w->slots = (int)wm_config_int(c, "worker.slots");
+    w->lease_ms = wm_config_int(c, "worker.lease");
+    w->heartbeat_ms = wm_config_int(c, "worker.heartbeat");
+    if (w->heartbeat_ms <= 0)
+        w->heartbeat_ms = w->lease_ms / 3 > 0 ? w->lease_ms / 3 : 1;
+    w->grace_ms = wm_config_int(c, "worker.shutdown_grace");
+    wm_kafka_topic(c, WM_TOPIC_STATUS, w->topic_status, sizeof(w->topic_status));
+    wm_kafka_topic(c, WM_TOPIC_DLQ, w->topic_dlq, sizeof(w->topic_dlq));
+}
+
+static struct wm_kafka_consumer *worker_consumer(struct worker *w, char *err, size_t errlen)
+{
+    char ctl[256], rep[256], group[256];
+    wm_kafka_topic(w->cfg, WM_TOPIC_TASKS_CONTROL, ctl, sizeof(ctl));
+    wm_kafka_topic(w->cfg, WM_TOPIC_TASKS_REPLICATION, rep, sizeof(rep));
+    snprintf(group, sizeof(group), "%s%s", wm_config_str(w->cfg, "kafka.topic_prefix"),
+             wm_config_str(w->cfg, "worker.group"));
+    const char *topics[] = {ctl, rep};
+    return wm_kafka_consumer_new(w->cfg, group, topics, 2, 0, err, errlen);
+}
+
+struct worker *worker_new(const struct wm_config *cfg, char *err, size_t errlen)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->cfg = cfg;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    pthread_mutex_init(&w->rmu, NULL);
+    pthread_cond_init(&w->rcv, NULL);
+    worker_settings(w);
+    if (sim_configure(cfg, err, errlen) < 0 || !(w->db = wm_pg_new(cfg, err, errlen)) ||
+        !(w->prod = wm_kafka_producer_new(cfg, err, errlen)) ||
+        !(w->cons = worker_consumer(w, err, errlen))) {
+        worker_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    if (w->cons)
+        wm_kafka_consumer_free(w->cons);
+    if (w->prod)
+        wm_kafka_producer_free(w->prod);
+    wm_pg_free(w->db);
+    wm_pg_free(w->rdb);
+    free(w->queue);
+    free(w->active);
+    free(w->threads);
+    free(w->done);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->rmu);
+    pthread_cond_destroy(&w->rcv);
+    free(w);
+}
+
+void worker_get_stats(struct worker *w, struct worker_stats *st)
+{
+    st->claimed = atomic_load(&w->st.claimed);
+    st->dropped = atomic_load(&w->st.dropped);
+    st->succeeded = atomic_load(&w->st.succeeded);
+    st->failed = atomic_load(&w->st.failed);
+    st->released = atomic_load(&w->st.released);
+    st->refused = atomic_load(&w->st.refused);
+    st->dlq = atomic_load(&w->st.dlq);
+}
+
+/* An undecodable message: to wm.dlq with the reason, then its offset is
+ * stored like any handled message's. */
+static void worker_dead_letter(struct worker *w, rd_kafka_message_t *m, const char *why)
+{
+    char part[16], off[24], err[256];
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    snprintf(part, sizeof(part), "%d", (int)m->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    struct wm_kafka_header h[] = {
+        {"wm.error", why, strlen(why)},
+        {"wm.source_topic", topic, strlen(topic)},
+        {"wm.source_partition", part, strlen(part)},
+        {"wm.source_offset", off, strlen(off)},
+        {"wm.worker", w->id, strlen(w->id)},
+    };
+    int rc = wm_kafka_send(w->prod, w->topic_dlq, m->key, m->key_len, m->payload, m->len, h,
+                           sizeof(h) / sizeof(h[0]), err, sizeof(err));
+    if (rc == 0)
+        rc = wm_kafka_flush(w->prod, 10000);
+    wm_warn("worker.dead_letter", "topic=%s partition=%s offset=%s reason=\"%s\" sent=%s", topic,
+            part, off, why, rc == 0 ? "yes" : "no");
+    atomic_fetch_add(&w->st.dlq, 1);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char SQL_CLAIM[] =
+    "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::int[]) AS m(id, att)),"
+    " c AS (UPDATE tasks t SET state = 'RUNNING', lease_owner = $3,"
+    "   lease_expires = now() + $4::bigint * interval '1 ms', claimed_at = now(),"
+    "   updated_at = now() FROM m WHERE t.id = m.id AND t.attempt = m.att"
+    "   AND t.state = 'QUEUED' RETURNING t.id, t.attempt, t.checkpoint::text),"
+    " e AS (INSERT INTO task_events (task_id, attempt, state, actor)"
+    "   SELECT id, attempt, 'RUNNING', $5 FROM c)"
+    " SELECT id, attempt, checkpoint FROM c";
+
+/* Claims every decoded task of the batch with one statement.  Returns the
+ * result (claimed rows) or NULL after logging. */
+static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
+{
+    char *ids = malloc(n * 22 + 4), *atts = malloc(n * 12 + 4), lease[24], err[512];
+    if (!ids || !atts) {
+        free(ids);
+        free(atts);
+        return NULL;
+    }
+    size_t oi = (size_t)sprintf(ids, "{"), oa = (size_t)sprintf(atts, "{");
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i])
+            continue;
+        oi += (size_t)sprintf(ids + oi, "%s%lld", first ? "" : ",", (long long)t[i]->msg.task_id);
+        oa += (size_t)sprintf(atts + oa, "%s%d", first ? "" : ",", (int)t[i]->msg.attempt);
+        first = false;
+    }
+    sprintf(ids + oi, "}");
+    sprintf(atts + oa, "}");
+    snprintf(lease, sizeof(lease), "%lld", (long long)w->lease_ms);
+    const char *p[] = {ids, atts, w->id, lease, w->actor};
+    PGresult *r = NULL;
+    for (int attempt = 0; attempt < 3 && !r; attempt++) {
+        r = wm_pg_query(w->db, SQL_CLAIM, 5, p, err, sizeof(err));
+        if (!r) {
+            wm_warn("worker.claim_failed", "attempt=%d err=\"%s\"", attempt + 1, err);
+            usleep(300000);
+        }
+    }
+    free(ids);
+    free(atts);
+    return r;
+}
+
+/* The claim failed (database unreachable): consume these messages again
+ * later instead of losing them — seek each partition back. */
+static void worker_rewind(struct worker *w, rd_kafka_message_t **m, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, rd_kafka_topic_name(m[i]->rkt), m[i]->partition);
+        if (!p)
+            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m[i]->rkt), m[i]->partition)
+                ->offset = m[i]->offset;
+        else if (m[i]->offset < p->offset)
+            p->offset = m[i]->offset;
+    }
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(wm_kafka_consumer_handle(w->cons), l, 5000);
+    if (e) {
+        wm_warn("worker.rewind_failed", "err=\"%s\"", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    for (size_t i = 0; i < n; i++)
+        wm_kafka_message_free(m[i]);
+}
+
+static struct task_ctx *worker_decode(struct worker *w, rd_kafka_message_t *m)
+{
+    char err[256];
+    struct task_ctx *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    if (wm_task_msg_decode(m->payload, m->len, &t->msg, err, sizeof(err)) < 0) {
+        free(t);
+        worker_dead_letter(w, m, err);
+        return NULL;
+    }
+    t->cfg = w->cfg;
+    t->worker_id = w->id;
+    t->conninfo = w->conninfo;
+    return t;
+}
+
+/* Hands the claimed tasks to slots; drops the rest (duplicate or stale). */
+static void worker_dispatch(struct worker *w, struct task_ctx **t, size_t n, PGresult *r)
+{
+    for (int k = 0; k < PQntuples(r); k++) {
+        int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
+        int32_t att = (int32_t)strtol(PQgetvalue(r, k, 1), NULL, 10);
+        for (size_t i = 0; i < n; i++) {
+            if (!t[i] || t[i]->msg.task_id != id || t[i]->msg.attempt != att)
+                continue;
+            t[i]->checkpoint = strdup(PQgetvalue(r, k, 2));
+            atomic_fetch_add(&w->st.claimed, 1);
+            wm_debug("task.claimed", "task=%lld attempt=%d kind=%s", (long long)id, (int)att,
+                     t[i]->msg.kind);
+            worker_publish_task(w, t[i], "task", "RUNNING", NULL);
+            pool_submit(w, t[i]);
+            t[i] = NULL;
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t[i]) {
+            atomic_fetch_add(&w->st.dropped, 1);
+            wm_info("task.dropped", "task=%lld attempt=%d reason=\"not QUEUED at this attempt\"",
+                    (long long)t[i]->msg.task_id, (int)t[i]->msg.attempt);
+            task_ctx_free(t[i]);
+        }
+    }
+}
+
+static void worker_handle_batch(struct worker *w, rd_kafka_message_t **m, size_t n)
+{
+    struct task_ctx *t[CLAIM_BATCH_MAX];
+    size_t ntasks = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((t[i] = worker_decode(w, m[i])) != NULL)
+            ntasks++;
+    if (ntasks > 0) {
+        PGresult *r = worker_claim(w, t, n);
+        if (!r) {
+            for (size_t i = 0; i < n; i++)
+                task_ctx_free(t[i]);
+            worker_rewind(w, m, n);
+            return;
+        }
+        worker_dispatch(w, t, n, r);
+        PQclear(r);
+    }
+    for (size_t i = 0; i < n; i++) /* the tasks are safe in PostgreSQL now */
+        wm_kafka_consumer_done(w->cons, m[i]);
+}
+
+static void worker_log_stats(struct worker *w)
+{
+    struct worker_stats s;
+    worker_get_stats(w, &s);
+    wm_info("worker.stats",
+            "busy=%d claimed=%llu dropped=%llu succeeded=%llu failed=%llu released=%llu"
+            " refused=%llu dlq=%llu",
+            atomic_load(&w->busy), (unsigned long long)s.claimed, (unsigned long long)s.dropped,
+            (unsigned long long)s.succeeded, (unsigned long long)s.failed,
+            (unsigned long long)s.released, (unsigned long long)s.refused,
+            (unsigned long long)s.dlq);
+}
+
+/* Pauses fetching while every slot is busy, resumes when one frees up: the
+ * loop keeps polling either way, so the group never sees us stall. */
+static int worker_flow(struct worker *w, bool *paused)
+{
+    int free_slots = w->slots - atomic_load(&w->busy);
+    if (free_slots <= 0 && !*paused) {
+        wm_kafka_consumer_pause(w->cons);
+        *paused = true;
+    } else if (free_slots > 0 && *paused) {
+        wm_kafka_consumer_resume(w->cons);
+        *paused = false;
+    }
+    return free_slots;
+}
+
+/* Waits (polling, storing nothing) until no task is busy or ms passed. */
+static void worker_wait_idle(struct worker *w, int64_t ms)
+{
+    int64_t until = mono_ms() + ms;
+    while (atomic_load(&w->busy) > 0 && mono_ms() < until) {
+        rd_kafka_message_t *m = wm_kafka_poll(w->cons, POLL_MS);
+        if (m) /* not ours to run any more: another worker gets it */
+            wm_kafka_message_free(m);
+    }
+}
+
+static void worker_shutdown(struct worker *w)
+{
+    wm_info("worker.stopping", "busy=%d grace_ms=%lld", atomic_load(&w->busy),
+            (long long)w->grace_ms);
+    wm_kafka_consumer_pause(w->cons);
+    pool_stop_queued(w);
+    worker_wait_idle(w, w->grace_ms);
+    if (atomic_load(&w->busy) > 0) {
+        wm_info("worker.releasing", "busy=%d", atomic_load(&w->busy));
+        pool_stop_all(w);
+        worker_wait_idle(w, 10000);
+    }
+    pool_join(w);
+    reporter_stop_join(w);
+    wm_kafka_flush(w->prod, 10000);
+    worker_log_stats(w);
+}
+
+int worker_run(struct worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    int rc = pool_start(w, err, errlen);
+    if (rc < 0 || (rc = reporter_start(w, err, errlen)) < 0)
+        return rc;
+    wm_info("worker.start", "id=%s slots=%d lease_ms=%lld", w->id, w->slots,
+            (long long)w->lease_ms);
+    bool paused = false;
+    rd_kafka_message_t *m[CLAIM_BATCH_MAX];
+    int64_t next_stats = mono_ms() + 10000;
+    while (!*stop) {
+        int free_slots = worker_flow(w, &paused);
+        size_t max = free_slots > 0 ? (size_t)free_slots : 1, n = 0;
+        if (max > CLAIM_BATCH_MAX)
+            max = CLAIM_BATCH_MAX;
+        m[0] = wm_kafka_poll(w->cons, POLL_MS);
+        if (m[0]) {
+            n = 1;
+            while (n < max && (m[n] = wm_kafka_poll(w->cons, 0)) != NULL)
+                n++;
+            worker_handle_batch(w, m, n);
+        }
+        wm_kafka_producer_poll(w->prod);
+        if (mono_ms() >= next_stats) {
+            worker_log_stats(w);
+            next_stats = mono_ms() + 10000;
+        }
+    }
+    worker_shutdown(w);
+    return 0;
+}
