@@ -24,6 +24,9 @@
 #include "xport.h"
 
 #define REQ_MAX 65536
+#define VOLUME_RULE                                                                              \
+    "invalid volume name '%.100s': 1-100 characters of A-Z a-z 0-9 . _ -, not starting with . or - " \
+    "(names may not leave the receiver's root)"
 
 struct receiver {
     struct receiver_opts o;
@@ -115,10 +118,13 @@ static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, 
     struct proto_begin req;
     struct proto_begin_ok ok;
     char err[512];
-    if (proto_begin_decode(p, len, &req) < 0 || !proto_volume_valid(req.volume) || req.bs < 512 ||
-        req.bs > (1u << 20) || (req.bs & (req.bs - 1)) || req.nranges == 0 ||
-        req.nranges > PROTO_MAX_RANGES) {
-        send_error(x, PROTO_E_INVALID, "invalid begin request (volume name, block size or streams)");
+    if (proto_begin_decode(p, len, &req) < 0 || req.bs < 512 || req.bs > (1u << 20) ||
+        (req.bs & (req.bs - 1)) || req.nranges == 0 || req.nranges > PROTO_MAX_RANGES) {
+        send_error(x, PROTO_E_INVALID, "invalid begin request (block size or streams)");
+        return;
+    }
+    if (!proto_volume_valid(req.volume)) {
+        send_error(x, PROTO_E_INVALID, VOLUME_RULE, req.volume);
         return;
     }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
@@ -236,7 +242,7 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
     struct stream_ctx s = {.r = r, .x = x};
     char err[512];
     if (proto_stream_decode(p, len, &s.req) < 0 || !proto_volume_valid(s.req.volume)) {
-        send_error(x, PROTO_E_INVALID, "invalid stream request or volume name");
+        send_error(x, PROTO_E_INVALID, "invalid stream request or volume name '%.100s'", s.req.volume);
         return;
     }
     if (!(s.v = receiver_vol(r, s.req.volume, err, sizeof(err)))) {
@@ -268,7 +274,7 @@ static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p,
     struct proto_gen ok;
     char err[512];
     if (proto_commit_decode(p, len, &req) < 0 || !proto_volume_valid(req.volume)) {
-        send_error(x, PROTO_E_INVALID, "invalid commit request or volume name");
+        send_error(x, PROTO_E_INVALID, "invalid commit request or volume name '%.100s'", req.volume);
         return;
     }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
@@ -406,7 +412,7 @@ static void handle_map(struct receiver *r, struct xport *x, const uint8_t *p, si
     struct proto_map_req req;
     char err[512] = "";
     if (proto_map_req_decode(p, len, &req) < 0 || !proto_volume_valid(req.volume)) {
-        send_error(x, PROTO_E_INVALID, "invalid map request or volume name");
+        send_error(x, PROTO_E_INVALID, "invalid map request or volume name '%.100s'", req.volume);
         return;
     }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
