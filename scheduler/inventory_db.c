@@ -210,8 +210,10 @@ static int check_move(struct import *im, const struct inv_row *r, int64_t wave)
     return rc;
 }
 
+/* One round trip whatever happens: the CTE returns the new or changed row;
+ * an unchanged existing row is found in the statement's snapshot. */
 static const char SERVER_UPSERT[] =
-    "INSERT INTO servers (name, wave_id, application_id, fqdn, os_family, os_version, "
+    "WITH up AS (INSERT INTO servers (name, wave_id, application_id, fqdn, os_family, os_version, "
     "source_host, source_port, source_user, credential, target_provider, instance_type, "
     "subnet_id, security_group_ids, test_security_group_ids, tags) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text[], $15::text[], "
@@ -234,7 +236,9 @@ static const char SERVER_UPSERT[] =
     "EXCLUDED.source_user, EXCLUDED.credential, EXCLUDED.target_provider, "
     "EXCLUDED.instance_type, EXCLUDED.subnet_id, EXCLUDED.security_group_ids, "
     "EXCLUDED.test_security_group_ids, EXCLUDED.tags) "
-    "RETURNING id, (xmax = 0)";
+    "RETURNING id, (xmax = 0) AS created) "
+    "SELECT id, CASE WHEN created THEN 1 ELSE 2 END FROM up "
+    "UNION ALL SELECT id, 0 FROM servers WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM up)";
 
 static int64_t server_id(struct import *im, const struct inv_row *r, int64_t wave, int64_t app)
 {
@@ -252,13 +256,18 @@ static int64_t server_id(struct import *im, const struct inv_row *r, int64_t wav
     const char *p[] = {r->server, wbuf, abuf, r->fqdn, r->os_family, r->os_version,
                        r->source_host, pbuf, r->source_user, r->credential, r->provider,
                        r->instance_type, r->subnet_id, sgs, tsgs, tags};
-    int state;
-    id = upsert_id(im, SERVER_UPSERT, 16, p, "SELECT id FROM servers WHERE name = $1", &state);
-    if (id) {
+    PGresult *res = wm_pg_query(im->db, SERVER_UPSERT, 16, p, im->err, im->errlen);
+    if (!res)
+        goto out;
+    if (PQntuples(res) == 1) {
+        id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         long *counts[] = {&im->sum->servers_unchanged, &im->sum->servers_created,
                           &im->sum->servers_updated};
-        (*counts[state])++;
+        (*counts[atoi(PQgetvalue(res, 0, 1)) % 3])++;
+    } else {
+        snprintf(im->err, im->errlen, "server '%s' vanished during the import", r->server);
     }
+    PQclear(res);
 out:
     free(sgs);
     free(tsgs);
@@ -266,57 +275,67 @@ out:
     return id;
 }
 
-static int upsert_disk(struct import *im, const char *sbuf, const struct inv_disk *d)
+/* Disks of one server in one statement: the listed paths are upserted (a
+ * disk without a size keeps the size already known — prereq_check measures
+ * it), the others are removed. */
+static const char DISKS_SYNC[] =
+    "WITH keep AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS k(path, size)), "
+    "del AS (DELETE FROM disks WHERE server_id = $1 "
+    "AND NOT (source_path = ANY ($2::text[])) RETURNING 1), "
+    "sized AS (INSERT INTO disks (server_id, source_path, size_bytes) "
+    "SELECT $1, path, size FROM keep WHERE size IS NOT NULL "
+    "ON CONFLICT (server_id, source_path) DO UPDATE SET size_bytes = EXCLUDED.size_bytes "
+    "WHERE disks.size_bytes <> EXCLUDED.size_bytes RETURNING (xmax = 0) AS created), "
+    "unsized AS (INSERT INTO disks (server_id, source_path) "
+    "SELECT $1, path FROM keep WHERE size IS NULL "
+    "ON CONFLICT (server_id, source_path) DO NOTHING RETURNING true AS created) "
+    "SELECT (SELECT count(*) FROM del), "
+    "(SELECT count(*) FILTER (WHERE created) FROM (SELECT created FROM sized UNION ALL "
+    "SELECT created FROM unsized) c), "
+    "(SELECT count(*) FILTER (WHERE NOT created) FROM sized)";
+
+/* PostgreSQL bigint[] literal of the sizes, NULL where none was given. */
+static char *sizes_array(const struct inv_row *r)
 {
-    char zbuf[24];
-    snprintf(zbuf, sizeof(zbuf), "%" PRId64, d->size);
-    const char *p[] = {sbuf, d->path, d->size >= 0 ? zbuf : NULL};
-    /* no size in the file keeps the size already known (prereq_check measures it) */
-    PGresult *r = wm_pg_query(im->db,
-                              "INSERT INTO disks (server_id, source_path, size_bytes) "
-                              "VALUES ($1, $2, COALESCE($3::bigint, 0)) "
-                              "ON CONFLICT (server_id, source_path) DO UPDATE "
-                              "SET size_bytes = EXCLUDED.size_bytes "
-                              "WHERE $3::bigint IS NOT NULL "
-                              "AND disks.size_bytes <> EXCLUDED.size_bytes "
-                              "RETURNING (xmax = 0)",
-                              3, p, im->err, im->errlen);
-    if (!r)
-        return -EIO;
-    if (PQntuples(r) == 1) {
-        if (PQgetvalue(r, 0, 0)[0] == 't')
-            im->sum->disks_created++;
+    char *out = malloc(r->ndisks * 24 + 3), *w = out;
+    if (!out)
+        return NULL;
+    *w++ = '{';
+    for (size_t i = 0; i < r->ndisks; i++) {
+        if (r->disks[i].size >= 0)
+            w += sprintf(w, "%s%" PRId64, i ? "," : "", r->disks[i].size);
         else
-            im->sum->disks_updated++;
+            w += sprintf(w, "%sNULL", i ? "," : "");
     }
-    PQclear(r);
-    return 0;
+    strcpy(w, "}");
+    return out;
 }
 
 static int sync_disks(struct import *im, const struct inv_row *r, int64_t server)
 {
     char sbuf[24];
     snprintf(sbuf, sizeof(sbuf), "%" PRId64, server);
-    for (size_t i = 0; i < r->ndisks; i++)
-        if (upsert_disk(im, sbuf, &r->disks[i]))
-            return -EIO;
     char **paths = calloc(r->ndisks + 1, sizeof(*paths));
-    if (!paths)
-        return -ENOMEM;
-    for (size_t i = 0; i < r->ndisks; i++)
+    for (size_t i = 0; paths && i < r->ndisks; i++)
         paths[i] = r->disks[i].path;
-    char *arr = pg_array(paths, r->ndisks);
+    char *arr = paths ? pg_array(paths, r->ndisks) : NULL, *sizes = sizes_array(r);
     free(paths);
-    if (!arr)
-        return -ENOMEM;
-    const char *p[] = {sbuf, arr};
-    long removed = 0;
-    int rc = wm_pg_exec(im->db,
-                        "DELETE FROM disks WHERE server_id = $1 "
-                        "AND NOT (source_path = ANY ($2::text[]))",
-                        2, p, &removed, im->err, im->errlen);
+    int rc = -ENOMEM;
+    if (arr && sizes) {
+        const char *p[] = {sbuf, arr, sizes};
+        PGresult *res = wm_pg_query(im->db, DISKS_SYNC, 3, p, im->err, im->errlen);
+        rc = res ? 0 : -EIO;
+        if (res && PQntuples(res) == 1) {
+            im->sum->disks_removed += atol(PQgetvalue(res, 0, 0));
+            im->sum->disks_created += atol(PQgetvalue(res, 0, 1));
+            im->sum->disks_updated += atol(PQgetvalue(res, 0, 2));
+        }
+        PQclear(res);
+    } else {
+        snprintf(im->err, im->errlen, "out of memory");
+    }
     free(arr);
-    im->sum->disks_removed += removed;
+    free(sizes);
     return rc;
 }
 
