@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "log.h"
 #include "pg.h"
 
 /* Matches argv[*i] against name as "--name" or "--name=VALUE". */
@@ -154,6 +155,12 @@ int cli_args_time(const char *in, char *out, size_t outlen, char *err, size_t er
     }
     snprintf(out, outlen, "%s%s", in, has_offset(in) ? "" : "Z");
     return 0;
+}
+
+const char *cli_line(const char *s, char *buf, size_t len)
+{
+    wm_redact(s ? s : "", buf, len);
+    return buf;
 }
 
 const char *cli_fmt_bytes(int64_t n, char *buf, size_t len)

@@ -38,6 +38,10 @@ int cli_args_int(struct cli_ctx *ctx, const char *opt, const char *text, long mi
  * Writes the text to pass to PostgreSQL into out.  0 or -EINVAL with err. */
 int cli_args_time(const char *in, char *out, size_t outlen, char *err, size_t errlen);
 
+/* s made safe for one line of terminal output (control characters escaped,
+ * registered secrets masked), into buf.  Returns buf. */
+const char *cli_line(const char *s, char *buf, size_t len);
+
 /* "1.2 GiB", "512 B" (powers of 1024). */
 const char *cli_fmt_bytes(int64_t n, char *buf, size_t len);
 

@@ -134,12 +134,13 @@ static const char *dash(const char *s)
 
 static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
 {
+    char line[1024];
     printf("server %s  wave %s  application %s\n", cli_val(s, 0, "name"), cli_val(s, 0, "wave"),
            dash(cli_val(s, 0, "application")));
     printf("  lifecycle %s  step %s  replication %s\n", cli_val(s, 0, "lifecycle"),
            dash(cli_val(s, 0, "current_step")), cli_val(s, 0, "replication_state"));
     if (*cli_val(s, 0, "error"))
-        printf("  error: %s\n", cli_val(s, 0, "error"));
+        printf("  error: %s\n", cli_line(cli_val(s, 0, "error"), line, sizeof(line)));
     printf("  fqdn %s  os %s %s\n", dash(cli_val(s, 0, "fqdn")), cli_val(s, 0, "os_family"),
            cli_val(s, 0, "os_version"));
     printf("  source %s@%s:%s  credential %s\n", dash(cli_val(s, 0, "source_user")),
@@ -168,7 +169,8 @@ static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
                                                  : cli_val(t, i, "last_failure");
         printf("    %-8s %-22s %-10s attempt %s/%s%s%s\n", cli_val(t, i, "id"),
                cli_val(t, i, "kind"), cli_val(t, i, "state"), cli_val(t, i, "attempt"),
-               cli_val(t, i, "max_attempts"), *e ? "  last error: " : "", e);
+               cli_val(t, i, "max_attempts"), *e ? "  last error: " : "",
+               cli_line(e, line, sizeof(line)));
     }
 }
 

@@ -188,7 +188,7 @@ static void server_rows_print(const PGresult *r)
     printf("  %-24s %-18s %-20s %-12s %-21s %s\n", "SERVER", "LIFECYCLE", "STEP", "REPLICATION",
            "REPLICATED", "TASK");
     for (int i = 0; i < PQntuples(r); i++) {
-        char a[32], b[32], rep[48], task[96] = "-";
+        char a[32], b[32], rep[48], task[96] = "-", line[1024];
         snprintf(rep, sizeof(rep), "%s/%s",
                  cli_fmt_bytes(cli_int(r, i, "replicated_bytes"), a, sizeof(a)),
                  cli_fmt_bytes(cli_int(r, i, "size_bytes"), b, sizeof(b)));
@@ -200,7 +200,7 @@ static void server_rows_print(const PGresult *r)
                cli_val(r, i, "lifecycle"), *step ? step : "-", cli_val(r, i, "replication_state"),
                rep, task);
         if (!cli_isnull(r, i, "error") && *cli_val(r, i, "error"))
-            printf("    error: %s\n", cli_val(r, i, "error"));
+            printf("    error: %s\n", cli_line(cli_val(r, i, "error"), line, sizeof(line)));
     }
 }
 

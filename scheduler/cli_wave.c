@@ -270,15 +270,16 @@ static void show_print(const PGresult *w, const PGresult *t)
         return;
     printf("  %-8s %-24s %-20s %-8s %s\n", "TASK", "SERVER", "KIND", "ATTEMPT", "STATE / ERROR");
     for (int i = 0; i < PQntuples(t); i++) {
-        char att[32];
+        char att[32], line[1024];
         snprintf(att, sizeof(att), "%s/%s", cli_val(t, i, "attempt"),
                  cli_val(t, i, "max_attempts"));
         const char *state = cli_val(t, i, "state");
         printf("  %-8s %-24s %-20s %-8s %s%s%s\n", cli_val(t, i, "id"), cli_val(t, i, "server"),
                cli_val(t, i, "kind"), att, state,
                strcmp(state, "RUNNING") == 0 ? " on " : ": ",
-               strcmp(state, "RUNNING") == 0 ? cli_val(t, i, "lease_owner")
-                                             : cli_val(t, i, "error"));
+               cli_line(strcmp(state, "RUNNING") == 0 ? cli_val(t, i, "lease_owner")
+                                                      : cli_val(t, i, "error"),
+                        line, sizeof(line)));
     }
 }
 
