@@ -51,6 +51,7 @@ int cli_server(struct cli_ctx *ctx, int argc, char **argv);
 int cli_status(struct cli_ctx *ctx, int argc, char **argv);
 int cli_watch(struct cli_ctx *ctx, int argc, char **argv);
 int cli_pki(struct cli_ctx *ctx, int argc, char **argv);
+int cli_secret(struct cli_ctx *ctx, int argc, char **argv);
 int cli_topics(struct cli_ctx *ctx, int argc, char **argv);
 
 /* --- shared helpers (cli_common.c) --- */

@@ -44,6 +44,13 @@ static const struct cli_group cli_groups[] = {
      "  pki init --dir DIR       create the factory CA (DIR/ca.key, DIR/ca.crt)\n"
      "  pki issue --dir DIR --name NAME --role agent|receiver|worker [--days N] [--san H,...]\n"
      "                           issue DIR/NAME/{ca.crt,cert.pem,key.pem} (a --tls-dir)\n"},
+    {"secret", cli_secret,
+     "  secret set NAME --from-file FILE [--master-key FILE]\n"
+     "                           store a credential, encrypted (AES-256-GCM) under the master key\n"
+     "  secret list              names of the stored credentials (never their values)\n"
+     "  secret rm NAME           delete a credential\n"
+     "  secret rotate --new-key FILE [--master-key FILE]\n"
+     "                           re-encrypt every credential under a new master key\n"},
 };
 
 #define CLI_NGROUPS (sizeof(cli_groups) / sizeof(cli_groups[0]))
