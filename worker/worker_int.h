@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "task.h"
 #include "worker.h"
 
@@ -24,6 +26,13 @@ struct worker {
     struct wm_pg *db; /* main thread: claims */
     struct wm_kafka_consumer *cons;
     struct wm_kafka_producer *prod;
+    rd_kafka_queue_t *cq; /* the consumer's queue: slots wake the loop with a yield */
+
+    /* polled, not yet claimed (FIFO): claimed only when a slot is free, so a
+     * lease never ticks for a task that waits; fetching pauses above
+     * buf_high and resumes below buf_low */
+    rd_kafka_message_t **buf;
+    size_t bcap, blen, buf_high, buf_low;
 
     /* pool: claimed tasks wait in queue, run on threads */
     pthread_mutex_t mu;

@@ -92,6 +92,9 @@ struct worker *worker_new(const struct wm_config *cfg, char *err, size_t errlen)
         worker_free(w);
         return NULL;
     }
+    w->cq = rd_kafka_queue_get_consumer(wm_kafka_consumer_handle(w->cons));
+    w->buf_high = (size_t)w->slots * 8 > 64 ? (size_t)w->slots * 8 : 64;
+    w->buf_low = w->buf_high / 4;
     return w;
 }
 
@@ -99,6 +102,11 @@ void worker_free(struct worker *w)
 {
     if (!w)
         return;
+    for (size_t i = 0; i < w->blen; i++)
+        wm_kafka_message_free(w->buf[i]);
+    free(w->buf);
+    if (w->cq)
+        rd_kafka_queue_destroy(w->cq);
     if (w->cons)
         wm_kafka_consumer_free(w->cons);
     if (w->prod)
@@ -309,19 +317,67 @@ static void worker_log_stats(struct worker *w)
             (unsigned long long)s.dlq);
 }
 
-/* Pauses fetching while every slot is busy, resumes when one frees up: the
- * loop keeps polling either way, so the group never sees us stall. */
-static int worker_flow(struct worker *w, bool *paused)
+/* Fetching pauses while the backlog is above buf_high and resumes below
+ * buf_low; the loop keeps polling either way, so the group never sees it
+ * stall (max.poll.interval.ms).  The watermarks keep pause/resume rare:
+ * a resumed partition takes a while to deliver again. */
+static void worker_flow(struct worker *w, bool *paused)
 {
-    int free_slots = w->slots - atomic_load(&w->busy);
-    if (free_slots <= 0 && !*paused) {
+    if (w->blen >= w->buf_high && !*paused) {
         wm_kafka_consumer_pause(w->cons);
         *paused = true;
-    } else if (free_slots > 0 && *paused) {
+    } else if (w->blen <= w->buf_low && *paused) {
         wm_kafka_consumer_resume(w->cons);
         *paused = false;
     }
-    return free_slots;
+}
+
+static int worker_buf_push(struct worker *w, rd_kafka_message_t *m)
+{
+    if (w->blen == w->bcap) {
+        size_t cap = w->bcap ? w->bcap * 2 : 256;
+        rd_kafka_message_t **b = realloc(w->buf, cap * sizeof(*b));
+        if (!b) {
+            wm_kafka_message_free(m); /* not stored: comes back after a restart */
+            return -ENOMEM;
+        }
+        w->buf = b;
+        w->bcap = cap;
+    }
+    w->buf[w->blen++] = m;
+    return 0;
+}
+
+/* One poll of the consumer queue (rebalances are served inside). */
+static rd_kafka_message_t *worker_poll(struct worker *w, int timeout_ms)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(wm_kafka_consumer_handle(w->cons), timeout_ms);
+    if (m && m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            wm_warn("kafka.consume_error", "err=%s reason=\"%s\"", rd_kafka_err2name(m->err),
+                    rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Claims and starts as many buffered tasks as there are free slots. */
+static void worker_feed(struct worker *w)
+{
+    int free_slots = w->slots - atomic_load(&w->busy);
+    size_t n = free_slots > 0 ? (size_t)free_slots : 0;
+    if (n > w->blen)
+        n = w->blen;
+    if (n > CLAIM_BATCH_MAX)
+        n = CLAIM_BATCH_MAX;
+    if (n == 0)
+        return;
+    rd_kafka_message_t *m[CLAIM_BATCH_MAX];
+    memcpy(m, w->buf, n * sizeof(*m));
+    memmove(w->buf, w->buf + n, (w->blen - n) * sizeof(*m));
+    w->blen -= n;
+    worker_handle_batch(w, m, n);
 }
 
 /* Waits (polling, storing nothing) until no task is busy or ms passed. */
@@ -340,6 +396,9 @@ static void worker_shutdown(struct worker *w)
     wm_info("worker.stopping", "busy=%d grace_ms=%lld", atomic_load(&w->busy),
             (long long)w->grace_ms);
     wm_kafka_consumer_pause(w->cons);
+    for (size_t i = 0; i < w->blen; i++) /* unclaimed: another worker gets them */
+        wm_kafka_message_free(w->buf[i]);
+    w->blen = 0;
     pool_stop_queued(w);
     worker_wait_idle(w, w->grace_ms);
     if (atomic_load(&w->busy) > 0) {
@@ -361,20 +420,21 @@ int worker_run(struct worker *w, volatile sig_atomic_t *stop, char *err, size_t 
     wm_info("worker.start", "id=%s slots=%d lease_ms=%lld", w->id, w->slots,
             (long long)w->lease_ms);
     bool paused = false;
-    rd_kafka_message_t *m[CLAIM_BATCH_MAX];
     int64_t next_stats = mono_ms() + 10000;
     while (!*stop) {
-        int free_slots = worker_flow(w, &paused);
-        size_t max = free_slots > 0 ? (size_t)free_slots : 1, n = 0;
-        if (max > CLAIM_BATCH_MAX)
-            max = CLAIM_BATCH_MAX;
-        m[0] = wm_kafka_poll(w->cons, POLL_MS);
-        if (m[0]) {
-            n = 1;
-            while (n < max && (m[n] = wm_kafka_poll(w->cons, 0)) != NULL)
-                n++;
-            worker_handle_batch(w, m, n);
+        worker_feed(w);
+        worker_flow(w, &paused);
+        bool can_run = w->slots - atomic_load(&w->busy) > 0;
+        /* wait long only when there is nothing to start; a finishing slot
+         * yields the queue and ends the wait early */
+        int timeout = can_run && w->blen > 0 ? 0 : POLL_MS;
+        rd_kafka_message_t *m = worker_poll(w, timeout);
+        for (int k = 0; m && k < CLAIM_BATCH_MAX; k++) {
+            worker_buf_push(w, m);
+            m = worker_poll(w, 0);
         }
+        if (m)
+            worker_buf_push(w, m);
         wm_kafka_producer_poll(w->prod);
         if (mono_ms() >= next_stats) {
             worker_log_stats(w);

@@ -60,6 +60,8 @@ static void *slot_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         atomic_fetch_sub(&w->busy, 1);
         reporter_submit(w, t);
+        if (w->cq) /* a slot is free: wake the loop if it waits in poll */
+            rd_kafka_queue_yield(w->cq);
     }
     return NULL;
 }
