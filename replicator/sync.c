@@ -212,7 +212,13 @@ static struct blockmap *sync_committed_map(const struct sync_opts *o, const stru
     *fetched = 1;
     wm_info("repl.map_fetch", "volume=%s gen=%" PRIu64 " reason=%s", o->volume, bo->committed_gen,
             m ? "stale" : "missing");
-    return sync_fetch_map(o, bo, err, errlen);
+    for (int attempt = 1;; attempt++) {
+        if ((m = sync_fetch_map(o, bo, err, errlen)) || attempt >= o->max_failures ||
+            (o->cancel && *o->cancel))
+            return m;
+        wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
+        sleep_ms(200 << (attempt < 4 ? attempt : 4));
+    }
 }
 
 /* The map being built for the pending generation; *partial when blocks
