@@ -81,5 +81,24 @@ pg_answers() {
         -d "${1:-postgres}" -c 'select 1' 2>/dev/null | grep -qx 1
 }
 
+# The JVM for the broker and tools: Debian's OpenJDK 17 or 21 (the versions
+# Kafka 3.9 is tested on) before whatever `java` is first on PATH.
+wm_java() {
+    local j
+    for j in /usr/lib/jvm/java-17-openjdk-*/bin/java /usr/lib/jvm/java-21-openjdk-*/bin/java; do
+        [ -x "$j" ] && { echo "$j"; return; }
+    done
+    command -v java
+}
+
+# stack_lock: one up/down at a time per stack (parallel `make test`s).
+# Long-lived children (broker, postmaster) are started with 9>&- so they
+# don't keep holding it.
+stack_lock() {
+    mkdir -p "$WM_STATE"
+    exec 9>"$WM_STATE/.lock"
+    flock -w 300 9 || die "lock" "" "another deploy/local/up or down holds $WM_STATE/.lock"
+}
+
 # kafka_classpath: the jars fetched by deploy/local/pom.xml
 kafka_classpath() { echo "$WM_KAFKA_HOME/lib/*"; }
