@@ -1,5 +1,9 @@
 /* inventory_db — validated rows → PostgreSQL upserts (see inventory.h).
  *
+ * Servers and disks go in chunks of CHUNK rows, each column as one array
+ * parameter unnested by the statement, so a 10,000-server file is a few
+ * dozen statements rather than tens of thousands of round trips.
+ *
  * Counts come from the statements themselves: "RETURNING (xmax = 0)" is
  * true for a row this statement inserted, and the ON CONFLICT … WHERE …
  * IS DISTINCT FROM clause returns nothing for a row that did not change,
@@ -61,7 +65,6 @@ struct import {
     struct wm_pg *db;
     struct inv_summary *sum;
     struct idcache waves, apps;
-    const char *fname; /* for messages */
     char *err;
     size_t errlen;
 };
@@ -145,79 +148,140 @@ static int64_t app_id(struct import *im, const char *name, int64_t wave)
     return id;
 }
 
-/* PostgreSQL array literal {"a","b"} with " and \ escaped. */
-static char *pg_array(char *const *items, size_t n)
+/* --- PostgreSQL array literals, one per column, built a chunk at a time --- */
+
+struct pgarr {
+    char *buf;
+    size_t len, cap, n;
+    bool oom;
+};
+
+static void arr_put(struct pgarr *a, const char *s, size_t n)
 {
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 2 * strlen(items[i]) + 3;
-    char *out = malloc(cap), *w = out;
-    if (!out)
-        return NULL;
-    *w++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *w++ = ',';
-        *w++ = '"';
-        for (const char *s = items[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *w++ = '\\';
-            *w++ = *s;
+    if (a->oom)
+        return;
+    if (a->len + n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->len + n + 2)
+            cap *= 2;
+        char *nb = realloc(a->buf, cap);
+        if (!nb) {
+            a->oom = true;
+            return;
         }
-        *w++ = '"';
+        a->buf = nb;
+        a->cap = cap;
     }
-    *w++ = '}';
-    *w = '\0';
-    return out;
+    memcpy(a->buf + a->len, s, n);
+    a->len += n;
 }
 
-static char *tags_json(const struct inv_row *r)
+static void arr_sep(struct pgarr *a)
+{
+    arr_put(a, a->n++ ? "," : "{", 1);
+}
+
+static void arr_text(struct pgarr *a, const char *s)
+{
+    arr_sep(a);
+    arr_put(a, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            arr_put(a, "\\", 1);
+        arr_put(a, s, 1);
+    }
+    arr_put(a, "\"", 1);
+}
+
+static void arr_int(struct pgarr *a, int64_t v, bool null)
+{
+    char b[24];
+    int n = null ? snprintf(b, sizeof(b), "NULL") : snprintf(b, sizeof(b), "%" PRId64, v);
+    arr_sep(a);
+    arr_put(a, b, (size_t)n);
+}
+
+/* The finished literal ("{}" when empty); NULL when out of memory. */
+static const char *arr_end(struct pgarr *a)
+{
+    if (a->n == 0)
+        arr_put(a, "{", 1);
+    arr_put(a, "}", 1);
+    if (a->oom)
+        return NULL;
+    a->buf[a->len] = '\0';
+    return a->buf;
+}
+
+static void arr_reset(struct pgarr *a)
+{
+    a->len = a->n = 0;
+}
+
+/* The literal of a list of strings, as one element of another array. */
+static void arr_list(struct pgarr *a, char *const *items, size_t n)
+{
+    struct pgarr inner = {0};
+    for (size_t i = 0; i < n; i++)
+        arr_text(&inner, items[i]);
+    const char *lit = arr_end(&inner);
+    if (lit)
+        arr_text(a, lit);
+    else
+        a->oom = true;
+    free(inner.buf);
+}
+
+static void arr_tags(struct pgarr *a, const struct inv_row *r)
 {
     struct wm_json *j = wm_json_new();
-    if (!j)
-        return NULL;
     wm_json_obj_begin(j);
     for (size_t i = 0; i < r->ntags; i++)
         wm_json_kstr(j, r->tags[i].key, r->tags[i].value);
     wm_json_obj_end(j);
-    char *out = wm_json_error(j) ? NULL : strdup(wm_json_text(j));
+    if (wm_json_error(j))
+        a->oom = true;
+    else
+        arr_text(a, wm_json_text(j));
     wm_json_free(j);
-    return out;
 }
 
-/* A server already in another wave may only move before it has tasks. */
-static int check_move(struct import *im, const struct inv_row *r, int64_t wave)
-{
-    const char *p[] = {r->server};
-    PGresult *res = wm_pg_query(im->db,
-                                "SELECT s.wave_id, w.name, "
-                                "EXISTS (SELECT 1 FROM tasks t WHERE t.server_id = s.id) "
-                                "FROM servers s JOIN waves w ON w.id = s.wave_id "
-                                "WHERE s.name = $1 FOR UPDATE OF s",
-                                1, p, im->err, im->errlen);
-    if (!res)
-        return -EIO;
-    int rc = 0;
-    if (PQntuples(res) == 1 && strtoll(PQgetvalue(res, 0, 0), NULL, 10) != wave &&
-        PQgetvalue(res, 0, 2)[0] == 't') {
-        snprintf(im->err, im->errlen,
-                 "%s:%d: column wave_name: server '%s' is in wave '%s' and has tasks; it "
-                 "cannot move to wave '%s'",
-                 im->fname, r->line, r->server, PQgetvalue(res, 0, 1), r->wave);
-        rc = -EINVAL;
-    }
-    PQclear(res);
-    return rc;
-}
+/* --- servers and disks, in chunks of CHUNK rows: three statements each --- */
 
-/* One round trip whatever happens: the CTE returns the new or changed row;
- * an unchanged existing row is found in the statement's snapshot. */
-static const char SERVER_UPSERT[] =
-    "WITH up AS (INSERT INTO servers (name, wave_id, application_id, fqdn, os_family, os_version, "
+#define CHUNK 500
+
+enum scol {
+    S_NAME, S_WAVE, S_APP, S_FQDN, S_OSF, S_OSV, S_HOST, S_PORT, S_USER, S_CRED,
+    S_PROVIDER, S_INSTANCE, S_SUBNET, S_SGS, S_TSGS, S_TAGS, S_NCOLS
+};
+enum dcol { D_SERVER, D_PATH, D_SIZE, D_NCOLS };
+
+struct chunk {
+    struct pgarr s[S_NCOLS];
+    struct pgarr d[D_NCOLS];
+    const char *sp[S_NCOLS];
+    const char *dp[D_NCOLS + 1];
+};
+
+/* A server that already has tasks stays in its wave (see inventory.h). */
+static const char MOVES_SQL[] =
+    "SELECT f.name, w.name FROM unnest($1::text[], $2::bigint[]) AS f(name, wave_id) "
+    "JOIN servers s ON s.name = f.name JOIN waves w ON w.id = s.wave_id "
+    "WHERE s.wave_id <> f.wave_id "
+    "AND EXISTS (SELECT 1 FROM tasks t WHERE t.server_id = s.id) FOR UPDATE OF s";
+
+/* New rows are inserted, changed rows updated, unchanged rows left alone
+ * (and not returned). */
+static const char SERVERS_SQL[] =
+    "INSERT INTO servers (name, wave_id, application_id, fqdn, os_family, os_version, "
     "source_host, source_port, source_user, credential, target_provider, instance_type, "
     "subnet_id, security_group_ids, test_security_group_ids, tags) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text[], $15::text[], "
-    "$16::jsonb) "
+    "SELECT name, wave_id, app_id, fqdn, osf, osv, host, port, usr, cred, provider, itype, "
+    "subnet, sgs::text[], tsgs::text[], tags::jsonb "
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
+    "$7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
+    "$14::text[], $15::text[], $16::text[]) AS f(name, wave_id, app_id, fqdn, osf, osv, host, "
+    "port, usr, cred, provider, itype, subnet, sgs, tsgs, tags) "
     "ON CONFLICT (name) DO UPDATE SET wave_id = EXCLUDED.wave_id, "
     "application_id = EXCLUDED.application_id, fqdn = EXCLUDED.fqdn, "
     "os_family = EXCLUDED.os_family, os_version = EXCLUDED.os_version, "
@@ -236,139 +300,186 @@ static const char SERVER_UPSERT[] =
     "EXCLUDED.source_user, EXCLUDED.credential, EXCLUDED.target_provider, "
     "EXCLUDED.instance_type, EXCLUDED.subnet_id, EXCLUDED.security_group_ids, "
     "EXCLUDED.test_security_group_ids, EXCLUDED.tags) "
-    "RETURNING id, (xmax = 0) AS created) "
-    "SELECT id, CASE WHEN created THEN 1 ELSE 2 END FROM up "
-    "UNION ALL SELECT id, 0 FROM servers WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM up)";
+    "RETURNING (xmax = 0)";
 
-static int64_t server_id(struct import *im, const struct inv_row *r, int64_t wave, int64_t app)
-{
-    char wbuf[24], abuf[24], pbuf[16];
-    snprintf(wbuf, sizeof(wbuf), "%" PRId64, wave);
-    snprintf(abuf, sizeof(abuf), "%" PRId64, app);
-    snprintf(pbuf, sizeof(pbuf), "%d", r->source_port);
-    char *sgs = pg_array(r->sgs, r->nsgs), *tsgs = pg_array(r->test_sgs, r->ntest_sgs);
-    char *tags = tags_json(r);
-    int64_t id = 0;
-    if (!sgs || !tsgs || !tags) {
-        snprintf(im->err, im->errlen, "out of memory");
-        goto out;
-    }
-    const char *p[] = {r->server, wbuf, abuf, r->fqdn, r->os_family, r->os_version,
-                       r->source_host, pbuf, r->source_user, r->credential, r->provider,
-                       r->instance_type, r->subnet_id, sgs, tsgs, tags};
-    PGresult *res = wm_pg_query(im->db, SERVER_UPSERT, 16, p, im->err, im->errlen);
-    if (!res)
-        goto out;
-    if (PQntuples(res) == 1) {
-        id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        long *counts[] = {&im->sum->servers_unchanged, &im->sum->servers_created,
-                          &im->sum->servers_updated};
-        (*counts[atoi(PQgetvalue(res, 0, 1)) % 3])++;
-    } else {
-        snprintf(im->err, im->errlen, "server '%s' vanished during the import", r->server);
-    }
-    PQclear(res);
-out:
-    free(sgs);
-    free(tsgs);
-    free(tags);
-    return id;
-}
-
-/* Disks of one server in one statement: the listed paths are upserted (a
- * disk without a size keeps the size already known — prereq_check measures
- * it), the others are removed. */
-static const char DISKS_SYNC[] =
-    "WITH keep AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS k(path, size)), "
-    "del AS (DELETE FROM disks WHERE server_id = $1 "
-    "AND NOT (source_path = ANY ($2::text[])) RETURNING 1), "
+/* The listed disks of the chunk's servers are upserted (a disk without a
+ * size keeps the size already known — prereq_check measures it); their
+ * other disks are removed.  Returns (removed, created, updated). */
+static const char DISKS_SQL[] =
+    "WITH srv AS (SELECT id, name FROM servers WHERE name = ANY ($4::text[])), "
+    "k AS (SELECT srv.id AS server_id, f.path, f.size "
+    "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS f(server, path, size) "
+    "JOIN srv ON srv.name = f.server), "
+    "del AS (DELETE FROM disks d USING srv WHERE d.server_id = srv.id AND NOT EXISTS "
+    "(SELECT 1 FROM k WHERE k.server_id = d.server_id AND k.path = d.source_path) RETURNING 1), "
     "sized AS (INSERT INTO disks (server_id, source_path, size_bytes) "
-    "SELECT $1, path, size FROM keep WHERE size IS NOT NULL "
+    "SELECT server_id, path, size FROM k WHERE size IS NOT NULL "
     "ON CONFLICT (server_id, source_path) DO UPDATE SET size_bytes = EXCLUDED.size_bytes "
     "WHERE disks.size_bytes <> EXCLUDED.size_bytes RETURNING (xmax = 0) AS created), "
     "unsized AS (INSERT INTO disks (server_id, source_path) "
-    "SELECT $1, path FROM keep WHERE size IS NULL "
+    "SELECT server_id, path FROM k WHERE size IS NULL "
     "ON CONFLICT (server_id, source_path) DO NOTHING RETURNING true AS created) "
     "SELECT (SELECT count(*) FROM del), "
     "(SELECT count(*) FILTER (WHERE created) FROM (SELECT created FROM sized UNION ALL "
     "SELECT created FROM unsized) c), "
     "(SELECT count(*) FILTER (WHERE NOT created) FROM sized)";
 
-/* PostgreSQL bigint[] literal of the sizes, NULL where none was given. */
-static char *sizes_array(const struct inv_row *r)
+static void add_server(struct chunk *c, const struct inv_row *r, int64_t wave, int64_t app)
 {
-    char *out = malloc(r->ndisks * 24 + 3), *w = out;
-    if (!out)
-        return NULL;
-    *w++ = '{';
+    const char *texts[S_NCOLS] = {
+        [S_NAME] = r->server, [S_FQDN] = r->fqdn, [S_OSF] = r->os_family,
+        [S_OSV] = r->os_version, [S_HOST] = r->source_host, [S_USER] = r->source_user,
+        [S_CRED] = r->credential, [S_PROVIDER] = r->provider,
+        [S_INSTANCE] = r->instance_type, [S_SUBNET] = r->subnet_id};
+    for (int i = 0; i < S_NCOLS; i++)
+        if (texts[i])
+            arr_text(&c->s[i], texts[i]);
+    arr_int(&c->s[S_WAVE], wave, false);
+    arr_int(&c->s[S_APP], app, false);
+    arr_int(&c->s[S_PORT], r->source_port, false);
+    arr_list(&c->s[S_SGS], r->sgs, r->nsgs);
+    arr_list(&c->s[S_TSGS], r->test_sgs, r->ntest_sgs);
+    arr_tags(&c->s[S_TAGS], r);
     for (size_t i = 0; i < r->ndisks; i++) {
-        if (r->disks[i].size >= 0)
-            w += sprintf(w, "%s%" PRId64, i ? "," : "", r->disks[i].size);
-        else
-            w += sprintf(w, "%sNULL", i ? "," : "");
+        arr_text(&c->d[D_SERVER], r->server);
+        arr_text(&c->d[D_PATH], r->disks[i].path);
+        arr_int(&c->d[D_SIZE], r->disks[i].size, r->disks[i].size < 0);
     }
-    strcpy(w, "}");
-    return out;
 }
 
-static int sync_disks(struct import *im, const struct inv_row *r, int64_t server)
+/* Closes every column literal; -ENOMEM if one could not be built. */
+static int chunk_end(struct import *im, struct chunk *c)
 {
-    char sbuf[24];
-    snprintf(sbuf, sizeof(sbuf), "%" PRId64, server);
-    char **paths = calloc(r->ndisks + 1, sizeof(*paths));
-    for (size_t i = 0; paths && i < r->ndisks; i++)
-        paths[i] = r->disks[i].path;
-    char *arr = paths ? pg_array(paths, r->ndisks) : NULL, *sizes = sizes_array(r);
-    free(paths);
-    int rc = -ENOMEM;
-    if (arr && sizes) {
-        const char *p[] = {sbuf, arr, sizes};
-        PGresult *res = wm_pg_query(im->db, DISKS_SYNC, 3, p, im->err, im->errlen);
-        rc = res ? 0 : -EIO;
-        if (res && PQntuples(res) == 1) {
-            im->sum->disks_removed += atol(PQgetvalue(res, 0, 0));
-            im->sum->disks_created += atol(PQgetvalue(res, 0, 1));
-            im->sum->disks_updated += atol(PQgetvalue(res, 0, 2));
-        }
-        PQclear(res);
-    } else {
+    bool ok = true;
+    for (int i = 0; i < S_NCOLS; i++)
+        ok &= (c->sp[i] = arr_end(&c->s[i])) != NULL;
+    for (int i = 0; i < D_NCOLS; i++)
+        ok &= (c->dp[i] = arr_end(&c->d[i])) != NULL;
+    c->dp[D_NCOLS] = c->sp[S_NAME];
+    if (!ok)
         snprintf(im->err, im->errlen, "out of memory");
+    return ok ? 0 : -ENOMEM;
+}
+
+static void chunk_reset(struct chunk *c)
+{
+    for (int i = 0; i < S_NCOLS; i++)
+        arr_reset(&c->s[i]);
+    for (int i = 0; i < D_NCOLS; i++)
+        arr_reset(&c->d[i]);
+}
+
+static void chunk_free(struct chunk *c)
+{
+    for (int i = 0; i < S_NCOLS; i++)
+        free(c->s[i].buf);
+    for (int i = 0; i < D_NCOLS; i++)
+        free(c->d[i].buf);
+}
+
+/* Refuses the chunk if a server with tasks would change wave; names the
+ * first such row of the file. */
+static int check_moves(struct import *im, const struct inv_file *f, size_t from, size_t to,
+                       const struct chunk *c)
+{
+    const char *p[] = {c->sp[S_NAME], c->sp[S_WAVE]};
+    PGresult *res = wm_pg_query(im->db, MOVES_SQL, 2, p, im->err, im->errlen);
+    if (!res)
+        return -EIO;
+    int rc = 0;
+    for (size_t i = from; i < to && PQntuples(res) > 0 && rc == 0; i++) {
+        const struct inv_row *r = &f->rows[i];
+        for (int k = 0; k < PQntuples(res) && rc == 0; k++) {
+            if (strcmp(PQgetvalue(res, k, 0), r->server) != 0)
+                continue;
+            snprintf(im->err, im->errlen,
+                     "%s:%d: column wave_name: server '%s' is in wave '%s' and has tasks; it "
+                     "cannot move to wave '%s'",
+                     f->name, r->line, r->server, PQgetvalue(res, k, 1), r->wave);
+            rc = -EINVAL;
+        }
     }
-    free(arr);
-    free(sizes);
+    PQclear(res);
     return rc;
 }
 
-static int import_row(struct import *im, const struct inv_row *r)
+static int write_servers(struct import *im, size_t nrows, const struct chunk *c)
 {
-    int64_t wave = wave_id(im, r->wave);
-    int64_t app = wave ? app_id(im, r->app, wave) : 0;
-    if (!wave || !app)
+    PGresult *res = wm_pg_query(im->db, SERVERS_SQL, S_NCOLS, c->sp, im->err, im->errlen);
+    if (!res)
         return -EIO;
-    int rc = check_move(im, r, wave);
-    if (rc)
-        return rc;
-    int64_t server = server_id(im, r, wave, app);
-    if (!server)
+    long changed = PQntuples(res);
+    for (long i = 0; i < changed; i++) {
+        if (PQgetvalue(res, (int)i, 0)[0] == 't')
+            im->sum->servers_created++;
+        else
+            im->sum->servers_updated++;
+    }
+    im->sum->servers_unchanged += (long)nrows - changed;
+    PQclear(res);
+    return 0;
+}
+
+static int write_disks(struct import *im, const struct chunk *c)
+{
+    PGresult *res = wm_pg_query(im->db, DISKS_SQL, D_NCOLS + 1, c->dp, im->err, im->errlen);
+    if (!res)
         return -EIO;
-    return sync_disks(im, r, server);
+    if (PQntuples(res) == 1) {
+        im->sum->disks_removed += atol(PQgetvalue(res, 0, 0));
+        im->sum->disks_created += atol(PQgetvalue(res, 0, 1));
+        im->sum->disks_updated += atol(PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Rows [from, to): waves and applications first (cached by name), then
+ * the three chunk statements. */
+static int import_chunk(struct import *im, const struct inv_file *f, size_t from, size_t to,
+                        struct chunk *c)
+{
+    chunk_reset(c);
+    for (size_t i = from; i < to; i++) {
+        const struct inv_row *r = &f->rows[i];
+        int64_t wave = wave_id(im, r->wave);
+        int64_t app = wave ? app_id(im, r->app, wave) : 0;
+        if (!wave || !app) {
+            char why[512];
+            snprintf(why, sizeof(why), "%s", im->err);
+            snprintf(im->err, im->errlen, "%s:%d: %s", f->name, r->line, why);
+            return -EIO;
+        }
+        add_server(c, r, wave, app);
+    }
+    int rc = chunk_end(im, c);
+    if (rc == 0)
+        rc = check_moves(im, f, from, to, c);
+    if (rc == 0)
+        rc = write_servers(im, to - from, c);
+    if (rc == 0)
+        rc = write_disks(im, c);
+    if (rc == -EIO) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", im->err);
+        snprintf(im->err, im->errlen, "%s: rows on lines %d-%d: %s", f->name,
+                 f->rows[from].line, f->rows[to - 1].line, why);
+    }
+    return rc;
 }
 
 int inv_upsert(struct wm_pg *db, const struct inv_file *f, struct inv_summary *sum, char *err,
                size_t errlen)
 {
-    struct import im = {.db = db, .sum = sum, .fname = f->name, .err = err, .errlen = errlen};
+    struct import im = {.db = db, .sum = sum, .err = err, .errlen = errlen};
+    struct chunk c = {0};
     memset(sum, 0, sizeof(*sum));
     int rc = 0;
-    for (size_t i = 0; i < f->nrows && rc == 0; i++) {
-        rc = import_row(&im, &f->rows[i]);
-        if (rc && rc != -EINVAL) {
-            /* a database failure: say which row it was on */
-            char why[512];
-            snprintf(why, sizeof(why), "%s", err);
-            snprintf(err, errlen, "%s:%d: %s", f->name, f->rows[i].line, why);
-        }
+    for (size_t i = 0; i < f->nrows && rc == 0; i += CHUNK) {
+        size_t to = i + CHUNK < f->nrows ? i + CHUNK : f->nrows;
+        rc = import_chunk(&im, f, i, to, &c);
     }
+    chunk_free(&c);
     cache_free(&im.waves);
     cache_free(&im.apps);
     return rc;

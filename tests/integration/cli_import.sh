@@ -128,6 +128,21 @@ same "refused move: earlier rows rolled back" "$(counts)" "$n_before"
 run 0 "$WAVEMILL" import "$TMP/move2.csv" && same "move without tasks allowed" \
     "$(q "SELECT w.name FROM servers s JOIN waves w ON w.id = s.wave_id WHERE s.name = 'hr-web01'")" "wave-a"
 
+# --- a file larger than one chunk (500 rows per statement): 1,200 servers
+{ head -1 "$GOOD"
+  for i in $(seq 1 1200); do echo "wave-big,big$((i % 7)),big$i,,linux,,10.9.$((i / 250)).$((i % 250)),22,,,/dev/sda:1G;/dev/sdb,sim,,,sg-1,,n=$i"; done
+} >"$TMP/big.csv"
+n_before=$(q "SELECT count(*) FROM servers")
+run 0 "$WAVEMILL" import "$TMP/big.csv" && has "big file: every row" out "servers: 1200 created, 0 updated, 0 unchanged; disks: 2400 created"
+same "big file: rows stored" "$(q "SELECT count(*), sum((tags->>'n')::int) FROM servers WHERE name LIKE 'big%'")" "1200|720600"
+sed -i '1002s/,n=1001$/,n=-1001/' "$TMP/big.csv"
+run 0 "$WAVEMILL" import "$TMP/big.csv" && has "big file re-import: one change in the third chunk" out "servers: 0 created, 1 updated, 1199 unchanged"
+# a refusal in the last chunk rolls back the chunks already written
+{ cat "$TMP/big.csv" | sed 's/^wave-big,big\([0-9]\),big\([0-9]*\),\(.*\),n=\(-\?[0-9]*\)$/wave-big,big\1,big\2,\3,n=x\4/'
+  grep '^wave-b,hr,hr-db01,' "$GOOD" | sed 's/^wave-b,/wave-big,/'; } >"$TMP/bigmove.csv"
+run 1 "$WAVEMILL" import "$TMP/bigmove.csv" && has "big file: refusal names the line" err "$TMP/bigmove.csv:1202: column wave_name"
+same "big file: earlier chunks rolled back" "$(q "SELECT count(*) FROM servers WHERE tags->>'n' LIKE 'x%'")" "0"
+
 # --- dry run writes nothing
 { head -1 "$GOOD"; echo "wave-dry,dry,dry01,,linux,,h,22,,,/d,sim,,,,,"; } >"$TMP/dry.csv"
 run 0 "$WAVEMILL" import --dry-run "$TMP/dry.csv" && has "dry run reports" out "servers: 1 created"
@@ -140,7 +155,7 @@ run 1 "$WAVEMILL" import "$TMP/nope.csv" && has "missing file" err "nope.csv: No
 run 2 "$WAVEMILL" import && has "no file given is a usage error" err "which file?"
 
 # --- audit: one row per successful import, with the actor and counts
-same "audit rows for imports" "$(q "SELECT count(*) FROM audit_log WHERE action = 'import'")" "6"
+same "audit rows for imports" "$(q "SELECT count(*) FROM audit_log WHERE action = 'import'")" "8"
 same "audit detail" "$(q "SELECT actor = '${USER:-$(id -un)}', detail->'servers'->>'created'
                           FROM audit_log WHERE action = 'import' ORDER BY id LIMIT 1")" "t|6"
 
