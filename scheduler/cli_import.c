@@ -1,4 +1,6 @@
-/* cli_import — `wavemill import FILE.csv [--ignore-unknown] [--dry-run]`.
+/* cli_import — `wavemill import FILE.csv [--ignore-unknown] [--dry-run]`,
+ * `wavemill import --template` (an intake form to fill in).  The file
+ * format is described in inventory.h.
  *
  * The whole file is parsed and validated first (inventory.c); then the
  * upsert and its audit_log row run in one transaction, so a refused row or
@@ -99,19 +101,38 @@ static void print_summary(const struct import_run *run)
            run->file->name, run->file->nrows, run->file->nrows == 1 ? "" : "s", line);
 }
 
+/* An intake form to fill in: the header and one example row per OS. */
+static int print_template(void)
+{
+    fputs("wave_name,app_name,server_name,server_fqdn,server_os_family,server_os_version,"
+          "source_host,source_port,source_user,credential,disks,target_provider,instance_type,"
+          "subnet_id,security_group_ids,test_security_group_ids,tags\n"
+          "wave-1,billing,bill-web01,bill-web01.example.com,linux,Debian 12,10.0.1.11,22,"
+          "migrate,ssh-billing,/dev/sda:20G;/dev/sdb:100G,aws,t3.large,subnet-0a1,"
+          "sg-web;sg-base,sg-test,env=prod;owner=billing\n"
+          "wave-1,billing,bill-app01,,windows,Server 2019,10.0.1.12,5986,Administrator,"
+          "winrm-billing,\\\\.\\PhysicalDrive0:80G,exec,m5.large,subnet-0a1,sg-app,sg-test,"
+          "env=prod\n",
+          stdout);
+    return CLI_OK;
+}
+
 int cli_import(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "import";
-    bool ignore_unknown = false, dry_run = false;
+    bool ignore_unknown = false, dry_run = false, tmpl = false;
     const struct cli_opt opts[] = {
         {"--ignore-unknown", NULL, &ignore_unknown},
         {"--dry-run", NULL, &dry_run},
+        {"--template", NULL, &tmpl},
     };
     const char *path = NULL;
     int npos;
-    int rc = cli_args_parse(ctx, argc, argv, 1, opts, 2, &path, 1, &npos);
+    int rc = cli_args_parse(ctx, argc, argv, 1, opts, 3, &path, 1, &npos);
     if (rc != CLI_OK)
         return rc;
+    if (tmpl)
+        return print_template();
     if (npos != 1)
         return cli_usage_error(ctx, "which file? (wavemill import FILE.csv)");
     char err[1024];

@@ -20,7 +20,8 @@ static const struct cli_group cli_groups[] = {
      "  db status [--dir DIR]    show the schema version and pending migrations\n"},
     {"import", cli_import,
      "  import FILE.csv [--ignore-unknown] [--dry-run]\n"
-     "                           load the intake form (one row per server); all or nothing\n"},
+     "                           load the intake form (one row per server); all or nothing\n"
+     "  import --template        print an intake form to fill in (CSV header and examples)\n"},
     {"wave", cli_wave,
      "  wave create NAME [--cutover-at TIME] [--max-parallel N] [--max-launching N] [--priority N]\n"
      "  wave set NAME [--max-parallel N] [--max-launching N] [--priority N]\n"

@@ -148,6 +148,10 @@ same "big file: earlier chunks rolled back" "$(q "SELECT count(*) FROM servers W
 run 0 "$WAVEMILL" import --dry-run "$TMP/dry.csv" && has "dry run reports" out "servers: 1 created"
 same "dry run writes nothing" "$(q "SELECT count(*) FROM servers WHERE name = 'dry01'")" "0"
 
+# --- the printed template is a valid intake form
+run 0 "$WAVEMILL" import --template && cp "$TMP/out" "$TMP/template.csv" &&
+    run 0 "$WAVEMILL" import --dry-run "$TMP/template.csv" && has "template is importable" out "servers: 2 created"
+
 # --- bounds and missing files
 head -c 40000000 /dev/zero | tr '\0' 'x' >"$TMP/huge.csv"
 run 1 "$WAVEMILL" import "$TMP/huge.csv" && has "file size bound" err "file larger than"
