@@ -150,7 +150,7 @@ same "dry run writes nothing" "$(q "SELECT count(*) FROM servers WHERE name = 'd
 
 # --- the printed template is a valid intake form
 run 0 "$WAVEMILL" import --template && cp "$TMP/out" "$TMP/template.csv" &&
-    run 0 "$WAVEMILL" import --dry-run "$TMP/template.csv" && has "template is importable" out "servers: 2 created"
+    run 0 "$WAVEMILL" import --dry-run "$TMP/template.csv" && has "template is importable" out "template.csv: 2 rows"
 
 # --- bounds and missing files
 head -c 40000000 /dev/zero | tr '\0' 'x' >"$TMP/huge.csv"
