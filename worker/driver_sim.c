@@ -30,6 +30,8 @@ static const struct wm_config_key sim_keys[] = {
      "kinds sim.fail_rate applies to, comma-separated (empty: every kind)"},
     {"sim.fail_always_kinds", WM_CFG_STRING, "", 0, 0, false,
      "kinds whose every attempt fails, comma-separated"},
+    {"sim.fail_first", WM_CFG_INT, "0", 0, 1000, false,
+     "attempts 1..N of the kinds in sim.fail_kinds fail (deterministic retries)"},
     {"sim.sync_bytes", WM_CFG_SIZE, "1G", 0, 0, false,
      "bytes a simulated sync pretends to move (progress reports)"},
     {"sim.seed", WM_CFG_INT, "0", 0, 0, false, "random seed (0: from the clock)"},
@@ -43,6 +45,7 @@ struct sim_kind {
 static struct {
     int64_t duration_ms, sync_bytes;
     double fail_rate;
+    int64_t fail_first;
     struct sim_kind durations[SIM_KINDS_MAX];
     size_t ndurations;
     char fail_kinds[1024], fail_always[1024];
@@ -96,6 +99,7 @@ int sim_configure(const struct wm_config *cfg, char *err, size_t errlen)
     memset(&sim, 0, sizeof(sim));
     sim.duration_ms = wm_config_int(cfg, "sim.duration");
     sim.sync_bytes = wm_config_int(cfg, "sim.sync_bytes");
+    sim.fail_first = wm_config_int(cfg, "sim.fail_first");
     const char *rate = wm_config_str(cfg, "sim.fail_rate");
     char *end;
     sim.fail_rate = strtod(rate ? rate : "0", &end);
@@ -128,7 +132,7 @@ static int64_t sim_duration_of(const char *kind)
     return sim.duration_ms;
 }
 
-static bool sim_fails(const char *kind)
+static bool sim_fails(const char *kind, int attempt)
 {
     static _Thread_local unsigned seed;
     static _Thread_local bool seeded;
@@ -138,7 +142,11 @@ static bool sim_fails(const char *kind)
     }
     if (in_list(sim.fail_always, kind))
         return true;
-    if (sim.fail_rate <= 0 || (strcmp(sim.fail_kinds, ",,") != 0 && !in_list(sim.fail_kinds, kind)))
+    if (strcmp(sim.fail_kinds, ",,") != 0 && !in_list(sim.fail_kinds, kind))
+        return false;
+    if (attempt <= sim.fail_first)
+        return true;
+    if (sim.fail_rate <= 0)
         return false;
     return (double)rand_r(&seed) / ((double)RAND_MAX + 1.0) < sim.fail_rate;
 }
@@ -176,7 +184,7 @@ static int sim_work(struct task_ctx *t, bool sync)
         return -ECANCELED;
     if (sync)
         task_progress(t, total, total);
-    if (sim_fails(kind))
+    if (sim_fails(kind, t->msg.attempt))
         return task_fail(t, "simulated failure of %s (sim driver)", kind);
     return 0;
 }
