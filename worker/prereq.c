@@ -106,7 +106,8 @@ static int script_reach(const struct prereq_spec *sp, char *buf, size_t cap)
                        "elif command -v nc >/dev/null; then\n"
                        "  r=$(nc -z -w \"$t\" \"$h\" \"$p\" 2>&1); c=$?\n"
                        "else r='neither bash nor nc on the source'; c=2; fi\n"
-                       "printf 'reach %s %s\\n' \"$c\" \"$(printf %s \"$r\" | tr '\\n' ' ' | cut -c1-200)\"\n");
+                       "r=$(printf '%s\\n' \"$r\" | head -n 1 | cut -c1-300); r=${r##*: }\n"
+                       "printf 'reach %s %s\\n' \"$c\" \"$r\"\n");
     return rc;
 }
 

@@ -293,6 +293,7 @@ static void test_unreachable_host_gives_a_timeout_error(void **state)
     long long took = now_ms() - t0;
     snprintf(cmd, sizeof cmd, "exec tb ip route del blackhole %s/32", hb.root_addr);
     assert_int_equal(host_cmd("%s", cmd), 0);
+    print_message("blackholed: %s (%lld ms)\n", err, took);
     assert_int_equal(rc, -ETIMEDOUT);
     assert_non_null(strstr(err, "connection timed out"));
     assert_true(took >= 1500 && took < 6000);
@@ -300,6 +301,7 @@ static void test_unreachable_host_gives_a_timeout_error(void **state)
     /* and an address nobody routes to fails fast, with its reason */
     tp = ssh_to(&hb, "10.231.254.9", 2);
     rc = transport_run(tp, "true", 10000, out, OUT_CAP, &res, err, sizeof err);
+    print_message("unrouted: %s\n", err);
     assert_true(rc == -ENETUNREACH || rc == -EHOSTUNREACH || rc == -ETIMEDOUT);
     assert_non_null(strstr(err, "10.231.254.9"));
     transport_free(tp);
@@ -314,6 +316,7 @@ static void test_changed_host_key_is_refused_and_nothing_runs(void **state)
     snprintf(cmd, sizeof cmd, "touch '%s'", marker);
     struct transport *tp = ssh_to(&hb, NULL, 5);
     int rc = transport_run(tp, cmd, 10000, out, OUT_CAP, &res, err, sizeof err);
+    print_message("changed key: %s\n", err);
     assert_int_equal(rc, -EKEYREJECTED);
     char want[128];
     snprintf(want, sizeof want, "host key verification failed for %s:22 (key changed?)", hb.addr);
@@ -410,6 +413,7 @@ static void test_prereq_names_each_failed_check(void **state)
     struct prereq_facts f;
     struct transport *tp = ssh_to(&hb, NULL, 5);
     assert_int_equal(prereq_check(tp, &sp, &f, err, sizeof err), -EPERM);
+    print_message("prereq error: %s\n", err);
     assert_non_null(strstr(err, "prereq disk_size: /dev/wm-no-such-disk not found"));
     assert_non_null(strstr(err, "prereq agent_space: "));
     assert_non_null(strstr(err, "needs 64.0 MiB"));
@@ -426,6 +430,7 @@ static void test_prereq_names_each_failed_check(void **state)
     /* an unreachable source fails the reachability check, and only it */
     tp = ssh_to(&hb, "10.231.254.9", 2);
     assert_true(prereq_check(tp, &sp, &f, err, sizeof err) < 0);
+    print_message("prereq error: %s\n", err);
     assert_non_null(strstr(err, "prereq reachability: "));
     transport_free(tp);
 }
@@ -460,6 +465,7 @@ static void test_service_last_record_is_in_the_image(void **state)
     snprintf(cmd, sizeof cmd, "WM_HOSTS_DIR=%s %s/tests/hosts/host last-record ta", STATE_ROOT,
              repo);
     capture(cmd, inimg, sizeof inimg);
+    print_message("last record: live '%s', image '%s'\n", live, inimg);
     assert_true(seq_of(live) > 5);
     assert_string_equal(inimg, live);
     transport_free(tp);
