@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static void batch_free(struct scan_batch *b)
@@ -172,20 +173,50 @@ static int scan_read(int fd, uint8_t *buf, size_t n, uint64_t off)
     return 0;
 }
 
+/* A window of the source: mapped when possible (hashing straight from the
+ * page cache, no copy: the scan then runs at memory speed), read otherwise. */
+struct scan_window {
+    void *map;
+    size_t maplen;
+    const uint8_t *data;
+};
+
+static int scan_window_get(int fd, uint8_t *buf, size_t n, uint64_t off, struct scan_window *w)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), a = off & ~(page - 1);
+    w->maplen = n + (size_t)(off - a);
+    w->map = mmap(NULL, w->maplen, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)a);
+    if (w->map != MAP_FAILED) {
+        w->data = (const uint8_t *)w->map + (off - a);
+        return 0;
+    }
+    w->map = NULL;
+    w->data = buf;
+    return scan_read(fd, buf, n, off);
+}
+
+static void scan_window_put(struct scan_window *w)
+{
+    if (w->map)
+        munmap(w->map, w->maplen);
+    w->map = NULL;
+}
+
 static int scan_range(struct scan_state *s, uint8_t *buf)
 {
     struct scan_job *j = s->j;
     uint64_t last_push = j->start;
     for (uint64_t off = j->start; off < j->end;) {
         size_t n = j->end - off < SCAN_CHUNK ? (size_t)(j->end - off) : SCAN_CHUNK;
-        int rc = scan_read(j->fd, buf, n, off);
+        struct scan_window w;
+        int rc = scan_window_get(j->fd, buf, n, off, &w);
+        for (size_t b = 0; rc == 0 && b < n; b += j->bs) {
+            uint32_t len = n - b < j->bs ? (uint32_t)(n - b) : j->bs;
+            rc = scan_block(s, w.data + b, off + b, len);
+        }
+        scan_window_put(&w);
         if (rc < 0)
             return rc;
-        for (size_t b = 0; b < n; b += j->bs) {
-            uint32_t len = n - b < j->bs ? (uint32_t)(n - b) : j->bs;
-            if ((rc = scan_block(s, buf + b, off + b, len)) < 0)
-                return rc;
-        }
         off += n;
         atomic_store(j->pos, off);
         /* an empty frame now and then lets the receiver checkpoint progress */

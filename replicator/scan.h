@@ -2,6 +2,10 @@
  * hashes every block, compares with the committed digest map and hands
  * batches of changed blocks to the sender through a bounded queue.
  *
+ * The source is mapped window by window (read with pread if it cannot be
+ * mapped); a source that shrinks while it is mapped would raise SIGBUS, so
+ * image files must not be truncated during a sync.
+ *
  * Zero blocks are recognised by their digest (equal to the digest of a
  * zero block of that length) and travel as ZERO runs, never as data. */
 #ifndef REPL_SCAN_H
@@ -14,7 +18,7 @@
 #include "blockmap.h"
 #include "frame.h"
 
-#define SCAN_CHUNK (8u << 20)
+#define SCAN_CHUNK (16u << 20)
 #define SCAN_BATCH_RAW (1u << 20)
 #define SCAN_QUEUE 4
 
