@@ -1,0 +1,66 @@
+/* aws — the signed-request core of the aws provider: one client per AWS
+ * service (ec2, route53) at a configurable endpoint (AWS, or a local moto
+ * server such as http://127.0.0.1:PORT), SigV4-signed over libcurl, with
+ * throttling and 5xx answers retried (exponential backoff, full jitter) and
+ * every other AWS error returned at once with AWS's code and message.
+ *
+ * Errors: 0, or negative errno with "Code: Message" from AWS (or the
+ * transport's reason) in err:
+ *   -ENOENT   AWS said *.NotFound / NoSuch*
+ *   -EAGAIN   still throttled (or 5xx) after the last attempt
+ *   -EEXIST   AWS said *.Duplicate / *AlreadyExists
+ *   -EIO      any other AWS error; transport errors keep their errno. */
+#ifndef WM_AWS_H
+#define WM_AWS_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "log.h"
+
+#define AWS_ERR_MAX 1024
+
+struct aws_config {
+    const char *endpoint;          /* "https://ec2.eu-west-1.amazonaws.com", "http://127.0.0.1:5000" */
+    const char *region;            /* "eu-west-1" */
+    const char *access_key_id;
+    const char *secret_access_key; /* registered with the log redactor by aws_client_new */
+    long timeout_ms;               /* per attempt; 0 = 30 s */
+    struct wm_http_backoff backoff; /* max_attempts 0 = 6 attempts, base 200 ms, cap 10 s */
+};
+
+struct aws_client;
+
+/* Copies what it needs from cfg.  service: "ec2", "route53". */
+struct aws_client *aws_client_new(const struct aws_config *cfg, const char *service, char *err,
+                                  size_t errlen);
+void aws_client_free(struct aws_client *c);
+
+/* Sends one signed request: path ("/" or "/2013-04-01/…"), query (no '?',
+ * may be NULL), body with its content type (NULL = none).  On 2xx returns 0
+ * and resp holds the answer (caller frees with wm_http_response_free). */
+int aws_client_call(struct aws_client *c, const char *method, const char *path, const char *query,
+                    const char *content_type, const char *body, size_t body_len,
+                    struct wm_http_response *resp, char *err, size_t errlen);
+
+/* Attempts and waits of the last call (for logs and tests). */
+const struct wm_http_retry_stats *aws_client_last_stats(const struct aws_client *c);
+
+/* Credentials from a credential-store value: "ACCESS_KEY_ID:SECRET_KEY", or
+ * the two separated by whitespace/newlines.  The secret part is registered
+ * with the log redactor.  0 or -EINVAL (the message never quotes the value). */
+int aws_credentials_parse(const wm_secret *cred, char *akid, size_t akidlen, char *secret,
+                          size_t secretlen, char *err, size_t errlen);
+
+/* --- form bodies for the query APIs (EC2): "Action=…&Version=…&k=v" --- */
+
+struct aws_form;
+struct aws_form *aws_form_new(const char *action, const char *version);
+void aws_form_free(struct aws_form *f);
+/* Adds key=value, both URI-encoded; keyfmt is printf-style ("GroupId.%d"). */
+void aws_form_add(struct aws_form *f, const char *value, const char *keyfmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The body text, or NULL if adding failed (out of memory / over 256 KiB). */
+const char *aws_form_body(const struct aws_form *f, size_t *len);
+
+#endif
