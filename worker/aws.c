@@ -2,6 +2,7 @@
 #include "aws.h"
 
 #include "aws_xml.h"
+#include "config.h"
 #include "sigv4.h"
 
 #include <ctype.h>
@@ -251,6 +252,74 @@ int aws_credentials_parse(const wm_secret *cred, char *akid, size_t akidlen, cha
     secret[n2] = '\0';
     wm_log_register_secret(secret);
     return 0;
+}
+
+/* --- configuration --- */
+
+static const struct wm_config_key aws_keys[] = {
+    {"aws.endpoint", WM_CFG_STRING, NULL, 0, 0, false,
+     "EC2 API endpoint (https://ec2.REGION.amazonaws.com, or a moto server http://127.0.0.1:PORT)"},
+    {"aws.route53_endpoint", WM_CFG_STRING, NULL, 0, 0, false,
+     "Route 53 endpoint; unset = aws.endpoint (a moto server serves both)"},
+    {"aws.region", WM_CFG_STRING, "us-east-1", 0, 0, false, "region requests are signed for"},
+    {"aws.credential", WM_CFG_STRING, NULL, 0, 0, false,
+     "name of the credential (wavemill secret set) holding ACCESS_KEY_ID:SECRET_ACCESS_KEY"},
+    {"aws.access_key_id", WM_CFG_STRING, NULL, 0, 0, false,
+     "access key id when no aws.credential is used"},
+    {"aws.secret_access_key", WM_CFG_SECRET, NULL, 0, 0, false,
+     "secret access key when no aws.credential is used"},
+    {"aws.timeout", WM_CFG_DURATION, "30s", 100, 600000, false, "per request attempt"},
+    {"aws.attempts", WM_CFG_INT, "6", 1, WM_HTTP_MAX_ATTEMPTS, false,
+     "attempts of a throttled (429/5xx/Throttling…) call"},
+    {"aws.backoff_base", WM_CFG_DURATION, "200ms", 1, 60000, false,
+     "jitter ceiling of the first retry; doubles each retry"},
+    {"aws.backoff_cap", WM_CFG_DURATION, "10s", 1, 600000, false, "largest jitter ceiling"},
+};
+
+int aws_declare(struct wm_config *cfg, char *err, size_t errlen)
+{
+    return wm_config_declare(cfg, aws_keys, sizeof(aws_keys) / sizeof(aws_keys[0]), err, errlen);
+}
+
+int aws_config_from(const struct wm_config *cfg, const char *service, struct aws_config *out,
+                    const char **credential_name)
+{
+    memset(out, 0, sizeof(*out));
+    out->endpoint = wm_config_str(cfg, "aws.endpoint");
+    out->region = wm_config_str(cfg, "aws.region");
+    if (strcmp(service, "route53") == 0) {
+        const char *r53 = wm_config_str(cfg, "aws.route53_endpoint");
+        if (r53 && *r53)
+            out->endpoint = r53;
+        out->region = "us-east-1";
+    }
+    out->access_key_id = wm_config_str(cfg, "aws.access_key_id");
+    out->secret_access_key = wm_config_str(cfg, "aws.secret_access_key");
+    out->timeout_ms = (long)wm_config_int(cfg, "aws.timeout");
+    out->backoff.max_attempts = (int)wm_config_int(cfg, "aws.attempts");
+    out->backoff.base_ms = (long)wm_config_int(cfg, "aws.backoff_base");
+    out->backoff.cap_ms = (long)wm_config_int(cfg, "aws.backoff_cap");
+    if (credential_name) {
+        const char *n = wm_config_str(cfg, "aws.credential");
+        *credential_name = n && *n ? n : NULL;
+    }
+    return out->endpoint && *out->endpoint ? 0 : -ENOENT;
+}
+
+struct aws_client *aws_client_with(const struct aws_config *cfg, const wm_secret *cred,
+                                   const char *service, char *err, size_t errlen)
+{
+    if (!cred)
+        return aws_client_new(cfg, service, err, errlen);
+    char akid[128], secret[256];
+    if (aws_credentials_parse(cred, akid, sizeof(akid), secret, sizeof(secret), err, errlen) < 0)
+        return NULL;
+    struct aws_config with = *cfg;
+    with.access_key_id = akid;
+    with.secret_access_key = secret;
+    struct aws_client *c = aws_client_new(&with, service, err, errlen);
+    memset(secret, 0, sizeof(secret));
+    return c;
 }
 
 /* --- form bodies --- */

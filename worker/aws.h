@@ -52,6 +52,28 @@ const struct wm_http_retry_stats *aws_client_last_stats(const struct aws_client 
 int aws_credentials_parse(const wm_secret *cred, char *akid, size_t akidlen, char *secret,
                           size_t secretlen, char *err, size_t errlen);
 
+/* --- configuration (config keys aws.*) --- */
+
+struct wm_config;
+
+/* Declares aws.endpoint, aws.region, aws.credential (name of a credential
+ * in the store, "ACCESS_KEY_ID:SECRET" inside), aws.access_key_id and
+ * aws.secret_access_key (for setups without a store; the secret is a
+ * WM_CFG_SECRET), aws.timeout, aws.attempts, aws.backoff_base, aws.backoff_cap. */
+int aws_declare(struct wm_config *cfg, char *err, size_t errlen);
+
+/* Fills out for service ("ec2", "route53") from cfg (strings borrowed from
+ * cfg): route53 uses aws.route53_endpoint when set and is signed for
+ * us-east-1 (Route 53 is global).  *credential_name (may be NULL) gets
+ * aws.credential or NULL.  -ENOENT when no endpoint is configured. */
+int aws_config_from(const struct wm_config *cfg, const char *service, struct aws_config *out,
+                    const char **credential_name);
+
+/* A client for service: credentials from cred (a credential-store value)
+ * when it is non-NULL, else cfg's own access_key_id/secret_access_key. */
+struct aws_client *aws_client_with(const struct aws_config *cfg, const wm_secret *cred,
+                                   const char *service, char *err, size_t errlen);
+
 /* --- form bodies for the query APIs (EC2): "Action=…&Version=…&k=v" --- */
 
 struct aws_form;

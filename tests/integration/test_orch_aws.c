@@ -26,6 +26,7 @@
 #include "aws_ec2.h"
 #include "aws_r53.h"
 #include "aws_xml.h"
+#include "config.h"
 #include "log.h"
 
 struct env {
@@ -498,6 +499,52 @@ static void test_credentials_parse_and_redaction(void **state)
     wm_secret_free(s);
 }
 
+/* --- the client built from config keys and a credential-store value --- */
+
+static void test_client_from_config_and_from_store_value(void **state)
+{
+    (void)state;
+    char err[AWS_ERR_MAX], vol[AWS_EC2_ID_LEN];
+    struct wm_config *cfg = wm_config_new();
+    assert_int_equal(aws_declare(cfg, err, sizeof(err)), 0);
+    assert_int_equal(wm_config_set(cfg, "aws.endpoint", E.moto_url, "test", err, sizeof(err)), 0);
+    assert_int_equal(wm_config_set(cfg, "aws.access_key_id", "AKIDCONFIG", "test", err,
+                                   sizeof(err)),
+                     0);
+    assert_int_equal(wm_config_set(cfg, "aws.secret_access_key", "config-secret-key-value",
+                                   "test", err, sizeof(err)),
+                     0);
+    assert_int_equal(wm_config_set(cfg, "aws.attempts", "2", "test", err, sizeof(err)), 0);
+    struct aws_config ac;
+    const char *cred_name = "unset";
+    assert_int_equal(aws_config_from(cfg, "ec2", &ac, &cred_name), 0);
+    assert_null(cred_name);
+    assert_int_equal(ac.backoff.max_attempts, 2);
+    assert_int_equal(ac.backoff.base_ms, 200);
+    struct aws_client *c = aws_client_with(&ac, NULL, "ec2", err, sizeof(err));
+    assert_non_null(c);
+    ok_or_fail(aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)), "volume", err);
+    aws_client_free(c);
+    /* the secret from config is redacted from logs (WM_CFG_SECRET) */
+    char red[64];
+    wm_redact("k=config-secret-key-value", red, sizeof(red));
+    assert_string_equal(red, "k=***");
+    /* credentials from a credential-store value instead */
+    wm_secret *cred = wm_secret_new("AKIDSTORE:store-secret-key-value", 32);
+    c = aws_client_with(&ac, cred, "ec2", err, sizeof(err));
+    assert_non_null(c);
+    ok_or_fail(aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)), "volume", err);
+    aws_client_free(c);
+    wm_secret_free(cred);
+    /* route53 is signed for us-east-1 whatever the region */
+    assert_int_equal(wm_config_set(cfg, "aws.region", "eu-west-3", "test", err, sizeof(err)), 0);
+    assert_int_equal(aws_config_from(cfg, "route53", &ac, NULL), 0);
+    assert_string_equal(ac.region, "us-east-1");
+    assert_int_equal(aws_config_from(cfg, "ec2", &ac, NULL), 0);
+    assert_string_equal(ac.region, "eu-west-3");
+    wm_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_non_retryable_error_ends_at_once_with_aws_message),
         cmocka_unit_test(test_unreachable_endpoint_fails_bounded),
         cmocka_unit_test(test_credentials_parse_and_redaction),
+        cmocka_unit_test(test_client_from_config_and_from_store_value),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
