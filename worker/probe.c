@@ -376,7 +376,7 @@ static int spec_fields(const struct wm_jsonr_val *o, const char *addr, struct pr
     s->http.follow_redirects = wm_jsonr_bool(wm_jsonr_get(o, "follow_redirects"), &b) && b;
     s->http.insecure = wm_jsonr_bool(wm_jsonr_get(o, "insecure"), &b) && b;
     const char *c = wm_jsonr_path_str(o, "contains", NULL);
-    if (c && !(s->contains = strdup(c)))
+    if (c && !(s->contains = subst_address(c, addr)))
         return -ENOMEM;
     s->http.contains = s->contains;
     return 0;

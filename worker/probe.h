@@ -15,7 +15,7 @@
  *                   "follow_redirects":false, "insecure":false, "contains":"ok"}
  *   {"type":"ssh",  "command":"systemctl is-active app", "expect_exit":0,
  *                   "contains":"active"}
- * "{address}" in host, url and command is replaced by the instance's
+ * "{address}" in host, url, command and contains is replaced by the instance's
  * address; "host" defaults to "{address}"; "timeout_ms" defaults to 5000
  * and is capped at 120000; "name" defaults to "type:target". */
 #ifndef WM_PROBE_H
