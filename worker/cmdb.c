@@ -1,28 +1,25 @@
 /* cmdb — the configured CMDB REST call (see cmdb.h).
  *
- * libcurl directly: one easy handle per attempt, no redirects, http(s)
- * only, bounded response capture.  The auth header is the only place the
- * secret is copied to; those copies are wiped before they are freed. */
+ * The request and the retry policy (full-jitter backoff) are common/http's;
+ * this file builds the URL, body and auth header and judges the outcome.
+ * The auth header line is the only copy of the secret made here, wiped
+ * before it is freed. */
 #include "cmdb.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "config.h"
+#include "http.h"
 #include "json.h"
 #include "jsonr.h"
 
-#define CMDB_RESPONSE_KEEP (16 * 1024)
+#define CMDB_RESPONSE_MAX (1024 * 1024)
 #define CMDB_EXCERPT 200
 
 /* ------------------------------------------------------------ templates */
@@ -194,168 +191,84 @@ static char *make_body(const struct cmdb_config *c, const struct cmdb_vars *v, c
 
 /* ------------------------------------------------------------ request */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
+/* The auth header line "Name: [Bearer ]secret" (malloc'd; the caller wipes
+ * it with wipe_free), or NULL with the reason in err, never the value.  A
+ * secret holding CR/LF would smuggle extra headers: refused. */
+static char *auth_line(const struct cmdb_config *c, const wm_secret *secret, size_t *n, char *err,
+                       size_t errlen)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-struct response {
-    char buf[CMDB_RESPONSE_KEEP + 1];
-    size_t len;
-};
-
-static size_t resp_write(char *p, size_t size, size_t n, void *arg)
-{
-    struct response *r = arg;
-    size_t len = size * n, room = CMDB_RESPONSE_KEEP - r->len, take = len < room ? len : room;
-
-    memcpy(r->buf + r->len, p, take);
-    r->len += take;
-    r->buf[r->len] = '\0';
-    return len;
-}
-
-/* Wipes every header (the auth header holds the secret) and frees them. */
-static void headers_free(struct curl_slist *h)
-{
-    for (struct curl_slist *i = h; i; i = i->next)
-        explicit_bzero(i->data, strlen(i->data));
-    curl_slist_free_all(h);
-}
-
-/* Content-Type, Accept and the auth header.  NULL on ENOMEM or a secret
- * that would break the header (CR/LF), with the reason in err (never the
- * value). */
-static struct curl_slist *make_headers(const struct cmdb_config *c, const wm_secret *secret,
-                                       char *err, size_t errlen)
-{
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = h ? curl_slist_append(h, "Accept: application/json") : NULL;
-    if (!h || !secret)
-        goto out;
     size_t slen = 0;
     const char *val = wm_secret_reveal(secret, &slen);
+
     if (!val || memchr(val, '\r', slen) || memchr(val, '\n', slen) || strlen(val) != slen) {
         snprintf(err, errlen, "cmdb: the secret holds line breaks or NUL; cannot send it");
-        headers_free(h);
         return NULL;
     }
     const char *name = c->auth_header && *c->auth_header ? c->auth_header : "Authorization";
     bool bearer = strcasecmp(name, "Authorization") == 0;
-    size_t n = strlen(name) + slen + 16;
-    char *line = malloc(n);
-    if (line) {
-        snprintf(line, n, "%s: %s%s", name, bearer ? "Bearer " : "", val);
-        struct curl_slist *h2 = curl_slist_append(h, line);
-        explicit_bzero(line, n);
-        free(line);
-        if (h2)
-            return h2;
-    }
-    headers_free(h);
-    h = NULL;
-out:
-    if (!h)
+    *n = strlen(name) + slen + 16;
+    char *line = malloc(*n);
+    if (!line)
         snprintf(err, errlen, "cmdb: out of memory");
-    return h;
+    else
+        snprintf(line, *n, "%s: %s%s", name, bearer ? "Bearer " : "", val);
+    return line;
 }
 
-struct attempt {
-    long status;
-    CURLcode cc;
-    struct response *resp;
-};
-
-static void attempt_once(const struct cmdb_config *c, const char *url, const char *body,
-                         struct curl_slist *hdrs, int timeout, struct attempt *a)
+static void wipe_free(char *p, size_t n)
 {
-    CURL *h = curl_easy_init();
-
-    a->status = 0;
-    a->resp->len = 0;
-    a->resp->buf[0] = '\0';
-    if (!h) {
-        a->cc = CURLE_OUT_OF_MEMORY;
-        return;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "wavemill-cmdb");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, resp_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, a->resp);
-    a->cc = curl_easy_perform(h);
-    if (a->cc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
-    curl_easy_cleanup(h);
+    if (p)
+        explicit_bzero(p, n);
+    free(p);
 }
 
-/* Transport failures worth another try (the CMDB or the network hiccuped);
- * a malformed URL or an unsupported scheme never gets better. */
-static bool retryable(const struct attempt *a)
-{
-    if (a->cc == CURLE_OK)
-        return a->status >= 500 || a->status == 429;
-    return a->cc != CURLE_URL_MALFORMAT && a->cc != CURLE_UNSUPPORTED_PROTOCOL &&
-           a->cc != CURLE_OUT_OF_MEMORY && a->cc != CURLE_BAD_FUNCTION_ARGUMENT;
-}
-
-/* Full jitter: uniform in [0, min(cap, base * 2^n)]. */
-static long backoff_ms(const struct cmdb_config *c, int n)
-{
-    static _Thread_local unsigned seed;
-    long base = c->backoff_base_ms > 0 ? c->backoff_base_ms : CMDB_DEFAULT_BACKOFF_BASE_MS;
-    long cap = c->backoff_cap_ms > 0 ? c->backoff_cap_ms : CMDB_DEFAULT_BACKOFF_CAP_MS;
-    long ceil = base;
-
-    if (!seed)
-        seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)&seed;
-    for (int i = 0; i < n && ceil < cap; i++)
-        ceil *= 2;
-    if (ceil > cap)
-        ceil = cap;
-    return (long)((double)rand_r(&seed) / ((double)RAND_MAX + 1) * (double)(ceil + 1));
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* ------------------------------------------------------------ outcome */
-
-/* "HTTP 404: <excerpt>" or the transport error, for messages. */
-static void describe(const struct attempt *a, int timeout, char *out, size_t outlen)
+/* "HTTP 404: <excerpt>" or the transport failure, for logs and errors. */
+static void describe(int rc, const struct wm_http_response *resp, const char *http_err,
+                     int timeout, char *out, size_t outlen)
 {
     char ex[CMDB_EXCERPT + 1];
 
-    if (a->cc == CURLE_OPERATION_TIMEDOUT) {
+    if (rc == -ETIMEDOUT) {
         snprintf(out, outlen, "no answer within %d ms", timeout);
         return;
     }
-    if (a->cc != CURLE_OK) {
-        snprintf(out, outlen, "%s", curl_easy_strerror(a->cc));
+    if (rc < 0) {
+        snprintf(out, outlen, "%s", http_err);
         return;
     }
-    size_t n = a->resp->len < CMDB_EXCERPT ? a->resp->len : CMDB_EXCERPT;
-    memcpy(ex, a->resp->buf, n);
+    size_t n = resp->body_len < CMDB_EXCERPT ? resp->body_len : CMDB_EXCERPT;
+    memcpy(ex, resp->body ? resp->body : "", n);
     ex[n] = '\0';
     for (char *p = ex; *p; p++)
         if (*p == '\n' || *p == '\r' || *p == '\t')
             *p = ' ';
-    snprintf(out, outlen, "HTTP %ld: %s%s", a->status, ex[0] ? ex : "(empty body)",
-             a->resp->len > CMDB_EXCERPT ? "…" : "");
+    snprintf(out, outlen, "HTTP %ld: %s%s", resp->status, ex[0] ? ex : "(empty body)",
+             resp->body_len > CMDB_EXCERPT ? "…" : "");
+}
+
+struct retry_ctx {
+    const char *method, *url;
+    int timeout, attempt;
+    char *http_err;
+};
+
+/* 5xx, 429 and transport failures are worth another try (the CMDB or the
+ * network hiccuped); a bad request never gets better.  Called by
+ * wm_http_do_retry after every attempt but the last, so it logs them. */
+static bool cmdb_retryable(int rc, const struct wm_http_response *resp, void *arg)
+{
+    struct retry_ctx *x = arg;
+    char what[CMDB_EXCERPT + 64];
+    bool again = rc == 0 ? resp->status >= 500 || resp->status == 429
+                         : rc != -EINVAL && rc != -ENOMEM && rc != -EFBIG;
+
+    x->attempt++;
+    describe(rc, resp, x->http_err, x->timeout, what, sizeof(what));
+    wm_info("cmdb.attempt", "method=%s url=\"%s\" attempt=%d result=\"%s\"", x->method, x->url,
+            x->attempt, what);
+    if (again)
+        wm_warn("cmdb.retry", "url=\"%s\" next_attempt=%d", x->url, x->attempt + 1);
+    return again;
 }
 
 static int check_config(const struct cmdb_config *c, char *err, size_t errlen)
@@ -373,48 +286,62 @@ static int check_config(const struct cmdb_config *c, char *err, size_t errlen)
     return 0;
 }
 
-/* The retry loop: 0, -EIO (refused) or -EAGAIN (retries ran out). */
-static int call_with_retries(const struct cmdb_config *c, const char *url, const char *body,
-                             struct curl_slist *hdrs, struct cmdb_result *res, char *err,
-                             size_t errlen)
+/* The verdict on the last attempt: 0, -EIO (refused) or -EAGAIN (retries
+ * ran out). */
+static int outcome(int rc, const struct wm_http_response *resp, struct retry_ctx *x,
+                   const struct cmdb_result *res, char *err, size_t errlen)
 {
-    int timeout = c->timeout_ms > 0 ? c->timeout_ms : CMDB_DEFAULT_TIMEOUT_MS;
-    int max = c->max_attempts > 0 ? c->max_attempts : CMDB_DEFAULT_ATTEMPTS;
-    struct attempt a = {.resp = malloc(sizeof(struct response))};
-    char what[CMDB_EXCERPT + 64] = "";
-    int rc = -EAGAIN;
+    char what[CMDB_EXCERPT + 64];
 
-    if (!a.resp) {
-        snprintf(err, errlen, "cmdb: out of memory");
-        return -ENOMEM;
+    describe(rc, resp, x->http_err, x->timeout, what, sizeof(what));
+    if (res->attempts > x->attempt) /* the last attempt was not seen by the classifier */
+        wm_info("cmdb.attempt", "method=%s url=\"%s\" attempt=%d result=\"%s\"", x->method,
+                x->url, res->attempts, what);
+    if (rc == 0 && resp->status >= 200 && resp->status < 300)
+        return 0;
+    if ((rc == 0 && resp->status < 500 && resp->status != 429) || rc == -EINVAL || rc == -EFBIG) {
+        snprintf(err, errlen, "cmdb: %s %s was refused: %s", x->method, x->url, what);
+        return rc == 0 ? -EIO : rc;
     }
-    max = max > CMDB_MAX_ATTEMPTS ? CMDB_MAX_ATTEMPTS : max;
-    for (int i = 0; i < max; i++) {
-        if (i) {
-            long d = backoff_ms(c, i - 1);
-            wm_warn("cmdb.retry", "url=\"%s\" attempt=%d delay_ms=%ld last=\"%s\"", url, i + 1,
-                    d, what);
-            sleep_ms(d);
-        }
-        attempt_once(c, url, body, hdrs, timeout, &a);
-        res->attempts = i + 1;
-        res->status = a.status;
-        describe(&a, timeout, what, sizeof(what));
-        wm_info("cmdb.attempt", "method=%s url=\"%s\" attempt=%d result=\"%s\"", c->method, url,
-                i + 1, what);
-        if (a.cc == CURLE_OK && a.status >= 200 && a.status < 300) {
-            rc = 0;
-            break;
-        }
-        if (!retryable(&a)) {
-            snprintf(err, errlen, "cmdb: %s %s was refused: %s", c->method, url, what);
-            rc = a.cc == CURLE_OK ? -EIO : -EINVAL;
-            break;
-        }
-        snprintf(err, errlen, "cmdb: %s %s failed after %d attempt%s: %s", c->method, url, i + 1,
-                 i ? "s" : "", what);
-    }
-    free(a.resp);
+    snprintf(err, errlen, "cmdb: %s %s failed after %d attempt%s: %s", x->method, x->url,
+             res->attempts, res->attempts > 1 ? "s" : "", what);
+    return -EAGAIN;
+}
+
+/* One call with retries through common/http. */
+static int call_with_retries(const struct cmdb_config *c, const char *url, const char *body,
+                             const char *auth, struct cmdb_result *res, char *err, size_t errlen)
+{
+    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth};
+    struct wm_http_request req = {
+        .method = c->method,
+        .url = url,
+        .headers = headers,
+        .nheaders = auth ? 3 : 2,
+        .body = body,
+        .body_len = strlen(body),
+        .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : CMDB_DEFAULT_TIMEOUT_MS,
+        .connect_timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : CMDB_DEFAULT_TIMEOUT_MS,
+        .max_body = CMDB_RESPONSE_MAX,
+    };
+    int max = c->max_attempts > 0 ? c->max_attempts : CMDB_DEFAULT_ATTEMPTS;
+    struct wm_http_backoff b = {
+        .max_attempts = max > CMDB_MAX_ATTEMPTS ? CMDB_MAX_ATTEMPTS : max,
+        .base_ms = c->backoff_base_ms > 0 ? c->backoff_base_ms : CMDB_DEFAULT_BACKOFF_BASE_MS,
+        .cap_ms = c->backoff_cap_ms > 0 ? c->backoff_cap_ms : CMDB_DEFAULT_BACKOFF_CAP_MS,
+    };
+    char http_err[512] = "";
+    struct retry_ctx x = {.method = c->method, .url = url, .timeout = (int)req.timeout_ms,
+                          .http_err = http_err};
+    struct wm_http_response resp;
+    struct wm_http_retry_stats stats;
+
+    int rc = wm_http_do_retry(&req, &b, cmdb_retryable, &x, &resp, &stats, http_err,
+                              sizeof(http_err));
+    res->attempts = stats.attempts;
+    res->status = rc == 0 ? resp.status : 0;
+    rc = outcome(rc, &resp, &x, res, err, errlen);
+    wm_http_response_free(&resp);
     return rc;
 }
 
@@ -425,22 +352,21 @@ int cmdb_update(const struct cmdb_config *cfg, const struct cmdb_vars *v, const 
     struct cmdb_result local;
     static const struct cmdb_vars none = {0};
     char raw[1024] = "";
-    struct curl_slist *hdrs = NULL;
-    char *url = NULL, *body = NULL;
+    char *url = NULL, *body = NULL, *auth = NULL;
+    size_t authlen = 0;
     int rc;
 
     res = res ? res : &local;
     *res = (struct cmdb_result){0};
     v = v ? v : &none;
     c.method = c.method && *c.method ? c.method : "POST";
-    pthread_once(&curl_once, curl_init);
     if ((rc = check_config(&c, raw, sizeof(raw))) == 0 &&
         (!(url = cmdb_expand(c.url, v, 1, raw, sizeof(raw))) ||
          !(body = make_body(&c, v, raw, sizeof(raw))) ||
-         !(hdrs = make_headers(&c, secret, raw, sizeof(raw)))))
+         (secret && !(auth = auth_line(&c, secret, &authlen, raw, sizeof(raw))))))
         rc = -EINVAL;
     if (!rc) {
-        rc = call_with_retries(&c, url, body, hdrs, res, raw, sizeof(raw));
+        rc = call_with_retries(&c, url, body, auth, res, raw, sizeof(raw));
         if (!rc)
             wm_info("cmdb.updated", "server=%s status=%ld attempts=%d", v->server ? v->server : "",
                     res->status, res->attempts);
@@ -448,7 +374,7 @@ int cmdb_update(const struct cmdb_config *cfg, const struct cmdb_vars *v, const 
     /* whatever the error says, it leaves redacted */
     if (rc && err && errlen)
         wm_redact(raw, err, errlen);
-    headers_free(hdrs);
+    wipe_free(auth, authlen);
     free(url);
     free(body);
     return rc;
