@@ -1,15 +1,14 @@
 /* probe — TCP, HTTP and command probes, and lists of them (see probe.h).
  *
- * HTTP goes to libcurl directly rather than through common/http.c: a probe
- * must be able to follow redirects when asked and judge a 3xx as itself
- * otherwise, and it wants curl's own timing of the request. */
+ * HTTP goes to libcurl directly rather than through wm_http_do(): a probe
+ * must be able to follow redirects when asked (wm_http never does), and it
+ * needs only the first bytes of a body of any size. */
 #include "probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "http.h" /* the one libcurl global init */
 #include "json.h"
 #include "jsonr.h"
 #include "log.h"
@@ -125,13 +125,6 @@ void probe_tcp(const char *host, int port, int timeout_ms, struct probe_result *
 
 /* ------------------------------------------------------------------ http */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 struct body {
     char buf[PROBE_BODY_KEEP + 1];
     size_t len;
@@ -188,10 +181,9 @@ void probe_http(const char *url, const struct probe_http_opts *o, int timeout_ms
     long hi = o->status_min || o->status_max ? o->status_max : 299;
     r->kind = PROBE_HTTP;
     r->ok = false;
-    pthread_once(&curl_once, curl_init);
-    CURL *c = b && url ? http_handle(url, o, timeout, b) : NULL;
+    CURL *c = b && url && wm_http_global_init() == 0 ? http_handle(url, o, timeout, b) : NULL;
     if (!c) {
-        set_detail(r, url ? "out of memory" : "no URL");
+        set_detail(r, url ? "cannot set up the HTTP request" : "no URL");
         free(b);
         return;
     }
