@@ -1,6 +1,7 @@
 /* secrets — AES-256-GCM credential store in PostgreSQL; see secrets.h. */
 #include "secrets.h"
 
+#include "config.h"
 #include "pg.h"
 
 #include <ctype.h>
@@ -38,6 +39,19 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, 
         va_end(ap);
     }
     return rc;
+}
+
+/* --- config --- */
+
+static const struct wm_config_key secrets_keys[] = {
+    {"secrets.master_key", WM_CFG_STRING, NULL, 0, 0, false,
+     "file holding the 32-byte master key of the credential store (mode 0600)"},
+};
+
+int wm_secrets_declare(struct wm_config *cfg, char *err, size_t errlen)
+{
+    return wm_config_declare(cfg, secrets_keys, sizeof(secrets_keys) / sizeof(secrets_keys[0]),
+                             err, errlen);
 }
 
 /* --- master key --- */

@@ -36,6 +36,12 @@
 struct wm_pg;
 struct wm_secrets;
 
+struct wm_config;
+
+/* Declares secrets.master_key (path of the master key file) in cfg, for
+ * every program that opens the store (CLI, worker).  0 or -EINVAL. */
+int wm_secrets_declare(struct wm_config *cfg, char *err, size_t errlen);
+
 /* Reads and checks a master key file (regular, mode & 077 == 0, 32 bytes). */
 int wm_secrets_load_key(const char *path, unsigned char key[WM_SECRETS_KEY_LEN], char *err,
                         size_t errlen);

@@ -29,11 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const struct wm_config_key secret_keys[] = {
-    {"secrets.master_key", WM_CFG_STRING, NULL, 0, 0, false,
-     "file holding the 32-byte master key of the credential store (mode 0600)"},
-};
-
 /* The config with secrets.* declared before the file and environment are
  * read (cli_config() would reject the key as unknown). */
 static struct wm_config *secret_config(struct cli_ctx *ctx)
@@ -46,7 +41,7 @@ static struct wm_config *secret_config(struct cli_ctx *ctx)
         cli_error(ctx, "config: out of memory");
         return NULL;
     }
-    if (wm_config_declare(cfg, secret_keys, 1, err, sizeof(err)) < 0 ||
+    if (wm_secrets_declare(cfg, err, sizeof(err)) < 0 ||
         wm_config_load(cfg, ctx->config_path, err, sizeof(err)) < 0 ||
         wm_config_validate(cfg, err, sizeof(err)) < 0) {
         cli_error(ctx, "config: %s", err);
