@@ -47,7 +47,7 @@ struct child {
     pid_t pid;
     int fd[2]; /* stdout, stderr read ends; -1 once closed */
     int status;
-    bool exited, timed_out, cancelled;
+    bool exited, timed_out, cancelled, status_lost;
 };
 
 static int64_t now_ms(void)
@@ -277,9 +277,13 @@ static bool child_exited(struct child *c)
 {
     siginfo_t si = {0};
 
-    if (!c->exited && waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        si.si_pid == c->pid)
+    if (c->exited)
+        return true;
+    int rc = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    if (rc == 0 && si.si_pid == c->pid)
         c->exited = true;
+    else if (rc < 0 && errno == ECHILD) /* SIGCHLD ignored: reaped already, status lost */
+        c->exited = c->status_lost = true;
     return c->exited;
 }
 
@@ -326,8 +330,12 @@ static void collect(struct child *c, struct capture *cap, int64_t deadline,
             kill_group(c, SIGKILL, EXEC_KILL_GRACE_MS);
     }
     kill(-c->pid, SIGKILL); /* leftovers in the group; the leader is a zombie */
-    while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
-        ;
+    while (!c->status_lost && waitpid(c->pid, &c->status, 0) < 0) {
+        if (errno != EINTR) {
+            c->status_lost = true;
+            break;
+        }
+    }
     for (int i = 0; i < 2; i++)
         if (c->fd[i] >= 0) {
             close(c->fd[i]);
@@ -366,6 +374,8 @@ static int exit_error(const struct provider_exec_req *r, const struct child *c,
         snprintf(what, sizeof(what), "timed out after %d ms (process group killed)", timeout_ms);
     else if (c->cancelled)
         snprintf(what, sizeof(what), "was cancelled (process group killed)");
+    else if (c->status_lost)
+        snprintf(what, sizeof(what), "ended with an unknown status (SIGCHLD is ignored)");
     else if (WIFSIGNALED(c->status))
         snprintf(what, sizeof(what), "was killed by signal %d", WTERMSIG(c->status));
     else
@@ -433,7 +443,8 @@ static int exec_run(const struct provider_exec_req *r, const atomic_int *cancel,
         return rc;
     }
     collect(&c, &cap, t0 + timeout, cancel);
-    if (c.timed_out || c.cancelled || !WIFEXITED(c.status) || WEXITSTATUS(c.status) != 0)
+    if (c.timed_out || c.cancelled || c.status_lost || !WIFEXITED(c.status) ||
+        WEXITSTATUS(c.status) != 0)
         rc = exit_error(r, &c, &cap, timeout, err, errlen);
     else
         rc = parse_output(r, &cap, out, err, errlen);

@@ -95,6 +95,18 @@ static int live_in_group(pid_t pgid)
     return n;
 }
 
+/* SIGKILL is delivered asynchronously: a killed process may show in /proc
+ * for a moment.  Waits (bounded) for the group to be gone. */
+static int live_in_group_after_kill(pid_t pgid)
+{
+    int n = live_in_group(pgid);
+    for (int i = 0; n > 0 && i < 100; i++) {
+        usleep(20 * 1000);
+        n = live_in_group(pgid);
+    }
+    return n;
+}
+
 static pid_t read_pid(const char *name)
 {
     char path[256];
@@ -262,7 +274,7 @@ static void test_exec_hanging_script_is_killed_with_its_group(void **state)
     int64_t took = now_ms() - t0;
     assert_true(took >= 400 && took < 3000);
     assert_non_null(strstr(err, "timed out after 400 ms"));
-    assert_int_equal(live_in_group(read_pid("hang.pid")), 0);
+    assert_int_equal(live_in_group_after_kill(read_pid("hang.pid")), 0);
     assert_no_child_left();
 
     /* a script that ignores SIGTERM gets SIGKILL after the grace period */
@@ -275,7 +287,7 @@ static void test_exec_hanging_script_is_killed_with_its_group(void **state)
     assert_int_equal(provider_exec_run(&r, &d, err, sizeof(err)), -ETIMEDOUT);
     took = now_ms() - t0;
     assert_true(took < 6000);
-    assert_int_equal(live_in_group(read_pid("stubborn.pid")), 0);
+    assert_int_equal(live_in_group_after_kill(read_pid("stubborn.pid")), 0);
     assert_no_child_left();
 }
 
@@ -295,7 +307,7 @@ static void test_exec_leftover_background_process_does_not_outlive_the_step(void
     assert_true(now_ms() - t0 < 3000); /* not held until the sleep ends */
     assert_string_equal(wm_jsonr_path_str(wm_jsonr_root(d), "instance_id", ""), "i-9");
     wm_jsonr_free(d);
-    assert_int_equal(live_in_group(read_pid("bg.pid")), 0);
+    assert_int_equal(live_in_group_after_kill(read_pid("bg.pid")), 0);
     assert_no_child_left();
 }
 
@@ -314,6 +326,23 @@ static void test_exec_secret_in_stderr_is_redacted(void **state)
     assert_int_equal(provider_exec_run(&r, &d, err, sizeof(err)), -EIO);
     assert_non_null(strstr(err, "auth failed with key ***"));
     assert_null(strstr(err, secret));
+}
+
+static void test_exec_ignored_sigchld_does_not_hang_the_step(void **state)
+{
+    (void)state;
+    const char *p = script("ok.sh", "echo '{}'");
+    struct provider_exec_req r = base_req(p, "check_test");
+    struct wm_jsonr *d = NULL;
+    char err[512] = "";
+
+    signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel: no status */
+    int64_t t0 = now_ms();
+    int rc = provider_exec_run(&r, &d, err, sizeof(err));
+    signal(SIGCHLD, SIG_DFL);
+    assert_int_equal(rc, -EIO);
+    assert_true(now_ms() - t0 < 3000);
+    assert_non_null(strstr(err, "unknown status"));
 }
 
 static void test_exec_missing_script_cannot_start(void **state)
@@ -358,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_exec_hanging_script_is_killed_with_its_group),
         cmocka_unit_test(test_exec_leftover_background_process_does_not_outlive_the_step),
         cmocka_unit_test(test_exec_secret_in_stderr_is_redacted),
+        cmocka_unit_test(test_exec_ignored_sigchld_does_not_hang_the_step),
         cmocka_unit_test(test_exec_missing_script_cannot_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
