@@ -177,7 +177,7 @@ static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
         send_error(s->x, PROTO_E_FRAME, "frame refused: %s", err);
         return -EBADMSG;
     }
-    int rc = rvol_write(s->v, s->req.epoch, &fb, s->raw, err, sizeof(err));
+    int rc = rvol_write(s->v, s->req.epoch, s->req.idx, s->token, &fb, s->raw, err, sizeof(err));
     if (rc < 0) {
         send_error(s->x, rc == -ESTALE ? PROTO_E_STALE : PROTO_E_IO, "%s", err);
         return rc;
@@ -268,6 +268,13 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
     ZSTD_freeDCtx(s.dctx);
 }
 
+static void commit_reply(void *arg, const struct proto_gen *g)
+{
+    uint8_t buf[64];
+    long n = proto_gen_encode(g, buf, sizeof(buf));
+    frame_send(arg, FRAME_COMMIT_OK, buf, (uint32_t)n);
+}
+
 static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
 {
     struct proto_commit req;
@@ -278,15 +285,10 @@ static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p,
         return;
     }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
-    int rc = v ? rvol_commit(v, &req, &ok, err, sizeof(err)) : -EIO;
-    if (rc < 0) {
+    int rc = v ? rvol_commit(v, &req, &ok, commit_reply, x, err, sizeof(err)) : -EIO;
+    if (rc < 0)
         send_error(x, rc == -ESTALE ? PROTO_E_STALE : rc == -EAGAIN ? PROTO_E_STATE : PROTO_E_IO,
                    "%s", err);
-        return;
-    }
-    uint8_t buf[64];
-    long n = proto_gen_encode(&ok, buf, sizeof(buf));
-    frame_send(x, FRAME_COMMIT_OK, buf, (uint32_t)n);
 }
 
 /* MAP_CHUNK batching of digests for map/verify replies. */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 
 void rvol_path(const struct rvol *v, const char *suffix, char *out, size_t outlen)
@@ -33,22 +34,50 @@ static void rvol_close_stage(struct rvol *v)
     if (v->stage_fd >= 0)
         close(v->stage_fd);
     v->stage_fd = -1;
+    for (int i = 0; i < PROTO_MAX_RANGES; i++) {
+        if (v->jfd[i] >= 0)
+            close(v->jfd[i]);
+        v->jfd[i] = -1;
+    }
+    v->staged = 0;
 }
 
-/* Opens (create: fresh, sized) the staging file and its map. */
+static void rvol_journal_path(const struct rvol *v, int i, char *out, size_t outlen)
+{
+    char sfx[32];
+    snprintf(sfx, sizeof(sfx), ".journal.%d", i);
+    rvol_path(v, sfx, out, outlen);
+}
+
+/* Full: the new image being built, sized, and its map.  Delta: one journal
+ * per range.  create: fresh files; otherwise the existing ones. */
 static int rvol_open_stage(struct rvol *v, int create, char *err, size_t errlen)
 {
     char p[4200];
+    int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
     rvol_close_stage(v);
+    if (v->st.mode == PROTO_MODE_DELTA) {
+        for (uint16_t i = 0; i < v->st.nranges; i++) {
+            rvol_journal_path(v, i, p, sizeof(p));
+            if ((v->jfd[i] = open(p, flags, 0600)) < 0) {
+                snprintf(err, errlen, "journal %s: %s", p, strerror(errno));
+                return -EIO;
+            }
+            v->jpos[i] = v->st.jlen[i];
+        }
+        v->staged = 1;
+        return 0;
+    }
     rvol_path(v, ".stage", p, sizeof(p));
-    v->stage_fd = open(p, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0600);
+    v->stage_fd = open(p, flags, 0600);
     if (v->stage_fd < 0 || (create && ftruncate(v->stage_fd, (off_t)v->st.pending_size) < 0)) {
         snprintf(err, errlen, "staging file %s: %s", p, strerror(errno));
         return -EIO;
     }
     rvol_path(v, ".stage.map", p, sizeof(p));
     v->stage_map = blockmap_open(p, create, v->st.pending_bs, v->st.pending_size, err, errlen);
-    return v->stage_map ? 0 : -EIO;
+    v->staged = v->stage_map != NULL;
+    return v->staged ? 0 : -EIO;
 }
 
 static void rvol_unlink_stage(struct rvol *v)
@@ -58,89 +87,39 @@ static void rvol_unlink_stage(struct rvol *v)
     unlink(p);
     rvol_path(v, ".stage.map", p, sizeof(p));
     unlink(p);
-}
-
-/* Copies [off, off+len) from staging into the image (in-kernel when possible). */
-static int rvol_copy(int src, int dst, uint64_t off, uint64_t len)
-{
-    loff_t in = (loff_t)off, out = (loff_t)off;
-    while (len > 0) {
-        ssize_t n = copy_file_range(src, &in, dst, &out, len, 0);
-        if (n <= 0) {
-            char buf[65536];
-            size_t k = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-            n = pread(src, buf, k, in);
-            if (n <= 0 || pwrite(dst, buf, (size_t)n, out) != n)
-                return -EIO;
-            in += n;
-            out += n;
-        }
-        len -= (uint64_t)n;
+    for (int i = 0; i < PROTO_MAX_RANGES; i++) {
+        rvol_journal_path(v, i, p, sizeof(p));
+        unlink(p);
     }
-    return 0;
 }
 
-static int rvol_apply_run(int sfd, int ifd, int zero, uint64_t off, uint64_t len)
-{
-    if (zero)
-        return fallocate(ifd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0
-                   ? -errno
-                   : 0;
-    return rvol_copy(sfd, ifd, off, len);
-}
-
-/* Delta apply: staged blocks into NAME.img and NAME.map; idempotent. */
-static int rvol_apply_delta(struct rvol *v, int ifd, struct blockmap *map)
-{
-    uint64_t n = blockmap_nblocks(v->stage_map), size = v->st.pending_size;
-    uint32_t bs = v->st.pending_bs;
-    uint64_t run_off = 0, run_len = 0;
-    int run_zero = 0, rc = 0;
-    for (uint64_t i = 0; i < n && rc == 0; i++) {
-        const struct repl_digest *d = blockmap_get(v->stage_map, i);
-        if (blockmap_digest_empty(d))
-            continue;
-        uint64_t off = i * bs, len = off + bs > size ? size - off : bs;
-        struct repl_digest z;
-        blockmap_zero_digest(len, &z);
-        int zero = blockmap_digest_eq(d, &z);
-        if (run_len && (run_off + run_len != off || run_zero != zero)) {
-            rc = rvol_apply_run(v->stage_fd, ifd, run_zero, run_off, run_len);
-            run_len = 0;
-        }
-        if (!run_len) {
-            run_off = off;
-            run_zero = zero;
-        }
-        run_len += len;
-        blockmap_set(map, i, d);
-    }
-    if (rc == 0 && run_len)
-        rc = rvol_apply_run(v->stage_fd, ifd, run_zero, run_off, run_len);
-    return rc;
-}
-
-static int rvol_apply_delta_files(struct rvol *v, char *err, size_t errlen)
+/* Delta apply, visible part: replay the journals into NAME.img and its map
+ * (page cache).  Durable part: fdatasync the image, stamp and msync the map. */
+static int rvol_apply_delta(struct rvol *v, int durable, char *err, size_t errlen)
 {
     char p[4200];
     rvol_path(v, ".img", p, sizeof(p));
     int ifd = open(p, O_RDWR | O_CLOEXEC);
-    if (ifd < 0 || ftruncate(ifd, (off_t)v->st.pending_size) < 0) {
-        snprintf(err, errlen, "open image %s: %s", p, strerror(errno));
+    if (ifd < 0 || (!durable && ftruncate(ifd, (off_t)v->st.pending_size) < 0)) {
+        snprintf(err, errlen, "open image %.300s: %s", p, strerror(errno));
         if (ifd >= 0)
             close(ifd);
         return -EIO;
     }
     rvol_path(v, ".map", p, sizeof(p));
     struct blockmap *map = blockmap_open(p, 0, 0, 0, err, errlen);
-    int rc = map ? blockmap_resize(map, v->st.pending_size, err, errlen) : -EIO;
-    if (rc == 0 && (rc = rvol_apply_delta(v, ifd, map)) < 0)
-        snprintf(err, errlen, "apply staged blocks: %s", strerror(-rc));
-    if (rc == 0 && fdatasync(ifd) < 0)
-        rc = -errno;
-    if (rc == 0) {
-        blockmap_set_gen(map, v->st.pending_gen, v->st.uuid);
-        rc = blockmap_sync(map);
+    int rc = map ? 0 : -EIO;
+    if (rc == 0 && !durable && (rc = blockmap_resize(map, v->st.pending_size, err, errlen)) == 0) {
+        for (uint16_t i = 0; i < v->st.nranges && rc == 0; i++)
+            rc = journal_apply(v->jfd[i], v->st.jlen[i], ifd, map, v->st.pending_size, err, errlen);
+    } else if (rc == 0 && durable) {
+        if (fdatasync(ifd) < 0) {
+            rc = -errno;
+            snprintf(err, errlen, "fdatasync image: %s", strerror(-rc));
+        } else {
+            blockmap_set_gen(map, v->st.pending_gen, v->st.uuid);
+            rc = blockmap_sync(map);
+        }
     }
     blockmap_free(map);
     close(ifd);
@@ -180,18 +159,25 @@ fail:
     return -EIO;
 }
 
-/* Runs the apply step and records the generation; caller holds all locks
- * and has saved st.applying = 1. */
-static int rvol_apply(struct rvol *v, char *err, size_t errlen)
+/* The visible half of applying: afterwards NAME.img reads as the new
+ * generation.  Caller holds all locks and has saved st.applying = 1. */
+static int rvol_apply_visible(struct rvol *v, char *err, size_t errlen)
 {
-    int rc;
-    if (v->st.mode == PROTO_MODE_FULL) {
-        rc = rvol_apply_full(v, err, errlen);
-    } else {
-        if (!v->stage_map && (rc = rvol_open_stage(v, 0, err, errlen)) < 0)
+    if (v->st.mode == PROTO_MODE_FULL)
+        return rvol_apply_full(v, err, errlen);
+    if (!v->staged) {
+        int rc = rvol_open_stage(v, 0, err, errlen);
+        if (rc < 0)
             return rc;
-        rc = rvol_apply_delta_files(v, err, errlen);
     }
+    return rvol_apply_delta(v, 0, err, errlen);
+}
+
+/* The durable half: image and map on disk, then the state records the
+ * generation and the staging files go. */
+static int rvol_apply_finish(struct rvol *v, char *err, size_t errlen)
+{
+    int rc = v->st.mode == PROTO_MODE_DELTA ? rvol_apply_delta(v, 1, err, errlen) : 0;
     if (rc < 0)
         return rc;
     rvol_close_stage(v);
@@ -218,6 +204,8 @@ struct rvol *rvol_open(const char *root, const char *name, char *err, size_t err
     snprintf(v->name, sizeof(v->name), "%s", name);
     snprintf(v->root, sizeof(v->root), "%s", root);
     v->stage_fd = -1;
+    for (int i = 0; i < PROTO_MAX_RANGES; i++)
+        v->jfd[i] = -1;
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->cv, NULL);
     pthread_rwlock_init(&v->stage_lock, NULL);
@@ -227,7 +215,8 @@ struct rvol *rvol_open(const char *root, const char *name, char *err, size_t err
     int rc = volstate_load(p, &v->st, err, errlen);
     if (rc == 0 && v->st.applying) {
         wm_warn("repl.apply_replay", "volume=%s gen=%" PRIu64, name, v->st.pending_gen);
-        rc = rvol_apply(v, err, errlen);
+        if ((rc = rvol_apply_visible(v, err, errlen)) == 0)
+            rc = rvol_apply_finish(v, err, errlen);
     }
     if (rc == 0 && v->st.pending)
         rc = rvol_open_stage(v, 0, err, errlen);
@@ -255,7 +244,7 @@ static int rvol_pending_matches(const struct rvol *v, const struct proto_begin *
 {
     const struct volstate *s = &v->st;
     if (!s->pending || s->pending_size != req->size || s->pending_bs != req->bs || s->mode != mode ||
-        s->nranges != n || !v->stage_map)
+        s->nranges != n || !v->staged)
         return 0;
     for (uint16_t i = 0; i < n; i++)
         if (s->ranges[i].start != rg[i].start || s->ranges[i].end != rg[i].end)
@@ -281,6 +270,7 @@ static int rvol_new_pending(struct rvol *v, const struct proto_begin *req, uint8
     s->mode = mode;
     s->nranges = n;
     memcpy(s->ranges, rg, n * sizeof(*rg));
+    memset(s->jlen, 0, sizeof(s->jlen));
     return rvol_open_stage(v, 1, err, errlen);
 }
 
@@ -292,6 +282,16 @@ int rvol_begin(struct rvol *v, const struct proto_begin *req, struct proto_begin
     pthread_rwlock_wrlock(&v->stage_lock);
     pthread_mutex_lock(&v->mu);
     struct volstate *s = &v->st;
+    if (s->applying) { /* an earlier commit did not finish: finish it first */
+        int rc = rvol_apply_visible(v, err, errlen);
+        if (rc == 0)
+            rc = rvol_apply_finish(v, err, errlen);
+        if (rc < 0) {
+            pthread_mutex_unlock(&v->mu);
+            pthread_rwlock_unlock(&v->stage_lock);
+            return rc;
+        }
+    }
     uint8_t mode = req->full || s->committed_gen == 0 || s->committed_bs != req->bs
                        ? PROTO_MODE_FULL
                        : PROTO_MODE_DELTA;
@@ -323,13 +323,20 @@ int rvol_begin(struct rvol *v, const struct proto_begin *req, struct proto_begin
 int rvol_claim(struct rvol *v, uint64_t gen, uint64_t epoch, uint16_t idx, uint64_t *token,
                struct proto_range *range, char *err, size_t errlen)
 {
+    if (idx >= PROTO_MAX_RANGES) {
+        snprintf(err, errlen, "range index %u out of bounds", idx);
+        return -ESTALE;
+    }
     pthread_mutex_lock(&v->mu);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 3; /* a cut connection's handler may still be checkpointing */
-    while (v->owner[idx < PROTO_MAX_RANGES ? idx : 0] && v->st.epoch == epoch &&
-           pthread_cond_timedwait(&v->cv, &v->mu, &until) == 0)
+    while (v->owner[idx] && v->st.epoch == epoch && pthread_cond_timedwait(&v->cv, &v->mu, &until) == 0)
         ;
+    pthread_mutex_unlock(&v->mu);
+    /* exclusive against writers: the old owner's last append is finished */
+    pthread_rwlock_wrlock(&v->stage_lock);
+    pthread_mutex_lock(&v->mu);
     int rc = 0;
     if (!v->st.pending || v->st.pending_gen != gen || v->st.epoch != epoch || idx >= v->st.nranges) {
         snprintf(err, errlen, "stale session for volume %s (another sync took over or it committed)",
@@ -338,8 +345,15 @@ int rvol_claim(struct rvol *v, uint64_t gen, uint64_t epoch, uint16_t idx, uint6
     } else {
         v->owner[idx] = *token = ++v->token_seq;
         *range = v->st.ranges[idx];
+        /* the journal keeps only what the checkpoint covers */
+        if (v->st.mode == PROTO_MODE_DELTA && v->jfd[idx] >= 0) {
+            v->jpos[idx] = v->st.jlen[idx];
+            if (ftruncate(v->jfd[idx], (off_t)v->jpos[idx]) < 0)
+                rc = -errno, snprintf(err, errlen, "truncate journal: %s", strerror(-rc));
+        }
     }
     pthread_mutex_unlock(&v->mu);
+    pthread_rwlock_unlock(&v->stage_lock);
     return rc;
 }
 
@@ -389,13 +403,22 @@ static int rvol_write_entries(struct rvol *v, const struct frame_blocks *fb, con
     return 0;
 }
 
-int rvol_write(struct rvol *v, uint64_t epoch, const struct frame_blocks *fb, const uint8_t *raw,
-               char *err, size_t errlen)
+static int rvol_is_owner(struct rvol *v, uint16_t idx, uint64_t token)
+{
+    pthread_mutex_lock(&v->mu);
+    int mine = v->owner[idx] == token;
+    pthread_mutex_unlock(&v->mu);
+    return mine;
+}
+
+int rvol_write(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token,
+               const struct frame_blocks *fb, const uint8_t *raw, char *err, size_t errlen)
 {
     pthread_rwlock_rdlock(&v->stage_lock);
     int rc = -ESTALE;
-    if (v->st.epoch == epoch && v->stage_map)
-        rc = rvol_write_entries(v, fb, raw);
+    if (v->st.epoch == epoch && v->staged && rvol_is_owner(v, idx, token))
+        rc = v->st.mode == PROTO_MODE_DELTA ? journal_append(v->jfd[idx], &v->jpos[idx], fb, raw)
+                                            : rvol_write_entries(v, fb, raw);
     pthread_rwlock_unlock(&v->stage_lock);
     if (rc == -ESTALE)
         snprintf(err, errlen, "stale session for volume %s", v->name);
@@ -409,12 +432,18 @@ int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token
 {
     pthread_rwlock_rdlock(&v->stage_lock);
     int rc = -ESTALE;
-    if (v->st.epoch == epoch && v->stage_map) {
-        rc = fdatasync(v->stage_fd) < 0 ? -errno : blockmap_sync(v->stage_map);
+    if (v->st.epoch == epoch && v->staged) {
+        int delta = v->st.mode == PROTO_MODE_DELTA;
+        if (delta)
+            rc = fdatasync(v->jfd[idx]) < 0 ? -errno : 0;
+        else
+            rc = fdatasync(v->stage_fd) < 0 ? -errno : blockmap_sync(v->stage_map);
         pthread_mutex_lock(&v->mu);
         if (rc == 0 && v->owner[idx] == token && v->st.epoch == epoch &&
             covered > v->st.ranges[idx].done) {
             v->st.ranges[idx].done = covered;
+            if (delta)
+                v->st.jlen[idx] = v->jpos[idx];
             rc = rvol_save(v, err, errlen);
         }
         pthread_mutex_unlock(&v->mu);
@@ -425,14 +454,15 @@ int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token
     return rc;
 }
 
-int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen *out, char *err,
+int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen *out,
+                void (*reply)(void *arg, const struct proto_gen *g), void *arg, char *err,
                 size_t errlen)
 {
     pthread_rwlock_wrlock(&v->img_lock);
     pthread_rwlock_wrlock(&v->stage_lock);
     pthread_mutex_lock(&v->mu);
     struct volstate *s = &v->st;
-    int rc = 0;
+    int rc = 0, applied = 0;
     if (!s->pending || s->pending_gen != req->gen) {
         if (s->committed_gen != req->gen) {
             snprintf(err, errlen, "nothing to commit at generation %" PRIu64, req->gen);
@@ -450,12 +480,17 @@ int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen
         if (rc == 0)
             s->applying = 1;
         if (rc == 0 && (rc = rvol_save(v, err, errlen)) == 0)
-            rc = rvol_apply(v, err, errlen);
+            rc = rvol_apply_visible(v, err, errlen);
+        applied = rc == 0;
     }
-    out->gen = s->committed_gen;
+    out->gen = applied ? s->pending_gen : s->committed_gen;
     memcpy(out->uuid, s->uuid, 16);
+    if (rc == 0)
+        reply(arg, out);
+    if (applied && (rc = rvol_apply_finish(v, err, errlen)) < 0)
+        wm_error("repl.commit_finish_failed", "volume=%s err=\"%s\" (replayed on next open)", v->name, err);
     pthread_mutex_unlock(&v->mu);
     pthread_rwlock_unlock(&v->stage_lock);
     pthread_rwlock_unlock(&v->img_lock);
-    return rc;
+    return applied ? 0 : rc;
 }

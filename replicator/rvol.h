@@ -26,8 +26,11 @@ struct rvol {
     pthread_cond_t cv;
     pthread_rwlock_t stage_lock, img_lock;
     struct volstate st;
-    int stage_fd;
-    struct blockmap *stage_map;
+    int staged;                      /* staging files of the pending generation open */
+    int stage_fd;                    /* full: NAME.stage */
+    struct blockmap *stage_map;      /* full: NAME.stage.map */
+    int jfd[PROTO_MAX_RANGES];       /* delta: NAME.journal.<range> */
+    uint64_t jpos[PROTO_MAX_RANGES]; /* delta: append position */
     uint64_t owner[PROTO_MAX_RANGES];
     uint64_t token_seq;
     struct rvol *next;
@@ -49,17 +52,23 @@ int rvol_claim(struct rvol *v, uint64_t gen, uint64_t epoch, uint16_t idx, uint6
                struct proto_range *range, char *err, size_t errlen);
 void rvol_release(struct rvol *v, uint16_t idx, uint64_t token);
 
-/* Writes a verified BLOCKS frame (raw = its decompressed data) into staging.
- * -ESTALE if the epoch moved on. */
-int rvol_write(struct rvol *v, uint64_t epoch, const struct frame_blocks *fb, const uint8_t *raw,
-               char *err, size_t errlen);
+/* Writes a verified BLOCKS frame (raw = its decompressed data) of range idx
+ * into staging.  -ESTALE if the epoch moved on or the range was claimed by
+ * another connection. */
+int rvol_write(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token,
+               const struct frame_blocks *fb, const uint8_t *raw, char *err, size_t errlen);
 /* Makes everything below covered durable and records it for range idx. */
 int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token, uint64_t covered,
                     char *err, size_t errlen);
 
 /* Commits the pending generation (all ranges done).  Idempotent: a commit
- * of the already committed generation succeeds. */
-int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen *out, char *err,
+ * of the already committed generation succeeds.  reply(arg, out) is called
+ * once the generation is durable (staging fsynced, state "applying") and
+ * visible in NAME.img, before the image's own fdatasync: a crash after it
+ * replays the apply, so the answer holds.  Returns 0 (reply called) or
+ * -errno with err (reply not called). */
+int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen *out,
+                void (*reply)(void *arg, const struct proto_gen *g), void *arg, char *err,
                 size_t errlen);
 
 #endif

@@ -29,10 +29,12 @@ static int unhex16(const char *s, uint8_t *b)
 
 static int volstate_line(struct volstate *st, const char *k, const char *v, uint16_t *nr)
 {
-    uint64_t a, b, c;
+    uint64_t a, b, c, j = 0;
     if (strcmp(k, "range") == 0) {
-        if (*nr >= PROTO_MAX_RANGES || sscanf(v, "%" SCNu64 " %" SCNu64 " %" SCNu64, &a, &b, &c) != 3)
+        if (*nr >= PROTO_MAX_RANGES ||
+            sscanf(v, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &a, &b, &c, &j) < 3)
             return -1;
+        st->jlen[*nr] = j;
         st->ranges[(*nr)++] = (struct proto_range){a, b, c};
         return 0;
     }
@@ -94,8 +96,8 @@ static int volstate_write(FILE *f, const struct volstate *st)
                "\nmode %u\nnranges %u\n",
             st->pending_gen, st->pending_size, st->pending_bs, st->mode, st->nranges);
     for (uint16_t i = 0; i < st->nranges; i++)
-        fprintf(f, "range %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", st->ranges[i].start,
-                st->ranges[i].end, st->ranges[i].done);
+        fprintf(f, "range %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", st->ranges[i].start,
+                st->ranges[i].end, st->ranges[i].done, st->jlen[i]);
     if (fflush(f) != 0 || fsync(fileno(f)) != 0)
         return -errno;
     return 0;

@@ -25,6 +25,7 @@ struct volstate {
     uint8_t mode; /* PROTO_MODE_FULL / PROTO_MODE_DELTA */
     uint16_t nranges;
     struct proto_range ranges[PROTO_MAX_RANGES];
+    uint64_t jlen[PROTO_MAX_RANGES]; /* delta: journal bytes durable at the checkpoint */
 };
 
 /* Missing file: *st zeroed, returns 0 (a volume never synced). */

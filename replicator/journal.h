@@ -1,0 +1,30 @@
+/* journal — the receiver's redo log for a delta generation.
+ *
+ * Each stream appends the blocks it receives to its own file
+ * (NAME.journal.<range>) as chunks: a 16-byte header (magic, entry count,
+ * data length), the BLOCKS frame's entries, then the blocks' data.  Writes
+ * are sequential, so the checkpoint's fdatasync is cheap, and the journal
+ * is truncated back to its checkpointed length when a stream resumes, so
+ * it only ever holds blocks of checkpointed coverage plus the current
+ * attempt's.  Commit replays the journals into NAME.img and NAME.map;
+ * replay is idempotent (ranges are disjoint; within a journal later chunks
+ * win). */
+#ifndef REPL_JOURNAL_H
+#define REPL_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+struct blockmap;
+
+/* Appends one verified frame's entries and data at *pos (advanced). */
+int journal_append(int fd, uint64_t *pos, const struct frame_blocks *fb, const uint8_t *raw);
+
+/* Replays [0, len) of journal fd into the image (pwrite, holes for zero
+ * runs) and the map.  -errno with err; a malformed journal is -EBADMSG. */
+int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64_t size,
+                  char *err, size_t errlen);
+
+#endif
