@@ -239,8 +239,12 @@ int wm_http_do_retry(const struct wm_http_request *req, const struct wm_http_bac
 bool wm_http_aws_retryable(long status, const char *code)
 {
     static const char *const throttles[] = {
-        "Throttling",         "ThrottlingException",       "RequestLimitExceeded",
-        "RequestThrottled",   "TooManyRequestsException",  "PriorRequestNotComplete",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "PriorRequestNotComplete",
         "RequestThrottledException",
     };
     if (status == 429 || (status >= 500 && status <= 599))

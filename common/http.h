@@ -22,20 +22,20 @@
 #define WM_HTTP_MAX_ATTEMPTS 16
 
 struct wm_http_request {
-    const char *method;                /* "GET", "POST", … */
-    const char *url;                   /* http:// or https:// */
-    const char *const *headers;        /* "Name: value" lines (borrowed) */
-    size_t nheaders;                   /* at most WM_HTTP_MAX_HEADERS */
-    const void *body;                  /* NULL = none */
+    const char *method;         /* "GET", "POST", … */
+    const char *url;            /* http:// or https:// */
+    const char *const *headers; /* "Name: value" lines (borrowed) */
+    size_t nheaders;            /* at most WM_HTTP_MAX_HEADERS */
+    const void *body;           /* NULL = none */
     size_t body_len;
-    long timeout_ms;                   /* whole request; 0 = 30 s */
-    long connect_timeout_ms;           /* 0 = 5 s */
-    size_t max_body;                   /* response limit; 0 = WM_HTTP_DEFAULT_MAX_BODY */
+    long timeout_ms;         /* whole request; 0 = 30 s */
+    long connect_timeout_ms; /* 0 = 5 s */
+    size_t max_body;         /* response limit; 0 = WM_HTTP_DEFAULT_MAX_BODY */
 };
 
 struct wm_http_response {
-    long status;  /* HTTP status; 0 when no response arrived */
-    char *body;   /* NUL-terminated (owned; wm_http_response_free) */
+    long status; /* HTTP status; 0 when no response arrived */
+    char *body;  /* NUL-terminated (owned; wm_http_response_free) */
     size_t body_len;
 };
 

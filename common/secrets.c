@@ -50,8 +50,8 @@ static const struct wm_config_key secrets_keys[] = {
 
 int wm_secrets_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
-    return wm_config_declare(cfg, secrets_keys, sizeof(secrets_keys) / sizeof(secrets_keys[0]),
-                             err, errlen);
+    return wm_config_declare(cfg, secrets_keys, sizeof(secrets_keys) / sizeof(secrets_keys[0]), err,
+                             errlen);
 }
 
 /* --- master key --- */
@@ -105,8 +105,7 @@ void wm_secrets_key_id_of(const unsigned char key[WM_SECRETS_KEY_LEN],
 
 /* --- store --- */
 
-struct wm_secrets *wm_secrets_open(struct wm_pg *db, const char *key_file, char *err,
-                                   size_t errlen)
+struct wm_secrets *wm_secrets_open(struct wm_pg *db, const char *key_file, char *err, size_t errlen)
 {
     struct wm_secrets *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -297,7 +296,8 @@ static int sealed_open(const struct sealed *r, const char *name, const unsigned 
         return fail(err, errlen, -EKEYREJECTED,
                     "secret %s was sealed with master key %s, not with the key given (%s)", name,
                     r->key_id, key_id);
-    if (r->nonce_len != NONCE_LEN || r->ct_len < TAG_LEN || r->ct_len > WM_SECRETS_MAX_VALUE + TAG_LEN)
+    if (r->nonce_len != NONCE_LEN || r->ct_len < TAG_LEN ||
+        r->ct_len > WM_SECRETS_MAX_VALUE + TAG_LEN)
         return fail(err, errlen, -EBADMSG, "secret %s: stored nonce or ciphertext is malformed",
                     name);
     *out = malloc(r->ct_len - TAG_LEN + 1);
@@ -355,8 +355,8 @@ static int store_row(struct wm_pg *db, const unsigned char *key, const char *key
 
 /* --- operations --- */
 
-int wm_secrets_set(struct wm_secrets *s, const char *name, const void *value, size_t len,
-                   char *err, size_t errlen)
+int wm_secrets_set(struct wm_secrets *s, const char *name, const void *value, size_t len, char *err,
+                   size_t errlen)
 {
     int rc = check_name(name, err, errlen);
     if (rc == 0)
@@ -380,7 +380,8 @@ int wm_secrets_get(struct wm_secrets *s, const char *name, wm_secret **out, char
         return rc;
     const char *p[] = {name};
     char dberr[512];
-    PGresult *res = wm_pg_query(s->db, SELECT_SEALED " WHERE name = $1", 1, p, dberr, sizeof(dberr));
+    PGresult *res =
+        wm_pg_query(s->db, SELECT_SEALED " WHERE name = $1", 1, p, dberr, sizeof(dberr));
     if (!res)
         return fail(err, errlen, -EIO, "reading secret %s: %s", name, dberr);
     struct sealed r;
@@ -479,8 +480,8 @@ static int rotate_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     struct rotate_ctx *rc = arg;
     rc->count = 0;
     char dberr[512];
-    PGresult *res = wm_pg_query(db, SELECT_SEALED " ORDER BY name FOR UPDATE", 0, NULL, dberr,
-                                sizeof(dberr));
+    PGresult *res =
+        wm_pg_query(db, SELECT_SEALED " ORDER BY name FOR UPDATE", 0, NULL, dberr, sizeof(dberr));
     if (!res)
         return fail(err, errlen, -EIO, "reading secrets: %s", dberr);
     int e = 0;

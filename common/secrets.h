@@ -29,7 +29,7 @@
 #include "log.h"
 
 #define WM_SECRETS_KEY_LEN 32
-#define WM_SECRETS_KEY_ID_LEN 16       /* hex chars */
+#define WM_SECRETS_KEY_ID_LEN 16         /* hex chars */
 #define WM_SECRETS_MAX_VALUE (64 * 1024) /* an SSH key or cloud credentials, not a disk */
 #define WM_SECRETS_MAX_NAME 128
 
@@ -65,8 +65,8 @@ const char *wm_secrets_key_id(const struct wm_secrets *s);
 int wm_secrets_valid_name(const char *name);
 
 /* Creates or replaces name's value (len bytes, 1..WM_SECRETS_MAX_VALUE). */
-int wm_secrets_set(struct wm_secrets *s, const char *name, const void *value, size_t len,
-                   char *err, size_t errlen);
+int wm_secrets_set(struct wm_secrets *s, const char *name, const void *value, size_t len, char *err,
+                   size_t errlen);
 
 /* *out gets the decrypted value (caller frees with wm_secret_free). */
 int wm_secrets_get(struct wm_secrets *s, const char *name, wm_secret **out, char *err,

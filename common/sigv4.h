@@ -19,8 +19,8 @@
 #include <time.h>
 
 #define WM_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
-#define WM_SIGV4_DATE_LEN 16   /* "20150830T123600Z" */
-#define WM_SIGV4_HEX_LEN 64    /* SHA-256 in hex */
+#define WM_SIGV4_DATE_LEN 16 /* "20150830T123600Z" */
+#define WM_SIGV4_HEX_LEN 64  /* SHA-256 in hex */
 #define WM_SIGV4_MAX_HEADERS 32
 
 struct wm_sigv4_header {

@@ -184,8 +184,7 @@ static int secret_set(struct cli_ctx *ctx, int argc, char **argv)
     if (rc == CLI_OK && ctx->json)
         print_ok_json(ctx->command, pos[0], wm_secrets_key_id(s), (long)len);
     else if (rc == CLI_OK)
-        printf("stored secret %s (%zu bytes, master key %s)\n", pos[0], len,
-               wm_secrets_key_id(s));
+        printf("stored secret %s (%zu bytes, master key %s)\n", pos[0], len, wm_secrets_key_id(s));
     wm_secrets_close(s);
     return rc;
 }

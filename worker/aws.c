@@ -38,7 +38,8 @@ struct aws_client *aws_client_new(const struct aws_config *cfg, const char *serv
                                   size_t errlen)
 {
     if (!cfg->endpoint || !cfg->region || !cfg->access_key_id || !cfg->secret_access_key ||
-        !service || (strncmp(cfg->endpoint, "http://", 7) && strncmp(cfg->endpoint, "https://", 8))) {
+        !service ||
+        (strncmp(cfg->endpoint, "http://", 7) && strncmp(cfg->endpoint, "https://", 8))) {
         snprintf(err, errlen, "aws: endpoint (http(s)://…), region and credentials are required");
         return NULL;
     }
@@ -208,7 +209,7 @@ int aws_client_call(struct aws_client *c, const char *method, const char *path, 
     }
     snprintf(url, ulen, "%s%s%s%s", c->endpoint, path, query && *query ? "?" : "",
              query ? query : "");
-    struct wm_http_request req = {method, url, h.lines, h.n, body, body ? body_len : 0,
+    struct wm_http_request req = {method,        url,  h.lines, h.n, body, body ? body_len : 0,
                                   c->timeout_ms, 5000, 0};
     rc = wm_http_do_retry(&req, &c->backoff, retry_classifier, NULL, resp, &c->stats, err, errlen);
     free(url);

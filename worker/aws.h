@@ -21,11 +21,11 @@
 #define AWS_ERR_MAX 1024
 
 struct aws_config {
-    const char *endpoint;          /* "https://ec2.eu-west-1.amazonaws.com", "http://127.0.0.1:5000" */
-    const char *region;            /* "eu-west-1" */
+    const char *endpoint; /* "https://ec2.eu-west-1.amazonaws.com", "http://127.0.0.1:5000" */
+    const char *region;   /* "eu-west-1" */
     const char *access_key_id;
-    const char *secret_access_key; /* registered with the log redactor by aws_client_new */
-    long timeout_ms;               /* per attempt; 0 = 30 s */
+    const char *secret_access_key;  /* registered with the log redactor by aws_client_new */
+    long timeout_ms;                /* per attempt; 0 = 30 s */
     struct wm_http_backoff backoff; /* max_attempts 0 = 6 attempts, base 200 ms, cap 10 s */
 };
 

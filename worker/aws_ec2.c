@@ -24,8 +24,9 @@ static int ec2_post(struct aws_client *c, struct aws_form *f, struct wm_http_res
         snprintf(err, errlen, "ec2: request too large or out of memory");
         rc = -ENOMEM;
     } else {
-        rc = aws_client_call(c, "POST", "/", NULL, "application/x-www-form-urlencoded; charset=utf-8",
-                             body, len, resp, err, errlen);
+        rc = aws_client_call(c, "POST", "/", NULL,
+                             "application/x-www-form-urlencoded; charset=utf-8", body, len, resp,
+                             err, errlen);
     }
     aws_form_free(f);
     return rc;

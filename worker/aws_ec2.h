@@ -68,7 +68,7 @@ struct aws_ec2_tag {
 
 struct aws_ec2_instance {
     char id[AWS_EC2_ID_LEN];
-    char state[32];           /* pending, running, stopping, stopped, shutting-down, terminated */
+    char state[32]; /* pending, running, stopping, stopped, shutting-down, terminated */
     char private_ip[64];
     char group_ids[AWS_EC2_MAX_GROUPS][AWS_EC2_ID_LEN];
     int ngroups;

@@ -18,8 +18,12 @@ static int xml_escape(const char *s, char *out, size_t outlen)
 {
     size_t o = 0;
     for (; *s; s++) {
-        const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
-                        : *s == '"' ? "&quot;" : *s == '\'' ? "&apos;" : NULL;
+        const char *rep = *s == '&'    ? "&amp;"
+                          : *s == '<'  ? "&lt;"
+                          : *s == '>'  ? "&gt;"
+                          : *s == '"'  ? "&quot;"
+                          : *s == '\'' ? "&apos;"
+                                       : NULL;
         size_t n = rep ? strlen(rep) : 1;
         if (o + n + 1 > outlen) {
             out[o] = '\0';
@@ -36,7 +40,8 @@ static int xml_escape(const char *s, char *out, size_t outlen)
 static int check_zone(const char *zone_id, char *err, size_t errlen)
 {
     size_t n = zone_id ? strlen(zone_id) : 0;
-    if (n == 0 || n >= AWS_R53_ID_LEN || strspn(zone_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n) {
+    if (n == 0 || n >= AWS_R53_ID_LEN ||
+        strspn(zone_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n) {
         snprintf(err, errlen, "Route 53: bad hosted zone id");
         return -EINVAL;
     }
@@ -51,9 +56,8 @@ static int r53_fail(const char *action, int rc, char *err, size_t errlen)
     return rc;
 }
 
-int aws_r53_create_hosted_zone(struct aws_client *c, const char *name,
-                               const char *caller_reference, char zone_id[AWS_R53_ID_LEN],
-                               char *err, size_t errlen)
+int aws_r53_create_hosted_zone(struct aws_client *c, const char *name, const char *caller_reference,
+                               char zone_id[AWS_R53_ID_LEN], char *err, size_t errlen)
 {
     char ename[AWS_R53_MAX_NAME * 6], eref[512], body[R53_BODY_MAX];
     if (xml_escape(name, ename, sizeof(ename)) < 0 ||
@@ -114,8 +118,8 @@ int aws_r53_upsert(struct aws_client *c, const char *zone_id, const char *name, 
     }
     snprintf(path, sizeof(path), R53_API "/hostedzone/%s/rrset", zone_id);
     struct wm_http_response r;
-    rc = aws_client_call(c, "POST", path, NULL, "application/xml", body, (size_t)n, &r, err,
-                         errlen);
+    rc =
+        aws_client_call(c, "POST", path, NULL, "application/xml", body, (size_t)n, &r, err, errlen);
     if (rc < 0)
         return r53_fail("ChangeResourceRecordSets", rc, err, errlen);
     wm_http_response_free(&r);

@@ -16,9 +16,8 @@ struct aws_client;
 /* Creates a public hosted zone for name ("example.test."); zone_id gets the
  * bare id ("Z123…", without "/hostedzone/").  caller_reference makes a
  * retried create safe (AWS refuses a second zone with the same reference). */
-int aws_r53_create_hosted_zone(struct aws_client *c, const char *name,
-                               const char *caller_reference, char zone_id[AWS_R53_ID_LEN],
-                               char *err, size_t errlen);
+int aws_r53_create_hosted_zone(struct aws_client *c, const char *name, const char *caller_reference,
+                               char zone_id[AWS_R53_ID_LEN], char *err, size_t errlen);
 
 /* UPSERT of one record: name ("app.example.test."), type ("A", "CNAME"),
  * ttl seconds, one value.  Running it twice leaves one record, the latest value. */

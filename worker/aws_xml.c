@@ -55,8 +55,7 @@ static struct tag read_tag(const char *p, const char *end)
     bool close = p[1] == '/';
     t.name = p + 1 + close;
     const char *q = t.name;
-    while (q < end && *q != '>' && *q != '/' && *q != ' ' && *q != '\t' && *q != '\n' &&
-           *q != '\r')
+    while (q < end && *q != '>' && *q != '/' && *q != ' ' && *q != '\t' && *q != '\n' && *q != '\r')
         q++;
     t.name_len = (size_t)(q - t.name);
     const char *gt = memchr(q, '>', (size_t)(end - q));

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -356,8 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_set_get_round_trip_and_nothing_in_clear, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_list_gives_names_only_and_rm_removes, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_list_gives_names_only_and_rm_removes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_master_key_is_named_and_decrypts_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tampered_ciphertext_nonce_or_name_refused, setup,

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -161,8 +162,12 @@ static double rand_max(void *arg)
 static struct aws_client *client(const char *url, const char *service, int attempts,
                                  double (*rnd)(void *))
 {
-    struct aws_config cfg = {url, "us-east-1", "AKIDWAVEMILLTEST", "wm-test-secret-key/EXAMPLE",
-                             10000, {attempts, 50, 2000, rnd, NULL}};
+    struct aws_config cfg = {url,
+                             "us-east-1",
+                             "AKIDWAVEMILLTEST",
+                             "wm-test-secret-key/EXAMPLE",
+                             10000,
+                             {attempts, 50, 2000, rnd, NULL}};
     char err[256];
     struct aws_client *c = aws_client_new(&cfg, service, err, sizeof(err));
     if (!c)
@@ -210,14 +215,14 @@ static void test_security_group_and_ingress_idempotent(void **state)
     struct aws_client *c = client(E.moto_url, "ec2", 3, NULL);
     char name[64], sg[AWS_EC2_ID_LEN], sg2[AWS_EC2_ID_LEN], err[AWS_ERR_MAX];
     snprintf(name, sizeof(name), "wm-test-iso-%s", uniq);
-    ok_or_fail(aws_ec2_create_security_group(c, name, "isolated test group", NULL, sg, err,
-                                             sizeof(err)),
-               "create sg", err);
+    ok_or_fail(
+        aws_ec2_create_security_group(c, name, "isolated test group", NULL, sg, err, sizeof(err)),
+        "create sg", err);
     assert_memory_equal(sg, "sg-", 3);
     /* a retried create finds the group the first one made */
-    ok_or_fail(aws_ec2_create_security_group(c, name, "isolated test group", NULL, sg2, err,
-                                             sizeof(err)),
-               "create sg again", err);
+    ok_or_fail(
+        aws_ec2_create_security_group(c, name, "isolated test group", NULL, sg2, err, sizeof(err)),
+        "create sg again", err);
     assert_string_equal(sg, sg2);
     ok_or_fail(aws_ec2_authorize_ingress(c, sg, "tcp", 22, 22, "10.0.0.0/8", err, sizeof(err)),
                "ingress", err);
@@ -446,8 +451,8 @@ static void test_non_retryable_error_ends_at_once_with_aws_message(void **state)
     struct aws_client *c = client(E.proxy_url, "ec2", 5, NULL);
     proxy_reset(0, 503, "RequestLimitExceeded");
     char err[AWS_ERR_MAX];
-    int rc = aws_ec2_authorize_ingress(c, "sg-0000000000doesnotexist", "tcp", 22, 22,
-                                       "10.0.0.0/8", err, sizeof(err));
+    int rc = aws_ec2_authorize_ingress(c, "sg-0000000000doesnotexist", "tcp", 22, 22, "10.0.0.0/8",
+                                       err, sizeof(err));
     assert_int_equal(rc, -ENOENT);
     assert_int_equal(aws_client_last_stats(c)->attempts, 1);
     assert_non_null(strstr(err, "InvalidGroup.NotFound"));
@@ -476,9 +481,8 @@ static void test_credentials_parse_and_redaction(void **state)
     (void)state;
     char akid[64], secret[128], err[256];
     wm_secret *s = wm_secret_new("AKIDPARSE1:wJalrXUtnFEMI/K7MDENG+bPxRfiCYPARSE\n", 47);
-    assert_int_equal(aws_credentials_parse(s, akid, sizeof(akid), secret, sizeof(secret), err,
-                                           sizeof(err)),
-                     0);
+    assert_int_equal(
+        aws_credentials_parse(s, akid, sizeof(akid), secret, sizeof(secret), err, sizeof(err)), 0);
     assert_string_equal(akid, "AKIDPARSE1");
     assert_string_equal(secret, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYPARSE");
     char red[128];
@@ -486,15 +490,14 @@ static void test_credentials_parse_and_redaction(void **state)
     assert_string_equal(red, "key=***");
     wm_secret_free(s);
     s = wm_secret_new("AKIDPARSE2\n  secret2value  \n", 28);
-    assert_int_equal(aws_credentials_parse(s, akid, sizeof(akid), secret, sizeof(secret), err,
-                                           sizeof(err)),
-                     0);
+    assert_int_equal(
+        aws_credentials_parse(s, akid, sizeof(akid), secret, sizeof(secret), err, sizeof(err)), 0);
     assert_string_equal(secret, "secret2value");
     wm_secret_free(s);
     s = wm_secret_new("only-one-part", 13);
-    assert_int_equal(aws_credentials_parse(s, akid, sizeof(akid), secret, sizeof(secret), err,
-                                           sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(
+        aws_credentials_parse(s, akid, sizeof(akid), secret, sizeof(secret), err, sizeof(err)),
+        -EINVAL);
     assert_null(strstr(err, "only-one-part"));
     wm_secret_free(s);
 }
@@ -508,11 +511,10 @@ static void test_client_from_config_and_from_store_value(void **state)
     struct wm_config *cfg = wm_config_new();
     assert_int_equal(aws_declare(cfg, err, sizeof(err)), 0);
     assert_int_equal(wm_config_set(cfg, "aws.endpoint", E.moto_url, "test", err, sizeof(err)), 0);
-    assert_int_equal(wm_config_set(cfg, "aws.access_key_id", "AKIDCONFIG", "test", err,
-                                   sizeof(err)),
-                     0);
-    assert_int_equal(wm_config_set(cfg, "aws.secret_access_key", "config-secret-key-value",
-                                   "test", err, sizeof(err)),
+    assert_int_equal(
+        wm_config_set(cfg, "aws.access_key_id", "AKIDCONFIG", "test", err, sizeof(err)), 0);
+    assert_int_equal(wm_config_set(cfg, "aws.secret_access_key", "config-secret-key-value", "test",
+                                   err, sizeof(err)),
                      0);
     assert_int_equal(wm_config_set(cfg, "aws.attempts", "2", "test", err, sizeof(err)), 0);
     struct aws_config ac;

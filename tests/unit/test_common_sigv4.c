@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -18,7 +19,8 @@
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define DATE "20150830T123600Z"
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define SUITE_CRED "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+#define SUITE_CRED                                                                                 \
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
 
 static const struct wm_sigv4_credentials cred = {AKID, SECRET};
 static const struct wm_sigv4_scope suite_scope = {DATE, "us-east-1", "service"};
@@ -72,7 +74,7 @@ static void test_get_vanilla_query_order_key_sorts_by_value(void **state)
 {
     (void)state;
     struct wm_sigv4_request req = {"GET", "/", "Param1=value2&Param1=Value1", base_headers, 2,
-                                   NULL, 0};
+                                   NULL,  0};
     char creq[1024], sts[512];
     assert_int_equal(wm_sigv4_canonical_request(&req, creq, sizeof(creq), NULL, 0), 0);
     assert_string_equal(creq, "GET\n/\nParam1=Value1&Param1=value2\nhost:example.amazonaws.com\n"
@@ -122,8 +124,9 @@ static void test_get_header_value_trim(void **state)
     char creq[1024];
     assert_int_equal(wm_sigv4_canonical_request(&req, creq, sizeof(creq), NULL, 0), 0);
     assert_non_null(strstr(creq, "\nmy-header1:value1\nmy-header2:\"a b c\"\n"));
-    check_authz(&req, SUITE_CRED "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
-                                 "Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736");
+    check_authz(&req, SUITE_CRED
+                "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
+                "Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736");
 }
 
 static void test_post_vanilla_and_header_sort_and_case(void **state)
@@ -135,13 +138,15 @@ static void test_post_vanilla_and_header_sort_and_case(void **state)
     const struct wm_sigv4_header h1[] = {
         {"X-Amz-Date", DATE}, {"My-Header1", "value1"}, {"Host", "example.amazonaws.com"}};
     struct wm_sigv4_request req = {"POST", "/", NULL, h1, 3, NULL, 0};
-    check_authz(&req, SUITE_CRED "SignedHeaders=host;my-header1;x-amz-date, "
-                                 "Signature=c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c");
+    check_authz(&req, SUITE_CRED
+                "SignedHeaders=host;my-header1;x-amz-date, "
+                "Signature=c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c");
     const struct wm_sigv4_header h2[] = {
         {"Host", "example.amazonaws.com"}, {"My-Header1", "VALUE1"}, {"X-Amz-Date", DATE}};
     req.headers = h2;
-    check_authz(&req, SUITE_CRED "SignedHeaders=host;my-header1;x-amz-date, "
-                                 "Signature=cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d");
+    check_authz(&req, SUITE_CRED
+                "SignedHeaders=host;my-header1;x-amz-date, "
+                "Signature=cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d");
 }
 
 static void test_post_x_www_form_urlencoded(void **state)
@@ -155,24 +160,25 @@ static void test_post_x_www_form_urlencoded(void **state)
     struct wm_sigv4_request req = {"POST", "/", NULL, h, 3, "Param1=value1", 13};
     char creq[1024], sts[512];
     assert_int_equal(wm_sigv4_canonical_request(&req, creq, sizeof(creq), NULL, 0), 0);
-    assert_string_equal(creq,
-                        "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\n"
-                        "host:example.amazonaws.com\nx-amz-date:" DATE "\n\n"
-                        "content-type;host;x-amz-date\n"
-                        "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e");
+    assert_string_equal(creq, "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\n"
+                              "host:example.amazonaws.com\nx-amz-date:" DATE "\n\n"
+                              "content-type;host;x-amz-date\n"
+                              "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e");
     assert_int_equal(wm_sigv4_string_to_sign(&suite_scope, creq, sts, sizeof(sts)), 0);
     assert_string_equal(sts, "AWS4-HMAC-SHA256\n" DATE "\n20150830/us-east-1/service/aws4_request\n"
                              "42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281");
-    check_authz(&req, SUITE_CRED "SignedHeaders=content-type;host;x-amz-date, "
-                                 "Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
+    check_authz(&req, SUITE_CRED
+                "SignedHeaders=content-type;host;x-amz-date, "
+                "Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
     const struct wm_sigv4_header h2[] = {
         {"Content-Type", "application/x-www-form-urlencoded; charset=utf8"},
         {"Host", "example.amazonaws.com"},
         {"X-Amz-Date", DATE},
     };
     req.headers = h2;
-    check_authz(&req, SUITE_CRED "SignedHeaders=content-type;host;x-amz-date, "
-                                 "Signature=1a72ec8f64bd914b0e42e42607c7fbce7fb2c7465f63e3092b3b0d39fa77a6fe");
+    check_authz(&req, SUITE_CRED
+                "SignedHeaders=content-type;host;x-amz-date, "
+                "Signature=1a72ec8f64bd914b0e42e42607c7fbce7fb2c7465f63e3092b3b0d39fa77a6fe");
 }
 
 /* The SigV4 documentation's IAM example: GET ?Action=ListUsers&Version=2010-05-08 */
@@ -184,7 +190,8 @@ static void test_iam_list_users_example(void **state)
         {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
         {"X-Amz-Date", DATE},
     };
-    struct wm_sigv4_request req = {"GET", "/", "Action=ListUsers&Version=2010-05-08", h, 3, NULL, 0};
+    struct wm_sigv4_request req = {"GET", "/", "Action=ListUsers&Version=2010-05-08", h, 3,
+                                   NULL,  0};
     struct wm_sigv4_scope scope = {DATE, "us-east-1", "iam"};
     char creq[1024], sts[512], sig[65];
     assert_int_equal(wm_sigv4_canonical_request(&req, creq, sizeof(creq), NULL, 0), 0);
@@ -205,9 +212,10 @@ static void test_iam_list_users_example(void **state)
     assert_string_equal(sig, "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
     char authz[512];
     assert_int_equal(wm_sigv4_authorization(&cred, &scope, &req, authz, sizeof(authz)), 0);
-    assert_string_equal(authz, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/"
-                               "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
-                               "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
+    assert_string_equal(
+        authz, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/"
+               "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
+               "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
 }
 
 static void test_path_normalisation_and_double_encoding(void **state)

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <errno.h>
@@ -65,7 +66,8 @@ static void test_find_is_depth_first_and_next_walks_direct_children(void **state
 static void test_entities_are_decoded_and_output_bounded(void **state)
 {
     (void)state;
-    const char *x = "<E><Message>The group &apos;a&amp;b&apos; &lt;x&gt; &#233;&#x4E2D;</Message></E>";
+    const char *x =
+        "<E><Message>The group &apos;a&amp;b&apos; &lt;x&gt; &#233;&#x4E2D;</Message></E>";
     char buf[64], small[8];
     assert_int_equal(aws_xml_text(whole(x), "Message", buf, sizeof(buf)), 0);
     assert_string_equal(buf, "The group 'a&b' <x> \xc3\xa9\xe4\xb8\xad");
@@ -80,10 +82,10 @@ static void test_broken_input_is_not_found(void **state)
     (void)state;
     char buf[32];
     static const char *const bad[] = {
-        "<a><Code>x</Code",       /* unterminated close tag */
-        "<a><Code>x",             /* no close */
-        "<a><Code attr=\"1\"",    /* unterminated open tag */
-        "<",                      /* lone bracket */
+        "<a><Code>x</Code",    /* unterminated close tag */
+        "<a><Code>x",          /* no close */
+        "<a><Code attr=\"1\"", /* unterminated open tag */
+        "<",                   /* lone bracket */
         "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
