@@ -129,6 +129,44 @@ static void test_get_header_value_trim(void **state)
                 "Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736");
 }
 
+/* repeated headers: values joined with ',' in the order they were given */
+static void test_get_header_key_duplicate_and_value_order(void **state)
+{
+    (void)state;
+    const struct wm_sigv4_header dup[] = {
+        {"Host", "example.amazonaws.com"}, {"My-Header1", "value2"}, {"My-Header1", "value2"},
+        {"My-Header1", "value1"},          {"X-Amz-Date", DATE},
+    };
+    struct wm_sigv4_request req = {"GET", "/", NULL, dup, 5, NULL, 0};
+    char creq[1024];
+    assert_int_equal(wm_sigv4_canonical_request(&req, creq, sizeof(creq), NULL, 0), 0);
+    assert_non_null(strstr(creq, "\nmy-header1:value2,value2,value1\n"));
+    check_authz(&req, SUITE_CRED
+                "SignedHeaders=host;my-header1;x-amz-date, "
+                "Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea");
+    const struct wm_sigv4_header order[] = {
+        {"Host", "example.amazonaws.com"}, {"My-Header1", "value4"}, {"My-Header1", "value1"},
+        {"My-Header1", "value3"},          {"My-Header1", "value2"}, {"X-Amz-Date", DATE},
+    };
+    req.headers = order;
+    req.nheaders = 6;
+    check_authz(&req, SUITE_CRED
+                "SignedHeaders=host;my-header1;x-amz-date, "
+                "Signature=08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01");
+}
+
+/* the suite's normalize-path cases */
+static void test_normalize_path_cases(void **state)
+{
+    (void)state;
+    check_plain("GET", "/./", NULL,
+                "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+    check_plain("GET", "//example//", NULL,
+                "9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84");
+    check_plain("GET", "/example space/", NULL,
+                "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741");
+}
+
 static void test_post_vanilla_and_header_sort_and_case(void **state)
 {
     (void)state;
@@ -266,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_get_vanilla_query_other_cases),
         cmocka_unit_test(test_get_paths_unreserved_and_utf8),
         cmocka_unit_test(test_get_header_value_trim),
+        cmocka_unit_test(test_get_header_key_duplicate_and_value_order),
+        cmocka_unit_test(test_normalize_path_cases),
         cmocka_unit_test(test_post_vanilla_and_header_sort_and_case),
         cmocka_unit_test(test_post_x_www_form_urlencoded),
         cmocka_unit_test(test_iam_list_users_example),
