@@ -474,6 +474,20 @@ static void test_unreachable_endpoint_fails_bounded(void **state)
     aws_client_free(c);
 }
 
+static void test_response_over_the_size_limit_is_refused(void **state)
+{
+    (void)state;
+    char url[96], err[512];
+    snprintf(url, sizeof(url), "%s/moto-api/", E.moto_url);
+    struct wm_http_request req = {"GET", url, NULL, 0, NULL, 0, 5000, 2000, 64};
+    struct wm_http_response r;
+    assert_int_equal(wm_http_do(&req, &r, err, sizeof(err)), -EFBIG);
+    assert_null(r.body);
+    assert_non_null(strstr(err, "larger than 64 bytes"));
+    req.url = "file:///etc/passwd"; /* only http(s) */
+    assert_int_equal(wm_http_do(&req, &r, err, sizeof(err)), -EINVAL);
+}
+
 /* --- credentials from the store's value format --- */
 
 static void test_credentials_parse_and_redaction(void **state)
@@ -560,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_throttling_that_never_ends_gives_up_after_max_attempts),
         cmocka_unit_test(test_non_retryable_error_ends_at_once_with_aws_message),
         cmocka_unit_test(test_unreachable_endpoint_fails_bounded),
+        cmocka_unit_test(test_response_over_the_size_limit_is_refused),
         cmocka_unit_test(test_credentials_parse_and_redaction),
         cmocka_unit_test(test_client_from_config_and_from_store_value),
     };
