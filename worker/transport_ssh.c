@@ -206,8 +206,10 @@ static int ssh_push(struct transport *tp, const char *local, const char *remote,
     if (transport_shell_quote(qtmp, sizeof qtmp, tmp) < 0 ||
         transport_shell_quote(qrem, sizeof qrem, remote) < 0)
         return snprintf(err, errlen, "remote path too long: %.200s", remote), -ENAMETOOLONG;
-    snprintf(cmd, sizeof cmd, "umask 077 && cat > %s && chmod %04o %s && mv -f %s %s", qtmp,
-             mode & 07777, qtmp, qtmp, qrem);
+    int w = snprintf(cmd, sizeof cmd, "umask 077 && cat > %s && chmod %04o %s && mv -f %s %s",
+                     qtmp, mode & 07777, qtmp, qtmp, qrem);
+    if (w < 0 || (size_t)w >= sizeof cmd)
+        return snprintf(err, errlen, "remote path too long: %.200s", remote), -ENAMETOOLONG;
     struct transport_result *res = malloc(sizeof *res);
     if (!res)
         return snprintf(err, errlen, "out of memory"), -ENOMEM;

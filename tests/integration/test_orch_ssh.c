@@ -230,7 +230,7 @@ static void test_ssh_output_is_bounded(void **state)
 static void test_ssh_push_then_read_back(void **state)
 {
     (void)state;
-    char local[] = "/tmp/wm-test-push-XXXXXX", remote[400], cmd[600], err[256];
+    char local[] = "/tmp/wm-test-push-XXXXXX", remote[400], cmd[1200], err[256];
     int fd = mkstemp(local);
     assert_true(fd >= 0);
     static unsigned char data[100000];
@@ -360,7 +360,7 @@ static void test_changed_host_key_is_refused_and_nothing_runs(void **state)
 static void test_wrong_key_is_permission_denied(void **state)
 {
     (void)state;
-    char err[256], key[] = "/tmp/wm-test-key-XXXXXX", cmd[200];
+    char err[256], key[64] = "/tmp/wm-test-key-XXXXXX", cmd[200];
     int fd = mkstemp(key);
     close(fd);
     unlink(key);
@@ -518,6 +518,27 @@ static bool processes_left(void)
     return found;
 }
 
+/* An `up` that fails half way (mkfs refuses a 1 KiB image, after the
+ * namespace and veth exist) tears down what it made; one refused at the
+ * start (address taken) makes nothing and touches no other host. */
+static void test_failed_up_leaves_nothing(void **state)
+{
+    (void)state;
+    char line[256];
+    assert_int_not_equal(host_cmd("up tc --addr 10.231.203.2/24 --disk-size 1K 2>/dev/null"), 0);
+    capture("ip netns list | grep -E '^wm-tc( |$)'", line, sizeof line);
+    assert_string_equal(line, "");
+    capture("ip -o link | grep wmv-tc", line, sizeof line);
+    assert_string_equal(line, "");
+    capture("ls " STATE_ROOT " | grep -x tc", line, sizeof line);
+    assert_string_equal(line, "");
+    assert_int_not_equal(host_cmd("up tc --addr %s 2>/dev/null", ha.addr_arg), 0);
+    assert_int_not_equal(host_cmd("up ta --addr 10.231.204.2/24 2>/dev/null"), 0);
+    struct transport *tp = ssh_to(&ha, NULL, 5);
+    assert_int_equal(run_ok(tp, "hostname"), 0); /* ta untouched by either */
+    transport_free(tp);
+}
+
 static void test_down_all_leaves_nothing(void **state)
 {
     (void)state;
@@ -550,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_changed_host_key_is_refused_and_nothing_runs),
         cmocka_unit_test(test_wrong_key_is_permission_denied),
         cmocka_unit_test(test_service_last_record_is_in_the_image),
+        cmocka_unit_test(test_failed_up_leaves_nothing),
         cmocka_unit_test(test_down_all_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, setup_hosts, teardown_hosts);
