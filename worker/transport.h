@@ -39,8 +39,10 @@ struct transport_result {
 
 struct transport_ops {
     const char *name; /* "ssh", "local" */
-    /* Runs cmd (a shell command line) with stdin from /dev/null; stdout into
-     * out (NUL-terminated, outcap >= 1). */
+    /* Runs cmd, a command line for /bin/sh, with stdin from /dev/null;
+     * stdout into out (NUL-terminated, outcap >= 1).  ssh also bounds it on
+     * the source (coreutils timeout, if there) so a hung command does not
+     * outlive the connection we killed. */
     int (*run)(struct transport *tp, const char *cmd, int timeout_ms, char *out, size_t outcap,
                struct transport_result *res, char *err, size_t errlen);
     /* Copies the local file to remote (written to remote.wm-tmp, then renamed,

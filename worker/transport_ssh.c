@@ -152,15 +152,42 @@ static int classify(const struct ssh_transport *s, const char *log, char *err, s
     return 0;
 }
 
+/* cmd wrapped so that the source stops it too, shortly after our own
+ * timeout: killing the local ssh alone would leave a hung command running
+ * there.  Without coreutils' timeout on the source, cmd runs unwrapped.
+ * Returns a malloc'ed string, NULL if out of memory. */
+static char *remote_bounded(const char *cmd, int timeout_ms)
+{
+    size_t cap = strlen(cmd) * 4 + 256;
+    char *q = calloc(1, cap), *w = malloc(cap + 256);
+    if (!q || !w || transport_shell_quote(q, cap, cmd) < 0) {
+        free(q), free(w);
+        return NULL;
+    }
+    int secs = timeout_ms / 1000 + 2;
+    snprintf(w, cap + 256,
+             "if command -v timeout >/dev/null 2>&1; then exec timeout -k 2 %d sh -c %s; "
+             "else exec sh -c %s; fi",
+             secs, q, q);
+    free(q);
+    return w;
+}
+
 /* Runs "ssh ... host cmd" with stdin from stdin_path. */
 static int ssh_exec(struct ssh_transport *s, const char *cmd, const char *stdin_path,
                     int timeout_ms, char *out, size_t outcap, struct transport_result *res,
                     char *err, size_t errlen)
 {
     char logpath[PATH_MAX], kh[PATH_MAX + 32], cto[48], port[16], log[SSH_LOG_MAX];
+    char *bounded = remote_bounded(cmd, timeout_ms);
+    if (!bounded)
+        return snprintf(err, errlen, "out of memory"), -ENOMEM;
     int logfd = log_open(logpath, sizeof logpath);
-    if (logfd < 0)
-        return snprintf(err, errlen, "ssh log file: %s", strerror(errno)), -errno;
+    if (logfd < 0) {
+        int e = errno;
+        free(bounded);
+        return snprintf(err, errlen, "ssh log file: %s", strerror(e)), -e;
+    }
     snprintf(kh, sizeof kh, "UserKnownHostsFile=%s", s->known_hosts);
     snprintf(cto, sizeof cto, "ConnectTimeout=%d", s->connect_timeout_s);
     snprintf(port, sizeof port, "%d", s->port);
@@ -171,9 +198,10 @@ static int ssh_exec(struct ssh_transport *s, const char *cmd, const char *stdin_
                           "-o", cto, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
                           "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
                           "-o", "LogLevel=ERROR", "-i", s->key_file, "-p", port,
-                          "-l", s->user, "--", s->host, cmd, NULL};
+                          "-l", s->user, "--", s->host, bounded, NULL};
     struct transport_spawn sp = {argv, stdin_path, timeout_ms};
     int rc = transport_spawn_run(&sp, out, outcap, res, err, errlen);
+    free(bounded);
     log_read(logfd, log, sizeof log);
     close(logfd);
     unlink(logpath);
@@ -198,16 +226,23 @@ static int ssh_push(struct transport *tp, const char *local, const char *remote,
                     int timeout_ms, char *err, size_t errlen)
 {
     struct ssh_transport *s = (struct ssh_transport *)tp;
-    if (access(local, R_OK) != 0)
+    struct stat st;
+    if (access(local, R_OK) != 0 || stat(local, &st) != 0)
         return snprintf(err, errlen, "cannot read %s: %s", local, strerror(errno)), -errno;
     char tmp[PATH_MAX + 16], qtmp[2 * PATH_MAX] = "", qrem[2 * PATH_MAX] = "";
-    char cmd[5 * PATH_MAX], out[256];
+    char cmd[7 * PATH_MAX], out[256];
     snprintf(tmp, sizeof tmp, "%s.wm-tmp", remote);
     if (transport_shell_quote(qtmp, sizeof qtmp, tmp) < 0 ||
         transport_shell_quote(qrem, sizeof qrem, remote) < 0)
         return snprintf(err, errlen, "remote path too long: %.200s", remote), -ENAMETOOLONG;
-    int w = snprintf(cmd, sizeof cmd, "umask 077 && cat > %s && chmod %04o %s && mv -f %s %s",
-                     qtmp, mode & 07777, qtmp, qtmp, qrem);
+    /* A connection cut mid-copy ends cat with EOF as if all was sent:
+     * the size check keeps such a half file from being renamed into place. */
+    long long size = (long long)st.st_size;
+    int w = snprintf(cmd, sizeof cmd,
+                     "umask 077 && cat > %s && n=$(wc -c < %s) && if [ \"$n\" -ne %lld ]; then "
+                     "rm -f %s; echo \"copy incomplete: $n of %lld bytes\" >&2; exit 1; fi && "
+                     "chmod %04o %s && mv -f %s %s",
+                     qtmp, qtmp, size, qtmp, size, mode & 07777, qtmp, qtmp, qrem);
     if (w < 0 || (size_t)w >= sizeof cmd)
         return snprintf(err, errlen, "remote path too long: %.200s", remote), -ENAMETOOLONG;
     struct transport_result *res = malloc(sizeof *res);

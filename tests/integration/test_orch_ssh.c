@@ -298,6 +298,16 @@ static void test_hanging_command_is_killed_at_the_timeout(void **state)
     assert_true(took >= 1400 && took < 4000);
     assert_non_null(strstr(err, "timed out after 1500 ms"));
     assert_string_equal(out, "started\n"); /* what came before the timeout is kept */
+    /* and the source stops the command itself soon after */
+    char left[64] = "";
+    for (int i = 0; i < 60; i++) {
+        capture("ip netns pids wm-ta | xargs -r ps -o args= -p | grep -c '^sleep 60'", left,
+                sizeof left);
+        if (strcmp(left, "0") == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    assert_string_equal(left, "0");
     transport_free(tp);
 }
 
