@@ -53,8 +53,8 @@ static int validate(const struct prereq_spec *sp, char *err, size_t errlen)
             return snprintf(err, errlen, "prereq: disk %d has a bad path", i), -EINVAL;
     if (!printable_path(sp->agent_dir) || sp->agent_dir[0] != '/')
         return snprintf(err, errlen, "prereq: agent_dir must be an absolute path"), -EINVAL;
-    if (sp->receiver_host && (!host_ok(sp->receiver_host) || sp->receiver_port <= 0 ||
-                              sp->receiver_port > 65535))
+    if (sp->receiver_host &&
+        (!host_ok(sp->receiver_host) || sp->receiver_port <= 0 || sp->receiver_port > 65535))
         return snprintf(err, errlen, "prereq: bad receiver host or port"), -EINVAL;
     return 0;
 }
@@ -81,10 +81,11 @@ static int script_disks(const struct prereq_spec *sp, char *buf, size_t cap)
         rc = put(buf, cap, "d=", "");
         rc = rc ? rc : put_quoted(buf, cap, sp->disks[i]);
         rc = rc ? rc : put(buf, cap, "; i=%s\n", idx);
-        rc = rc ? rc : put(buf, cap, "%s",
-                           "if [ -b \"$d\" ]; then s=$(blockdev --getsize64 \"$d\" 2>/dev/null);"
-                           " elif [ -f \"$d\" ]; then s=$(stat -L -c %s \"$d\" 2>/dev/null);"
-                           " else s=-; fi\nprintf 'disk %s %s\\n' \"$i\" \"${s:--}\"\n");
+        rc = rc ? rc
+                : put(buf, cap, "%s",
+                      "if [ -b \"$d\" ]; then s=$(blockdev --getsize64 \"$d\" 2>/dev/null);"
+                      " elif [ -f \"$d\" ]; then s=$(stat -L -c %s \"$d\" 2>/dev/null);"
+                      " else s=-; fi\nprintf 'disk %s %s\\n' \"$i\" \"${s:--}\"\n");
     }
     return rc;
 }
@@ -100,14 +101,16 @@ static int script_reach(const struct prereq_spec *sp, char *buf, size_t cap)
     rc = rc ? rc : put_quoted(buf, cap, sp->receiver_host);
     rc = rc ? rc : put(buf, cap, "; p=%s; ", port);
     rc = rc ? rc : put(buf, cap, "t=%s\n", to);
-    rc = rc ? rc : put(buf, cap, "%s",
-                       "if command -v timeout >/dev/null && command -v bash >/dev/null; then\n"
-                       "  r=$(timeout \"$t\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$h\" \"$p\" 2>&1); c=$?\n"
-                       "elif command -v nc >/dev/null; then\n"
-                       "  r=$(nc -z -w \"$t\" \"$h\" \"$p\" 2>&1); c=$?\n"
-                       "else r='neither bash nor nc on the source'; c=2; fi\n"
-                       "r=$(printf '%s\\n' \"$r\" | head -n 1 | cut -c1-300); r=${r##*: }\n"
-                       "printf 'reach %s %s\\n' \"$c\" \"$r\"\n");
+    rc = rc ? rc
+            : put(buf, cap, "%s",
+                  "if command -v timeout >/dev/null && command -v bash >/dev/null; then\n"
+                  "  r=$(timeout \"$t\" bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' \"$h\" \"$p\" 2>&1); "
+                  "c=$?\n"
+                  "elif command -v nc >/dev/null; then\n"
+                  "  r=$(nc -z -w \"$t\" \"$h\" \"$p\" 2>&1); c=$?\n"
+                  "else r='neither bash nor nc on the source'; c=2; fi\n"
+                  "r=$(printf '%s\\n' \"$r\" | head -n 1 | cut -c1-300); r=${r##*: }\n"
+                  "printf 'reach %s %s\\n' \"$c\" \"$r\"\n");
     return rc;
 }
 
@@ -125,9 +128,10 @@ int prereq_script(const struct prereq_spec *sp, char *buf, size_t cap, char *err
     rc = rc ? rc : script_disks(sp, buf, cap);
     rc = rc ? rc : put(buf, cap, "%s", "a=");
     rc = rc ? rc : put_quoted(buf, cap, sp->agent_dir);
-    rc = rc ? rc : put(buf, cap, "%s",
-                       "\nwhile [ ! -e \"$a\" ]; do a=$(dirname \"$a\"); done\n"
-                       "printf 'df %s\\n' \"$(df -Pk \"$a\" 2>/dev/null | awk 'NR==2 {print $4}')\"\n");
+    rc = rc ? rc
+            : put(buf, cap, "%s",
+                  "\nwhile [ ! -e \"$a\" ]; do a=$(dirname \"$a\"); done\n"
+                  "printf 'df %s\\n' \"$(df -Pk \"$a\" 2>/dev/null | awk 'NR==2 {print $4}')\"\n");
     rc = rc ? rc : script_reach(sp, buf, cap);
     rc = rc ? rc : put(buf, cap, "%s", "exit 0\n");
     if (rc < 0)
@@ -241,8 +245,8 @@ int prereq_check(struct transport *tp, const struct prereq_spec *sp, struct prer
         return snprintf(err, errlen, "out of memory"), -ENOMEM;
     }
     char terr[512] = "";
-    rc = transport_run(tp, script, sp->timeout_ms > 0 ? sp->timeout_ms : 30000, out,
-                       PREREQ_OUT_MAX, res, terr, sizeof terr);
+    rc = transport_run(tp, script, sp->timeout_ms > 0 ? sp->timeout_ms : 30000, out, PREREQ_OUT_MAX,
+                       res, terr, sizeof terr);
     if (rc == 0 && res->exit_code != 0) {
         snprintf(terr, sizeof terr, "check script exited %d: %.200s", res->exit_code, res->errout);
         rc = -EHOSTUNREACH;

@@ -29,13 +29,13 @@ struct prereq_spec {
 
 /* What the source told us (valid as far as the checks got). */
 struct prereq_facts {
-    char os_family[32];    /* uname -s */
-    char os_id[64];        /* /etc/os-release ID */
-    char os_version[64];   /* VERSION_ID */
-    char os_pretty[128];   /* PRETTY_NAME */
+    char os_family[32];                   /* uname -s */
+    char os_id[64];                       /* /etc/os-release ID */
+    char os_version[64];                  /* VERSION_ID */
+    char os_pretty[128];                  /* PRETTY_NAME */
     uint64_t disk_size[PREREQ_MAX_DISKS]; /* bytes; 0 if not found */
-    uint64_t agent_free;   /* bytes free at agent_dir (or its nearest existing parent) */
-    int receiver_ok;       /* 1 reachable, 0 not, -1 not checked */
+    uint64_t agent_free; /* bytes free at agent_dir (or its nearest existing parent) */
+    int receiver_ok;     /* 1 reachable, 0 not, -1 not checked */
 };
 
 /* 0 when every check passed; -EHOSTUNREACH (or the transport's error) when

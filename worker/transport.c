@@ -19,8 +19,8 @@
 
 extern char **environ;
 
-int transport_run(struct transport *tp, const char *cmd, int timeout_ms, char *out,
-                  size_t outcap, struct transport_result *res, char *err, size_t errlen)
+int transport_run(struct transport *tp, const char *cmd, int timeout_ms, char *out, size_t outcap,
+                  struct transport_result *res, char *err, size_t errlen)
 {
     if (!tp || !cmd || !out || outcap == 0 || !res || timeout_ms <= 0) {
         snprintf(err, errlen, "transport_run: bad arguments");

@@ -57,8 +57,8 @@ struct transport {
 };
 
 /* --- using a transport (transport.c) --- */
-int transport_run(struct transport *tp, const char *cmd, int timeout_ms, char *out,
-                  size_t outcap, struct transport_result *res, char *err, size_t errlen);
+int transport_run(struct transport *tp, const char *cmd, int timeout_ms, char *out, size_t outcap,
+                  struct transport_result *res, char *err, size_t errlen);
 int transport_push(struct transport *tp, const char *local, const char *remote, unsigned mode,
                    int timeout_ms, char *err, size_t errlen);
 const char *transport_name(const struct transport *tp);

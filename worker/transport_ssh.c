@@ -68,8 +68,7 @@ struct transport *transport_ssh_new(const struct transport_ssh_config *cfg, char
         return NULL;
     }
     if (!user_ok(user) || cfg->port < 0 || cfg->port > 65535 || cfg->connect_timeout_s < 0) {
-        snprintf(err, errlen, "ssh transport: bad user, port or connect timeout for %s",
-                 cfg->host);
+        snprintf(err, errlen, "ssh transport: bad user, port or connect timeout for %s", cfg->host);
         return NULL;
     }
     if (!cfg->key_file || access(cfg->key_file, R_OK) != 0) {
@@ -124,18 +123,22 @@ static int classify(const struct ssh_transport *s, const char *log, char *err, s
     const char *hp = s->host;
     int port = s->port;
     if (strstr(log, "REMOTE HOST IDENTIFICATION HAS CHANGED"))
-        return snprintf(err, errlen, "host key verification failed for %s:%d (key changed?)",
-                        hp, port), -EKEYREJECTED;
+        return snprintf(err, errlen, "host key verification failed for %s:%d (key changed?)", hp,
+                        port),
+               -EKEYREJECTED;
     if (strstr(log, "Host key verification failed"))
         return snprintf(err, errlen,
-                        "host key verification failed for %s:%d (host not pinned in %s)", hp,
-                        port, s->known_hosts), -EKEYREJECTED;
+                        "host key verification failed for %s:%d (host not pinned in %s)", hp, port,
+                        s->known_hosts),
+               -EKEYREJECTED;
     if (strstr(log, "Permission denied"))
         return snprintf(err, errlen, "permission denied (publickey) for %s@%s:%d", s->user, hp,
-                        port), -EACCES;
+                        port),
+               -EACCES;
     if (strstr(log, "timed out"))
         return snprintf(err, errlen, "connection timed out to %s:%d (after %d s)", hp, port,
-                        s->connect_timeout_s), -ETIMEDOUT;
+                        s->connect_timeout_s),
+               -ETIMEDOUT;
     if (strstr(log, "Connection refused"))
         return snprintf(err, errlen, "connection refused by %s:%d", hp, port), -ECONNREFUSED;
     if (strstr(log, "No route to host"))
@@ -146,8 +149,9 @@ static int classify(const struct ssh_transport *s, const char *log, char *err, s
         return snprintf(err, errlen, "cannot resolve host name %s", hp), -EHOSTUNREACH;
     if (*log) {
         size_t n = strcspn(log, "\r\n");
-        return snprintf(err, errlen, "ssh to %s:%d failed: %.*s", hp, port, (int)(n > 300 ? 300 : n),
-                        log), -EIO;
+        return snprintf(err, errlen, "ssh to %s:%d failed: %.*s", hp, port,
+                        (int)(n > 300 ? 300 : n), log),
+               -EIO;
     }
     return 0;
 }
@@ -191,14 +195,26 @@ static int ssh_exec(struct ssh_transport *s, const char *cmd, const char *stdin_
     snprintf(kh, sizeof kh, "UserKnownHostsFile=%s", s->known_hosts);
     snprintf(cto, sizeof cto, "ConnectTimeout=%d", s->connect_timeout_s);
     snprintf(port, sizeof port, "%d", s->port);
-    const char *argv[] = {s->ssh_path, "-F", "/dev/null", "-E", logpath, "-T",
-                          "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                          "-o", kh, "-o", "GlobalKnownHostsFile=/dev/null",
-                          "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no",
-                          "-o", cto, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-                          "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
-                          "-o", "LogLevel=ERROR", "-i", s->key_file, "-p", port,
-                          "-l", s->user, "--", s->host, bounded, NULL};
+    const char *argv[] = {s->ssh_path, "-F",
+                          "/dev/null", "-E",
+                          logpath,     "-T",
+                          "-o",        "BatchMode=yes",
+                          "-o",        "StrictHostKeyChecking=yes",
+                          "-o",        kh,
+                          "-o",        "GlobalKnownHostsFile=/dev/null",
+                          "-o",        "CheckHostIP=no",
+                          "-o",        "UpdateHostKeys=no",
+                          "-o",        cto,
+                          "-o",        "IdentitiesOnly=yes",
+                          "-o",        "IdentityAgent=none",
+                          "-o",        "ServerAliveInterval=5",
+                          "-o",        "ServerAliveCountMax=3",
+                          "-o",        "LogLevel=ERROR",
+                          "-i",        s->key_file,
+                          "-p",        port,
+                          "-l",        s->user,
+                          "--",        s->host,
+                          bounded,     NULL};
     struct transport_spawn sp = {argv, stdin_path, timeout_ms};
     int rc = transport_spawn_run(&sp, out, outcap, res, err, errlen);
     free(bounded);
@@ -215,8 +231,8 @@ static int ssh_exec(struct ssh_transport *s, const char *cmd, const char *stdin_
     return classify(s, log, err, errlen);
 }
 
-static int ssh_run(struct transport *tp, const char *cmd, int timeout_ms, char *out,
-                   size_t outcap, struct transport_result *res, char *err, size_t errlen)
+static int ssh_run(struct transport *tp, const char *cmd, int timeout_ms, char *out, size_t outcap,
+                   struct transport_result *res, char *err, size_t errlen)
 {
     return ssh_exec((struct ssh_transport *)tp, cmd, NULL, timeout_ms, out, outcap, res, err,
                     errlen);
@@ -282,7 +298,8 @@ static int read_small(const char *path, char **buf, size_t *len, char *err, size
     *buf = NULL, *len = 0;
     FILE *f = fopen(path, "re");
     if (!f)
-        return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -errno);
+        return errno == ENOENT ? 0
+                               : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -errno);
     *buf = malloc(KNOWN_HOSTS_MAX + 1);
     if (!*buf)
         return fclose(f), snprintf(err, errlen, "out of memory"), -ENOMEM;
@@ -308,8 +325,8 @@ static void write_entries(FILE *f, const char *old, const char *spec, const char
     fprintf(f, "%s %s\n", spec, entry);
 }
 
-int transport_ssh_pin_host(const char *known_hosts, const char *host, int port,
-                           const char *pubkey, char *err, size_t errlen)
+int transport_ssh_pin_host(const char *known_hosts, const char *host, int port, const char *pubkey,
+                           char *err, size_t errlen)
 {
     char spec[300], type[64], blob[8192];
     if (!host_ok(host) || port <= 0 || port > 65535)

@@ -29,7 +29,7 @@ struct transport *transport_ssh_new(const struct transport_ssh_config *cfg, char
 /* Records host:port's public key ("ssh-ed25519 AAAA... [comment]") in
  * known_hosts, replacing any entry for that exact host:port; other lines
  * are kept.  The file is rewritten atomically (temp file + rename). */
-int transport_ssh_pin_host(const char *known_hosts, const char *host, int port,
-                           const char *pubkey, char *err, size_t errlen);
+int transport_ssh_pin_host(const char *known_hosts, const char *host, int port, const char *pubkey,
+                           char *err, size_t errlen);
 
 #endif

@@ -98,11 +98,18 @@ static void read_info(struct host *h)
         if (!v)
             continue;
         *v++ = '\0';
-        struct { const char *k; char *dst; } map[] = {
-            {"addr", h->addr}, {"root_addr", h->root_addr}, {"key", h->key},
-            {"known_hosts", h->known_hosts}, {"host_pubkey", h->pubkey},
-            {"agent_dir", h->agent_dir}, {"state", h->state}, {"disk0", h->disk0},
-            {"disk1", h->disk1}};
+        struct {
+            const char *k;
+            char *dst;
+        } map[] = {{"addr", h->addr},
+                   {"root_addr", h->root_addr},
+                   {"key", h->key},
+                   {"known_hosts", h->known_hosts},
+                   {"host_pubkey", h->pubkey},
+                   {"agent_dir", h->agent_dir},
+                   {"state", h->state},
+                   {"disk0", h->disk0},
+                   {"disk1", h->disk1}};
         for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
             if (strcmp(line, map[i].k) == 0)
                 snprintf(map[i].dst, 256, "%s", v);
@@ -113,8 +120,11 @@ static void read_info(struct host *h)
 static struct transport *ssh_to(const struct host *h, const char *addr, int cto)
 {
     char err[256];
-    struct transport_ssh_config c = {.host = addr ? addr : h->addr, .port = 22, .user = "root",
-                                     .key_file = h->key, .known_hosts = h->known_hosts,
+    struct transport_ssh_config c = {.host = addr ? addr : h->addr,
+                                     .port = 22,
+                                     .user = "root",
+                                     .key_file = h->key,
+                                     .known_hosts = h->known_hosts,
                                      .connect_timeout_s = cto};
     struct transport *tp = transport_ssh_new(&c, err, sizeof err);
     if (!tp)
@@ -219,7 +229,8 @@ static void test_ssh_output_is_bounded(void **state)
     struct transport *tp = ssh_to(&ha, NULL, 5);
     char small[1000], err[256];
     assert_int_equal(transport_run(tp, "head -c 300000 /dev/zero | tr '\\0' x", 10000, small,
-                                   sizeof small, &res, err, sizeof err), 0);
+                                   sizeof small, &res, err, sizeof err),
+                     0);
     assert_int_equal(res.exit_code, 0);
     assert_true(res.out_truncated);
     assert_int_equal(res.out_len, sizeof small - 1);
@@ -263,8 +274,9 @@ static void test_local_transport_twin(void **state)
     char err[256], src[] = "/tmp/wm-test-local-XXXXXX", dst[64];
     struct transport *tp = transport_local_new(err, sizeof err);
     assert_string_equal(transport_name(tp), "local");
-    assert_int_equal(transport_run(tp, "echo hi; echo oops >&2; exit 3", 5000, out, OUT_CAP,
-                                   &res, err, sizeof err), 0);
+    assert_int_equal(transport_run(tp, "echo hi; echo oops >&2; exit 3", 5000, out, OUT_CAP, &res,
+                                   err, sizeof err),
+                     0);
     assert_int_equal(res.exit_code, 3);
     assert_string_equal(out, "hi\n");
     assert_string_equal(res.errout, "oops\n");
@@ -291,8 +303,7 @@ static void test_hanging_command_is_killed_at_the_timeout(void **state)
     char err[256];
     struct transport *tp = ssh_to(&ha, NULL, 5);
     long long t0 = now_ms();
-    int rc = transport_run(tp, "echo started; sleep 60", 1500, out, OUT_CAP, &res, err,
-                           sizeof err);
+    int rc = transport_run(tp, "echo started; sleep 60", 1500, out, OUT_CAP, &res, err, sizeof err);
     long long took = now_ms() - t0;
     assert_int_equal(rc, -ETIMEDOUT);
     assert_true(took >= 1400 && took < 4000);
@@ -376,8 +387,8 @@ static void test_wrong_key_is_permission_denied(void **state)
     unlink(key);
     snprintf(cmd, sizeof cmd, "ssh-keygen -q -t ed25519 -N '' -f %s", key);
     assert_int_equal(system(cmd), 0);
-    struct transport_ssh_config c = {.host = ha.addr, .key_file = key,
-                                     .known_hosts = ha.known_hosts, .connect_timeout_s = 5};
+    struct transport_ssh_config c = {
+        .host = ha.addr, .key_file = key, .known_hosts = ha.known_hosts, .connect_timeout_s = 5};
     struct transport *tp = transport_ssh_new(&c, err, sizeof err);
     assert_non_null(tp);
     assert_int_equal(transport_run(tp, "true", 10000, out, OUT_CAP, &res, err, sizeof err),
@@ -412,9 +423,13 @@ static void test_prereq_passes_on_a_healthy_host(void **state)
     int port;
     int ls = listen_on(ha.root_addr, &port);
     const char *disks[] = {ha.disk0, ha.disk1};
-    struct prereq_spec sp = {.disks = disks, .ndisks = 2, .agent_dir = "/var/tmp/wm-agent-new/x",
-                             .agent_min_free = 1 << 20, .os_family = "Linux",
-                             .receiver_host = ha.root_addr, .receiver_port = port};
+    struct prereq_spec sp = {.disks = disks,
+                             .ndisks = 2,
+                             .agent_dir = "/var/tmp/wm-agent-new/x",
+                             .agent_min_free = 1 << 20,
+                             .os_family = "Linux",
+                             .receiver_host = ha.root_addr,
+                             .receiver_port = port};
     struct prereq_facts f;
     struct transport *tp = ssh_to(&ha, NULL, 5);
     int rc = prereq_check(tp, &sp, &f, err, sizeof err);
@@ -438,9 +453,13 @@ static void test_prereq_names_each_failed_check(void **state)
     int ls = listen_on(hb.root_addr, &port);
     close(ls); /* nobody listens there now: refused */
     const char *disks[] = {hb.disk0, "/dev/wm-no-such-disk"};
-    struct prereq_spec sp = {.disks = disks, .ndisks = 2, .agent_dir = hb.agent_dir,
-                             .agent_min_free = 64ull << 20, .os_family = "Linux",
-                             .receiver_host = hb.root_addr, .receiver_port = port};
+    struct prereq_spec sp = {.disks = disks,
+                             .ndisks = 2,
+                             .agent_dir = hb.agent_dir,
+                             .agent_min_free = 64ull << 20,
+                             .os_family = "Linux",
+                             .receiver_host = hb.root_addr,
+                             .receiver_port = port};
     struct prereq_facts f;
     struct transport *tp = ssh_to(&hb, NULL, 5);
     assert_int_equal(prereq_check(tp, &sp, &f, err, sizeof err), -EPERM);
