@@ -87,6 +87,10 @@ down:
 status:
 	deploy/local/status
 
+# libFuzzer targets (clang), a bounded time each: FUZZ_SECONDS=30 by default
+fuzz:
+	tests/fuzz/run
+
 clean:
 	rm -rf build bin
 
