@@ -5,11 +5,22 @@
 #include <errno.h>
 #include <string.h>
 
+#include "driver_repl.h"
+#include "driver_transport.h"
 #include "task.h"
 
-static const struct transport_driver *const transports[] = {&sim_transport};
+static const struct transport_driver *const transports[] = {
+    &sim_transport, &transport_ssh_driver, &transport_local_driver};
 static const struct provider_driver *const providers[] = {&sim_provider};
-static const struct replication_driver *const replications[] = {&sim_replication};
+static const struct replication_driver *const replications[] = {&sim_replication,
+                                                                &repl_wavemill_driver};
+
+int driver_declare(struct wm_config *cfg, char *err, size_t errlen)
+{
+    int rc = sim_declare(cfg, err, errlen);
+    rc = rc < 0 ? rc : transport_driver_declare(cfg, err, errlen);
+    return rc < 0 ? rc : repl_driver_declare(cfg, err, errlen);
+}
 
 #define FIND(table, name)                                                                  \
     do {                                                                                   \

@@ -58,6 +58,10 @@ const struct transport_driver *driver_transport(const char *name);
 const struct provider_driver *driver_provider(const char *name);
 const struct replication_driver *driver_replication(const char *name);
 
+/* Declares the config keys of every driver in this build (sim.*, ssh.*,
+ * repl.*, ...). */
+int driver_declare(struct wm_config *cfg, char *err, size_t errlen);
+
 /* Picks the drivers named in the task's params (default "sim").  0, or
  * -ENOENT with the reason in the task's error. */
 int driver_select(struct task_ctx *t);

@@ -37,7 +37,7 @@ int worker_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
     int rc = wm_config_declare(cfg, worker_keys, sizeof(worker_keys) / sizeof(worker_keys[0]),
                                err, errlen);
-    return rc < 0 ? rc : sim_declare(cfg, err, errlen);
+    return rc < 0 ? rc : driver_declare(cfg, err, errlen);
 }
 
 static void worker_settings(struct worker *w)

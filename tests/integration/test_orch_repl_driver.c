@@ -1,0 +1,335 @@
+/* The "wavemill" replication driver against a real agent and receiver:
+ * install (idempotent, replaced on a new version), initial sync, delta
+ * sync, verify and remove, once over the local transport and once over
+ * ssh into a network-namespace host.  The fixture (database, PKI,
+ * receiver, host, credential store) is tests/support/orch_repl_fixture.sh;
+ * root only (namespaces). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "driver.h"
+#include "driver_repl.h"
+#include "driver_transport.h"
+#include "pg.h"
+#include "task.h"
+
+#define FIX_DIR_FMT "/tmp/wm-repldrv.%d"
+
+static char repo[512] = ".", dir[64], env[32][2][512];
+static int nenv;
+static struct wm_config *cfg;
+
+static const char *fx(const char *key)
+{
+    for (int i = 0; i < nenv; i++)
+        if (strcmp(env[i][0], key) == 0)
+            return env[i][1];
+    fail_msg("fixture has no %s", key);
+    return "";
+}
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* First line of a command's output. */
+static void capture(char *buf, size_t cap, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    buf[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    if (fgets(buf, (int)cap, p))
+        buf[strcspn(buf, "\n")] = '\0';
+    pclose(p);
+}
+
+static void find_repo(void)
+{
+    const char *e = getenv("WM_REPO");
+    if (e && *e) {
+        snprintf(repo, sizeof(repo), "%s", e);
+        return;
+    }
+    ssize_t n = readlink("/proc/self/exe", repo, sizeof(repo) - 1);
+    repo[n > 0 ? n : 0] = '\0';
+    for (char *s; (s = strrchr(repo, '/')) && s != repo;) {
+        char p[700];
+        *s = '\0';
+        snprintf(p, sizeof(p), "%s/tests/support/orch_repl_fixture.sh", repo);
+        if (access(p, R_OK) == 0)
+            return;
+    }
+    strcpy(repo, ".");
+}
+
+static void set(const char *k, const char *v)
+{
+    char err[256];
+    assert_int_equal(wm_config_set(cfg, k, v, "test", err, sizeof(err)), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        fprintf(stderr, "needs root (network namespaces)\n");
+        return -1;
+    }
+    find_repo();
+    snprintf(dir, sizeof(dir), FIX_DIR_FMT, (int)getpid());
+    if (sh("bash %s/tests/support/orch_repl_fixture.sh up %s >%s.log 2>&1", repo, dir, dir) != 0) {
+        sh("cat %s.log >&2", dir);
+        return -1;
+    }
+    char path[128], line[1100];
+    snprintf(path, sizeof(path), "%s/fixture.env", dir);
+    FILE *f = fopen(path, "r");
+    while (f && nenv < 32 && fgets(line, sizeof(line), f)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        line[strcspn(eq + 1, "\n") + (size_t)(eq + 1 - line)] = '\0';
+        snprintf(env[nenv][0], sizeof(env[0][0]), "%.200s", line);
+        snprintf(env[nenv][1], sizeof(env[0][1]), "%.500s", eq + 1);
+        nenv++;
+    }
+    if (f)
+        fclose(f);
+    char err[256], bin[600];
+    cfg = wm_config_new();
+    if (!cfg || driver_declare(cfg, err, sizeof(err)) < 0)
+        return -1;
+    snprintf(bin, sizeof(bin), "%s/bin/wavemill-agent", repo);
+    set("repl.agent_bin", bin);
+    set("repl.agent_tls_dir", fx("AGENT_TLS"));
+    set("repl.worker_tls_dir", fx("WORKER_TLS"));
+    set("ssh.known_hosts", fx("KNOWN_HOSTS"));
+    set("secrets.master_key", fx("MASTER_KEY"));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sh("bash %s/tests/support/orch_repl_fixture.sh down %s >>%s.log 2>&1", repo, dir, dir);
+    wm_config_free(cfg);
+    return 0;
+}
+
+/* One server of the fixture: "LOC" (transport local) or "SSH". */
+struct srv {
+    const char *px, *name;
+    const struct transport_driver *tp;
+};
+static const struct srv LOC = {"LOC", "loc1", &transport_local_driver};
+static const struct srv SSH = {"SSH", "ssh1", &transport_ssh_driver};
+
+static const char *fxs(const struct srv *s, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof(k), "%s_%s", s->px, key);
+    return fx(k);
+}
+
+static struct task_ctx *task_for(const struct srv *s, const char *kind)
+{
+    struct task_ctx *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    t->msg.task_id = atoll(fxs(s, "TASK"));
+    t->msg.attempt = 1;
+    t->msg.server_id = atoll(fxs(s, "ID"));
+    t->msg.kind = strdup(kind);
+    t->cfg = cfg;
+    t->worker_id = "test-worker";
+    t->conninfo = fx("CONNINFO");
+    t->transport = s->tp;
+    t->replication = &repl_wavemill_driver;
+    return t;
+}
+
+/* Runs op; asserts the outcome wanted (0 = success), prints the error. */
+static void run_op(const struct srv *s, const char *kind, int want_ok, char *error, size_t cap)
+{
+    struct task_ctx *t = task_for(s, kind);
+    int rc;
+    if (strcmp(kind, "agent_install") == 0)
+        rc = t->replication->install_agent(t);
+    else if (strcmp(kind, "initial_sync") == 0)
+        rc = t->replication->sync(t, REPL_SYNC_INITIAL);
+    else if (strcmp(kind, "delta_sync") == 0)
+        rc = t->replication->sync(t, REPL_SYNC_DELTA);
+    else if (strcmp(kind, "verify") == 0)
+        rc = t->replication->verify(t);
+    else
+        rc = t->replication->remove_agent(t);
+    if (want_ok && rc != 0)
+        fail_msg("%s of %s failed: %s", kind, s->name, t->error);
+    if (!want_ok)
+        assert_true(rc < 0);
+    if (error)
+        snprintf(error, cap, "%s", t->error);
+    task_ctx_free(t);
+}
+
+static void agent_pid(const struct srv *s, char *pid, size_t cap)
+{
+    capture(pid, cap, "cat %s/agent.pid 2>/dev/null", fxs(s, "AGENT_DIR"));
+}
+
+static void sql1(char *out, size_t cap, const char *q)
+{
+    capture(out, cap, "psql '%s' -Atqc \"%s\"", fx("CONNINFO"), q);
+}
+
+static void target_equals_source(const struct srv *s)
+{
+    assert_int_equal(sh("cmp -s %s %s/%s-disk0.img", fxs(s, "DISK"), fx("ROOT"), s->name), 0);
+}
+
+static void install_then_sync(const struct srv *s)
+{
+    char p1[32], p2[32], v[256];
+    run_op(s, "agent_install", 1, NULL, 0);
+    agent_pid(s, p1, sizeof(p1));
+    assert_true(atoi(p1) > 0);
+    assert_int_equal(kill(atoi(p1), 0), 0);
+    /* same version running: nothing to do, same process */
+    run_op(s, "agent_install", 1, NULL, 0);
+    agent_pid(s, p2, sizeof(p2));
+    assert_string_equal(p1, p2);
+
+    run_op(s, "initial_sync", 1, NULL, 0);
+    target_equals_source(s);
+    char q[256];
+    snprintf(q, sizeof(q),
+             "SELECT generation, replicated_bytes = size_bytes AND size_bytes > 0, backlog_bytes,"
+             " replication_state, last_sync_at IS NOT NULL, target_volume FROM disks WHERE server_id = %s",
+             fxs(s, "ID"));
+    sql1(v, sizeof(v), q);
+    char want[160];
+    snprintf(want, sizeof(want), "1|t|0|CONTINUOUS|t|%s-disk0", s->name);
+    assert_string_equal(v, want);
+    run_op(s, "verify", 1, NULL, 0);
+}
+
+static void delta_then_verify(const struct srv *s)
+{
+    char v[256], q[256], err[512];
+    /* 64 KiB of new data in the middle of the disk */
+    assert_int_equal(sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=700 conv=notrunc "
+                        "status=none", fxs(s, "DISK")), 0);
+    run_op(s, "verify", 0, err, sizeof(err));
+    assert_non_null(strstr(err, "differs"));
+    run_op(s, "delta_sync", 1, NULL, 0);
+    target_equals_source(s);
+    snprintf(q, sizeof(q),
+             "SELECT d.generation, (t.checkpoint->'disks'->-1->>'sent')::bigint"
+             " FROM disks d JOIN tasks t ON t.server_id = d.server_id WHERE d.server_id = %s",
+             fxs(s, "ID"));
+    sql1(v, sizeof(v), q);
+    /* generation 2, and only the changed blocks travelled */
+    assert_int_equal(atoi(v), 2);
+    long long sent = atoll(strchr(v, '|') + 1);
+    assert_true(sent >= 65536 && sent < 1024 * 1024);
+    run_op(s, "verify", 1, NULL, 0);
+}
+
+static void new_version_then_remove(const struct srv *s)
+{
+    char p1[32], p2[32], bin[1200], v2[128], err[512];
+    agent_pid(s, p1, sizeof(p1));
+    snprintf(v2, sizeof(v2), "%s/agent-v2", dir);
+    snprintf(bin, sizeof(bin), "cp %s/bin/wavemill-agent %s && printf x >>%s", repo, v2, v2);
+    assert_int_equal(sh("%s", bin), 0);
+    set("repl.agent_bin", v2);
+    run_op(s, "agent_install", 1, err, sizeof(err));
+    snprintf(bin, sizeof(bin), "%s/bin/wavemill-agent", repo);
+    set("repl.agent_bin", bin);
+    agent_pid(s, p2, sizeof(p2));
+    assert_true(atoi(p2) > 0);
+    assert_string_not_equal(p1, p2);
+    assert_int_not_equal(kill(atoi(p1), 0), 0); /* the old one is gone */
+    run_op(s, "remove_agent", 1, NULL, 0);
+    usleep(200 * 1000);
+    assert_int_not_equal(kill(atoi(p2), 0), 0);
+    assert_int_equal(sh("test -e %s/wavemill-agent", fxs(s, "AGENT_DIR")), 1);
+    assert_int_equal(sh("test -e %s/tls", fxs(s, "AGENT_DIR")), 1);
+    /* removing again is fine (idempotent) */
+    run_op(s, "remove_agent", 1, NULL, 0);
+}
+
+static void test_local_install_is_idempotent_and_initial_sync_copies_the_disk(void **state)
+{
+    (void)state;
+    install_then_sync(&LOC);
+}
+
+static void test_local_delta_sends_only_changes_and_verify_sees_differences(void **state)
+{
+    (void)state;
+    delta_then_verify(&LOC);
+}
+
+static void test_local_new_agent_version_replaces_and_remove_cleans_up(void **state)
+{
+    (void)state;
+    new_version_then_remove(&LOC);
+}
+
+static void test_ssh_install_is_idempotent_and_initial_sync_copies_the_disk(void **state)
+{
+    (void)state;
+    install_then_sync(&SSH);
+}
+
+static void test_ssh_delta_sends_only_changes_and_verify_sees_differences(void **state)
+{
+    (void)state;
+    delta_then_verify(&SSH);
+}
+
+static void test_ssh_new_agent_version_replaces_and_remove_cleans_up(void **state)
+{
+    (void)state;
+    new_version_then_remove(&SSH);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_local_install_is_idempotent_and_initial_sync_copies_the_disk),
+        cmocka_unit_test(test_local_delta_sends_only_changes_and_verify_sees_differences),
+        cmocka_unit_test(test_local_new_agent_version_replaces_and_remove_cleans_up),
+        cmocka_unit_test(test_ssh_install_is_idempotent_and_initial_sync_copies_the_disk),
+        cmocka_unit_test(test_ssh_delta_sends_only_changes_and_verify_sees_differences),
+        cmocka_unit_test(test_ssh_new_agent_version_replaces_and_remove_cleans_up),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
