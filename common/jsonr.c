@@ -62,6 +62,7 @@ struct parser {
     size_t len, pos;
     struct wm_jsonr *doc;
     int max_depth;
+    bool wide_numbers;
     size_t max_values, nvalues;
     struct wm_jsonr_val **stk; /* children of open containers */
     size_t nstk, capstk;
@@ -499,13 +500,17 @@ static struct wm_jsonr_val *parse_number(struct parser *p)
     t[n] = '\0';
     v->u.num.text = t;
     if (is_int && !int_value(t, &v->u.num.i)) {
-        perr(p, -EINVAL, p->pos, "integer out of the int64 range");
-        return NULL;
+        if (!p->wide_numbers) {
+            perr(p, -EINVAL, p->pos, "integer out of the int64 range");
+            return NULL;
+        }
+        is_int = false;
+        v->type = WM_JSONR_DOUBLE;
     }
     pthread_once(&c_locale_once, c_locale_init);
     errno = 0;
     v->u.num.d = c_locale ? strtod_l(t, NULL, c_locale) : strtod(t, NULL);
-    if (!is_int && errno == ERANGE && (v->u.num.d > 1 || v->u.num.d < -1)) {
+    if (!is_int && errno == ERANGE && (v->u.num.d > 1 || v->u.num.d < -1) && !p->wide_numbers) {
         perr(p, -EINVAL, p->pos, "number out of the double range");
         return NULL;
     }
@@ -689,6 +694,7 @@ static void limits_apply(struct parser *p, const struct wm_jsonr_limits *lim, si
     if (p->max_depth > WM_JSONR_DEPTH_CEILING)
         p->max_depth = WM_JSONR_DEPTH_CEILING;
     p->max_values = lim && lim->max_values ? lim->max_values : WM_JSONR_DEFAULT_MAX_VALUES;
+    p->wide_numbers = lim && lim->wide_numbers;
 }
 
 struct wm_jsonr *wm_jsonr_parse(const char *text, size_t len, const struct wm_jsonr_limits *lim,

@@ -15,7 +15,8 @@
  * escapes are the eight of RFC 8259 plus \uXXXX, where a surrogate must be
  * a high one followed by a low one; duplicate keys in an object are an
  * error (different readers would pick different members); integers must
- * fit int64 and other numbers must be finite doubles.  Every error names
+ * fit int64 and other numbers must be finite doubles (unless the caller
+ * sets wide_numbers in the limits).  Every error names
  * the byte offset (0-based) where the text stopped making sense.
  *
  * Bounded means: the input length, the nesting depth and the number of
@@ -46,6 +47,12 @@ struct wm_jsonr_limits {
     size_t max_len;    /* input bytes; 0 = default */
     int max_depth;     /* nesting of arrays/objects; 0 = default */
     size_t max_values; /* values in the whole document; 0 = default */
+    /* Keep an integer beyond int64 (as WM_JSONR_DOUBLE, its value rounded)
+     * and a number beyond the double range (as +-HUGE_VAL) instead of
+     * refusing it: for documents whose numbers are only carried, such as an
+     * Avro schema's defaults, which other JSON readers accept.  The literal
+     * text (wm_jsonr_num_text) is exact either way.  Default false. */
+    bool wide_numbers;
 };
 
 enum wm_jsonr_type {
