@@ -81,23 +81,18 @@ static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *
     return rc;
 }
 
-/* Deletes the rows (all of them, or only the stale ones) and stamps
- * published_at on the tasks that were sent. */
-static int outbox_finish(struct wm_pg *db, const char *rows, const char *tasks, int64_t now,
-                         char *err, size_t errlen)
+/* Deletes the rows (all of them, or only the stale ones).  tasks rows are
+ * not touched here: the worker's claim records published_at from the
+ * message, so the publisher never competes with claims for row locks. */
+static int outbox_finish(struct wm_pg *db, const char *rows, char *err, size_t errlen)
 {
-    char ts[32];
-    snprintf(ts, sizeof(ts), "%.3f", (double)now / 1000.0);
-    const char *p[] = {rows, tasks, ts};
-    return orch_exec(db, "outbox delete",
-                     "WITH d AS (DELETE FROM task_outbox WHERE id = ANY($1::bigint[]))"
-                     " UPDATE tasks SET published_at = to_timestamp($3::double precision)"
-                     " WHERE id = ANY($2::bigint[]) AND published_at IS NULL",
-                     3, p, NULL, err, errlen);
+    const char *p[] = {rows};
+    return orch_exec(db, "outbox delete", "DELETE FROM task_outbox WHERE id = ANY($1::bigint[])",
+                     1, p, NULL, err, errlen);
 }
 
 struct outbox_lists {
-    struct orch_buf all, stale, sent;
+    struct orch_buf all, stale;
 };
 
 static void lists_add(struct orch_buf *b, const char *v)
@@ -118,27 +113,25 @@ static int outbox_batch(struct wm_pg *db, struct wm_kafka_producer *p,
             continue;
         }
         rc = outbox_send_one(p, cfg, r, i, now, err, errlen);
-        lists_add(&l->sent, PQgetvalue(r, i, O_TASK));
         (*sent)++;
     }
     orch_buf_addf(&l->all, "}");
     orch_buf_addf(&l->stale, "}");
-    orch_buf_addf(&l->sent, "}");
     if (rc == 0 && *sent > 0) {
         rc = wm_kafka_flush(p, (int)wm_config_int(cfg, "kafka.flush_timeout"));
         if (rc < 0)
             snprintf(err, errlen, "outbox: delivery not confirmed (%d); will re-send", rc);
     }
-    if (!orch_buf_str(&l->all) || !orch_buf_str(&l->stale) || !orch_buf_str(&l->sent)) {
+    if (!orch_buf_str(&l->all) || !orch_buf_str(&l->stale)) {
         snprintf(err, errlen, "outbox: out of memory");
         return -ENOMEM;
     }
     if (rc < 0) {
         *sent = 0;
-        outbox_finish(db, orch_buf_str(&l->stale), "{}", now, err + strlen(err), 0);
+        outbox_finish(db, orch_buf_str(&l->stale), err + strlen(err), 0);
         return rc;
     }
-    return outbox_finish(db, orch_buf_str(&l->all), orch_buf_str(&l->sent), now, err, errlen);
+    return outbox_finish(db, orch_buf_str(&l->all), err, errlen);
 }
 
 int orch_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
@@ -161,14 +154,11 @@ int orch_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
     struct outbox_lists l;
     orch_buf_init(&l.all);
     orch_buf_init(&l.stale);
-    orch_buf_init(&l.sent);
     orch_buf_addf(&l.all, "{");
     orch_buf_addf(&l.stale, "{");
-    orch_buf_addf(&l.sent, "{");
     int rc = outbox_batch(db, p, cfg, r, &l, sent, err, errlen);
     PQclear(r);
     orch_buf_free(&l.all);
     orch_buf_free(&l.stale);
-    orch_buf_free(&l.sent);
     return rc;
 }

@@ -23,6 +23,7 @@
 #define MS(x) ((int64_t)(x) * 1000)
 #define SCHED_POLL_MAX_MS 50   /* longest wait between looks at NOTIFY / timers */
 #define SCHED_DRAIN_MAX 10000  /* status events read per wake-up, at most */
+#define SCHED_QUICK_MS 200     /* a quick pass at least this often: due retries, delta syncs */
 
 static const struct wm_config_key sched_keys[] = {
     {"scheduler.id", WM_CFG_STRING, "", 0, 0, false,
@@ -35,6 +36,8 @@ static const struct wm_config_key sched_keys[] = {
      "delta syncs repeat this often until the cutover window opens"},
     {"scheduler.max_replicating", WM_CFG_INT, "200", 1, 1000000, false,
      "global limit: replication tasks in flight over all waves"},
+    {"scheduler.max_queued", WM_CFG_INT, "500", 1, 1000000, false,
+     "global: published tasks not yet claimed; more wait in PostgreSQL (backpressure)"},
     {"scheduler.max_attempts", WM_CFG_INT, "3", 1, 1000, false, "attempts per task"},
     {"scheduler.retry_backoff", WM_CFG_DURATION, "2s", 0, MS(86400), false,
      "delay before the 2nd attempt; doubles per attempt"},
@@ -83,6 +86,7 @@ static void sched_tick_cfg(struct orch_sched *s)
         .requeue_after_ms = wm_config_int(c, "scheduler.requeue_after"),
         .max_attempts = (int)wm_config_int(c, "scheduler.max_attempts"),
         .max_replicating = (int)wm_config_int(c, "scheduler.max_replicating"),
+        .max_queued = (int)wm_config_int(c, "scheduler.max_queued"),
         .batch = (int)wm_config_int(c, "scheduler.batch"),
     };
 }
@@ -217,15 +221,20 @@ static bool sched_pass(struct orch_sched *s, bool full)
     return more;
 }
 
-static void sched_own(struct orch_sched *s)
+/* Returns true when the set of owned waves changed. */
+static bool sched_own(struct orch_sched *s)
 {
     char err[512];
     size_t before = orch_own_count(s->own);
     int n = orch_own_refresh(s->own, err, sizeof(err));
-    if (n < 0)
+    if (n < 0) {
         wm_warn("sched.ownership_failed", "err=\"%s\"", err);
-    else if ((size_t)n != before)
-        wm_info("sched.owned", "waves=%d ids=%s", n, orch_own_array(s->own));
+        return false;
+    }
+    if ((size_t)n == before)
+        return false;
+    wm_info("sched.owned", "waves=%d ids=%s", n, orch_own_array(s->own));
+    return true;
 }
 
 static void sched_log_stats(struct orch_sched *s)
@@ -249,31 +258,33 @@ int orch_sched_run(struct orch_sched *s, volatile sig_atomic_t *stop, char *err,
     (void)errlen;
     int64_t own_every = wm_config_int(s->cfg, "scheduler.ownership_interval");
     int64_t full_every = wm_config_int(s->cfg, "scheduler.reconcile_interval");
-    int64_t next_own = 0, next_full = 0, next_stats = mono_ms() + 10000;
+    int64_t next_own = 0, next_full = 0, next_quick = 0, next_stats = mono_ms() + 10000;
     bool work = true;
     wm_info("sched.start", "id=%s", s->id);
     while (!*stop) {
         int64_t now = mono_ms();
         if (now >= next_own) {
-            sched_own(s);
+            if (sched_own(s))
+                next_full = now; /* new waves: a full pass at once */
             next_own = now + own_every;
         }
         sched_listen(s);
         bool full = now >= next_full;
-        if (work || full) {
+        if (work || full || now >= next_quick) {
             work = sched_pass(s, full);
             if (full)
                 next_full = now + full_every;
+            next_quick = now + SCHED_QUICK_MS;
         }
         if (now >= next_stats) {
             sched_log_stats(s);
             next_stats = now + 10000;
         }
-        int64_t wait = work ? 0 : min64(SCHED_POLL_MAX_MS, min64(next_full, next_own) - now);
+        int64_t wait = work ? 0 : min64(SCHED_POLL_MAX_MS, min64(min64(next_full, next_quick), next_own) - now);
         if (sched_drain_status(s, wait > 0 ? (int)wait : 0))
             work = true;
-        if (sched_notified(s))
-            work = true;
+        if (sched_notified(s)) /* an operator changed something: look at everything */
+            next_full = mono_ms();
         wm_kafka_producer_poll(s->prod);
     }
     sched_log_stats(s);

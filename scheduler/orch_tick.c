@@ -174,7 +174,8 @@ static const char SQL_ISSUE[] =
     "   (ORDER BY f.priority DESC, f.not_before, f.id) AS grn FROM fit f),"
     " pick AS (SELECT id FROM glob WHERE cls <> 1"
     "   OR grn <= $5::int - coalesce((SELECT sum(n) FROM live WHERE rep), 0)"
-    "   ORDER BY priority DESC, not_before, id LIMIT $6::int),"
+    "   ORDER BY priority DESC, not_before, id LIMIT least($6::int, greatest(0,"
+    "   $9::int - (SELECT count(*) FROM tasks WHERE state = 'QUEUED')))),"
     " upd AS (UPDATE tasks t SET state = 'QUEUED', attempt = t.attempt + 1,"
     "   published_at = NULL, claimed_at = NULL, finished_at = NULL, acted_at = NULL,"
     "   error = NULL, lease_owner = NULL, lease_expires = NULL, bytes_done = 0,"
@@ -189,12 +190,14 @@ static const char SQL_ISSUE[] =
 static int tick_issue(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
                       long *n, char *err, size_t errlen)
 {
-    char glim[16], lim[16];
+    char glim[16], lim[16], qlim[16];
     snprintf(glim, sizeof(glim), "%d", c->max_replicating);
     snprintf(lim, sizeof(lim), "%d", c->batch);
+    snprintf(qlim, sizeof(qlim), "%d", c->max_queued);
     const struct kind_sets *k = kinds();
-    const char *p[] = {owned, k->repl, k->launch, k->cutover, glim, lim, k->repl_topic, c->actor};
-    return orch_exec(db, "issue tasks", SQL_ISSUE, 8, p, n, err, errlen);
+    const char *p[] = {owned, k->repl, k->launch, k->cutover, glim, lim, k->repl_topic, c->actor,
+                       qlim};
+    return orch_exec(db, "issue tasks", SQL_ISSUE, 9, p, n, err, errlen);
 }
 
 /* --- 7. waves whose servers are all DONE --- */
@@ -236,13 +239,10 @@ static int tick_requeue(struct wm_pg *db, const char *owned, const struct orch_t
                      3, p, n, err, errlen);
 }
 
-int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c, bool full,
-                  struct orch_events *ev, struct orch_tick_stats *st, bool *more, char *err,
-                  size_t errlen)
+/* Steps 1, 2 and 5: the scans a completion event cannot make necessary. */
+static int tick_full_only(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+                          struct orch_tick_stats *st, char *err, size_t errlen)
 {
-    *more = false;
-    if (strcmp(owned, "{}") == 0)
-        return 0;
     long n = 0;
     int rc;
     if ((rc = tick_cancel_deltas(db, owned, c, &n, err, errlen)) < 0)
@@ -251,22 +251,38 @@ int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cf
     if ((rc = tick_expire_leases(db, owned, c, &n, err, errlen)) < 0)
         return rc;
     st->expired += n;
-    if ((rc = tick_failed(db, owned, c, ev, st, more, err, errlen)) < 0)
-        return rc;
-    if ((rc = orch_tick_advance(db, owned, c, ev, &n, more, err, errlen)) < 0)
-        return rc;
-    st->acted += n;
     if ((rc = tick_kickoff(db, owned, c, &n, err, errlen)) < 0)
         return rc;
     st->created += n;
+    return 0;
+}
+
+int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c, bool full,
+                  struct orch_events *ev, struct orch_tick_stats *st, bool *more, char *err,
+                  size_t errlen)
+{
+    *more = false;
+    if (strcmp(owned, "{}") == 0)
+        return 0;
+    long n = 0, done = 0;
+    int rc;
+    if (full && (rc = tick_full_only(db, owned, c, st, err, errlen)) < 0)
+        return rc;
+    if ((rc = tick_failed(db, owned, c, ev, st, more, err, errlen)) < 0)
+        return rc;
+    if ((rc = orch_tick_advance(db, owned, c, ev, &n, &done, more, err, errlen)) < 0)
+        return rc;
+    st->acted += n;
     if ((rc = tick_issue(db, owned, c, &n, err, errlen)) < 0)
         return rc;
     st->issued += n;
     if (n >= c->batch)
         *more = true;
-    if ((rc = tick_waves_done(db, owned, ev, &n, err, errlen)) < 0)
-        return rc;
-    st->waves_done += n;
+    if (full || done > 0) {
+        if ((rc = tick_waves_done(db, owned, ev, &n, err, errlen)) < 0)
+            return rc;
+        st->waves_done += n;
+    }
     if (full) {
         if ((rc = tick_requeue(db, owned, c, &n, err, errlen)) < 0)
             return rc;

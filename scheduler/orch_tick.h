@@ -12,10 +12,15 @@
  *      transaction, or DONE after the last step;
  *   5. servers of started waves without a step: create their first task;
  *   6. issue due PENDING tasks (attempt + 1, QUEUED, outbox row, event) in
- *      priority order within the per-wave and global limits;
+ *      priority order within the per-wave and global limits, and only while
+ *      fewer than max_queued tasks wait unclaimed: backlog waits in
+ *      PostgreSQL (where priority still applies), not in Kafka;
  *   7. waves whose servers are all DONE become DONE;
- *   8. (reconcile passes only) re-publish QUEUED tasks nobody claimed for
- *      scheduler.requeue_after. */
+ *   8. re-publish QUEUED tasks nobody claimed for scheduler.requeue_after.
+ * A full pass runs every step; a quick pass (woken by a completion event)
+ * runs only 3, 4 and 6 — the reaction path — plus 7 when a server reached
+ * DONE, so that a stream of events does not make the scheduler rescan
+ * everything each time. */
 #ifndef ORCH_TICK_H
 #define ORCH_TICK_H
 
@@ -34,6 +39,7 @@ struct orch_tick_cfg {
     int64_t requeue_after_ms;
     int max_attempts;             /* of new tasks */
     int max_replicating;          /* global: replication tasks in flight */
+    int max_queued;               /* global: published tasks not claimed yet (backpressure) */
     int batch;                    /* rows per statement / transaction */
 };
 
@@ -41,15 +47,17 @@ struct orch_tick_stats {
     long acted, failed, retried, created, issued, expired, cancelled, waves_done, requeued;
 };
 
-/* owned: array literal of the owned wave ids.  full: also run step 8.
+/* owned: array literal of the owned wave ids.  full: every step.
  * Returns 0 or negative with err; *more is set when a step hit its batch
  * size (call again soon). */
 int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *cfg,
                   bool full, struct orch_events *ev, struct orch_tick_stats *st, bool *more,
                   char *err, size_t errlen);
 
-/* Step 4 alone (orch_advance.c): *n gets the finished tasks acted on. */
+/* Step 4 alone (orch_advance.c): *n gets the finished tasks acted on,
+ * *done the servers that reached DONE. */
 int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *cfg,
-                      struct orch_events *ev, long *n, bool *more, char *err, size_t errlen);
+                      struct orch_events *ev, long *n, long *done, bool *more, char *err,
+                      size_t errlen);
 
 #endif

@@ -29,6 +29,8 @@ static const struct wm_config_key worker_keys[] = {
      "a claimed task's lease; the scheduler re-issues it after expiry"},
     {"worker.heartbeat", WM_CFG_DURATION, "0", 0, MS(3600), false,
      "lease renewal period (0: a third of worker.lease)"},
+    {"worker.buffer", WM_CFG_INT, "0", 0, 1000000, false,
+     "messages held unclaimed before fetching pauses (0: 64 per slot, at least 256)"},
     {"worker.shutdown_grace", WM_CFG_DURATION, "20s", 0, MS(3600), false,
      "on SIGTERM, how long running tasks may finish before they are released"},
 };
@@ -93,7 +95,10 @@ struct worker *worker_new(const struct wm_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     w->cq = rd_kafka_queue_get_consumer(wm_kafka_consumer_handle(w->cons));
-    w->buf_high = (size_t)w->slots * 8 > 64 ? (size_t)w->slots * 8 : 64;
+    int64_t buffer = wm_config_int(cfg, "worker.buffer");
+    if (buffer <= 0)
+        buffer = w->slots * 64 > 256 ? w->slots * 64 : 256;
+    w->buf_high = (size_t)buffer;
     w->buf_low = w->buf_high / 4;
     return w;
 }
@@ -166,12 +171,19 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Rows are locked in id order (as every multi-row update of tasks does), so
+ * concurrent batches never deadlock.  published_at comes from the message:
+ * when the scheduler sent it. */
 static const char SQL_CLAIM[] =
-    "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::int[]) AS m(id, att)),"
+    "WITH m AS (SELECT DISTINCT ON (id) * FROM unnest($1::bigint[], $2::int[], $6::bigint[])"
+    "   AS m(id, att, pub) ORDER BY id),"
+    " l AS (SELECT t.id, m.pub FROM tasks t JOIN m ON t.id = m.id AND t.attempt = m.att"
+    "   WHERE t.state = 'QUEUED' ORDER BY t.id FOR UPDATE OF t),"
     " c AS (UPDATE tasks t SET state = 'RUNNING', lease_owner = $3,"
     "   lease_expires = now() + $4::bigint * interval '1 ms', claimed_at = now(),"
-    "   updated_at = now() FROM m WHERE t.id = m.id AND t.attempt = m.att"
-    "   AND t.state = 'QUEUED' RETURNING t.id, t.attempt, t.checkpoint::text),"
+    "   published_at = to_timestamp(l.pub / 1000.0), updated_at = now()"
+    "   FROM l WHERE t.id = l.id AND t.state = 'QUEUED'"
+    "   RETURNING t.id, t.attempt, t.checkpoint::text),"
     " e AS (INSERT INTO task_events (task_id, attempt, state, actor)"
     "   SELECT id, attempt, 'RUNNING', $5 FROM c)"
     " SELECT id, attempt, checkpoint FROM c";
@@ -180,28 +192,34 @@ static const char SQL_CLAIM[] =
  * result (claimed rows) or NULL after logging. */
 static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
 {
-    char *ids = malloc(n * 22 + 4), *atts = malloc(n * 12 + 4), lease[24], err[512];
-    if (!ids || !atts) {
+    char *ids = malloc(n * 22 + 4), *atts = malloc(n * 12 + 4), *pubs = malloc(n * 22 + 4);
+    char lease[24], err[512];
+    if (!ids || !atts || !pubs) {
         free(ids);
         free(atts);
+        free(pubs);
         return NULL;
     }
     size_t oi = (size_t)sprintf(ids, "{"), oa = (size_t)sprintf(atts, "{");
+    size_t op = (size_t)sprintf(pubs, "{");
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         if (!t[i])
             continue;
         oi += (size_t)sprintf(ids + oi, "%s%lld", first ? "" : ",", (long long)t[i]->msg.task_id);
         oa += (size_t)sprintf(atts + oa, "%s%d", first ? "" : ",", (int)t[i]->msg.attempt);
+        op += (size_t)sprintf(pubs + op, "%s%lld", first ? "" : ",",
+                              (long long)t[i]->msg.published_ms);
         first = false;
     }
     sprintf(ids + oi, "}");
     sprintf(atts + oa, "}");
+    sprintf(pubs + op, "}");
     snprintf(lease, sizeof(lease), "%lld", (long long)w->lease_ms);
-    const char *p[] = {ids, atts, w->id, lease, w->actor};
+    const char *p[] = {ids, atts, w->id, lease, w->actor, pubs};
     PGresult *r = NULL;
     for (int attempt = 0; attempt < 3 && !r; attempt++) {
-        r = wm_pg_query(w->db, SQL_CLAIM, 5, p, err, sizeof(err));
+        r = wm_pg_query(w->db, SQL_CLAIM, 6, p, err, sizeof(err));
         if (!r) {
             wm_warn("worker.claim_failed", "attempt=%d err=\"%s\"", attempt + 1, err);
             usleep(300000);
@@ -209,6 +227,7 @@ static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
     }
     free(ids);
     free(atts);
+    free(pubs);
     return r;
 }
 

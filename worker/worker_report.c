@@ -94,13 +94,21 @@ void reporter_submit(struct worker *w, struct task_ctx *t)
     pthread_mutex_unlock(&w->rmu);
 }
 
+/* Finished attempts, one statement per batch: the update is conditional on
+ * the lease this worker holds, so a task re-issued meanwhile (lease lost)
+ * is refused, never completed twice. */
 static const char SQL_FINISH[] =
-    "WITH u AS (UPDATE tasks SET state = $4, finished_at = now(), error = $5,"
-    "   lease_owner = NULL, lease_expires = NULL, bytes_done = $6, bytes_total = $7,"
-    "   updated_at = now() WHERE id = $1 AND attempt = $2 AND lease_owner = $3"
-    "   AND state = 'RUNNING' RETURNING id, attempt)"
-    " INSERT INTO task_events (task_id, attempt, state, actor, message)"
-    " SELECT id, attempt, $4, $8, $9 FROM u";
+    "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[],"
+    "   $5::bigint[], $6::bigint[], $7::text[]) AS m(id, att, st, err, done, total, msg)),"
+    " l AS (SELECT t.id FROM tasks t JOIN m ON t.id = m.id AND t.attempt = m.att"
+    "   WHERE t.lease_owner = $8 AND t.state = 'RUNNING' ORDER BY t.id FOR UPDATE OF t),"
+    " u AS (UPDATE tasks t SET state = m.st, finished_at = now(), error = m.err,"
+    "   lease_owner = NULL, lease_expires = NULL, bytes_done = m.done, bytes_total = m.total,"
+    "   updated_at = now() FROM l, m WHERE t.id = l.id AND m.id = l.id"
+    "   AND t.lease_owner = $8 AND t.state = 'RUNNING' RETURNING t.id, t.attempt, m.st, m.msg),"
+    " e AS (INSERT INTO task_events (task_id, attempt, state, actor, message)"
+    "   SELECT id, attempt, st, $9, msg FROM u)"
+    " SELECT id, attempt FROM u";
 
 static const char SQL_RELEASE[] =
     "WITH u AS (UPDATE tasks SET state = 'PENDING', not_before = now(),"
@@ -122,38 +130,146 @@ static const char *result_state(const struct task_ctx *t)
     return t->result == TASK_OK ? "SUCCEEDED" : t->result == TASK_FAILED ? "FAILED" : "PENDING";
 }
 
-static int finish_one(struct wm_pg *db, struct worker *w, struct task_ctx *t, bool *applied,
-                      char *err, size_t errlen)
+static const char *result_message(const struct task_ctx *t)
 {
-    char id[24], att[16], done[24], total[24];
+    if (t->result == TASK_FAILED)
+        return t->error;
+    return t->simulated ? "simulated" : NULL;
+}
+
+/* A growable PostgreSQL array literal. */
+struct arr {
+    char *s;
+    size_t len, cap;
+    bool oom;
+};
+
+static void arr_put(struct arr *a, const char *s, size_t n)
+{
+    if (a->oom)
+        return;
+    if (a->len + n + 2 > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->len + n + 2)
+            cap *= 2;
+        char *p = realloc(a->s, cap);
+        if (!p) {
+            a->oom = true;
+            return;
+        }
+        a->s = p;
+        a->cap = cap;
+    }
+    memcpy(a->s + a->len, s, n);
+    a->len += n;
+    a->s[a->len] = '\0';
+}
+
+static void arr_sep(struct arr *a)
+{
+    arr_put(a, a->len == 0 ? "{" : ",", 1);
+}
+
+static void arr_int(struct arr *a, long long v)
+{
+    char b[24];
+    arr_sep(a);
+    arr_put(a, b, (size_t)snprintf(b, sizeof(b), "%lld", v));
+}
+
+/* NULL, or the text quoted with " and \ escaped. */
+static void arr_text(struct arr *a, const char *s)
+{
+    arr_sep(a);
+    if (!s) {
+        arr_put(a, "NULL", 4);
+        return;
+    }
+    arr_put(a, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            arr_put(a, "\\", 1);
+        arr_put(a, s, 1);
+    }
+    arr_put(a, "\"", 1);
+}
+
+static const char *arr_end(struct arr *a)
+{
+    if (a->len == 0)
+        arr_put(a, "{", 1);
+    arr_put(a, "}", 1);
+    return a->oom ? NULL : a->s;
+}
+
+static int release_one(struct wm_pg *db, struct worker *w, struct task_ctx *t, bool *applied,
+                       char *err, size_t errlen)
+{
+    char id[24], att[16];
     snprintf(id, sizeof(id), "%lld", (long long)t->msg.task_id);
     snprintf(att, sizeof(att), "%d", (int)t->msg.attempt);
-    snprintf(done, sizeof(done), "%lld", (long long)atomic_load(&t->bytes_done));
-    snprintf(total, sizeof(total), "%lld", (long long)atomic_load(&t->bytes_total));
+    const char *p[] = {id, att, w->id, w->actor};
     long rows = 0;
-    int rc;
-    if (t->result == TASK_RELEASED) {
-        const char *p[] = {id, att, w->id, w->actor};
-        rc = wm_pg_exec(db, SQL_RELEASE, 4, p, &rows, err, errlen);
-    } else {
-        const char *msg = t->result == TASK_FAILED ? t->error
-                                                   : (t->simulated ? "simulated" : NULL);
-        const char *p[] = {id, att, w->id, result_state(t),
-                           t->result == TASK_FAILED ? t->error : NULL,
-                           done, total, w->actor, msg};
-        rc = wm_pg_exec(db, SQL_FINISH, 9, p, &rows, err, errlen);
-    }
+    int rc = wm_pg_exec(db, SQL_RELEASE, 4, p, &rows, err, errlen);
     *applied = rows > 0;
     return rc < 0 ? -EIO : 0;
+}
+
+/* Every non-released task of the batch in one statement. */
+static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_t errlen)
+{
+    struct arr a[7] = {{0}};
+    size_t k = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct task_ctx *t = b->t[i];
+        if (t->result == TASK_RELEASED)
+            continue;
+        arr_int(&a[0], (long long)t->msg.task_id);
+        arr_int(&a[1], (long long)t->msg.attempt);
+        arr_text(&a[2], result_state(t));
+        arr_text(&a[3], t->result == TASK_FAILED ? t->error : NULL);
+        arr_int(&a[4], (long long)atomic_load(&t->bytes_done));
+        arr_int(&a[5], (long long)atomic_load(&t->bytes_total));
+        arr_text(&a[6], result_message(t));
+        k++;
+    }
+    int rc = 0;
+    if (k > 0) {
+        const char *p[9];
+        for (int j = 0; j < 7; j++)
+            p[j] = arr_end(&a[j]);
+        p[7] = b->w->id;
+        p[8] = b->w->actor;
+        PGresult *r = NULL;
+        for (int j = 0; j < 7; j++)
+            if (!p[j])
+                rc = -ENOMEM;
+        if (rc == 0 && !(r = wm_pg_query(db, SQL_FINISH, 9, p, err, errlen)))
+            rc = -EIO;
+        for (int row = 0; r && row < PQntuples(r); row++) {
+            int64_t id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+            int32_t att = (int32_t)strtol(PQgetvalue(r, row, 1), NULL, 10);
+            for (size_t i = 0; i < b->n; i++)
+                if (b->t[i]->msg.task_id == id && b->t[i]->msg.attempt == att)
+                    b->applied[i] = true;
+        }
+        PQclear(r);
+    }
+    for (int j = 0; j < 7; j++)
+        free(a[j].s);
+    return rc;
 }
 
 static int finish_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
 {
     struct finish_batch *b = arg;
     for (size_t i = 0; i < b->n; i++)
-        if (finish_one(db, b->w, b->t[i], &b->applied[i], err, errlen) < 0)
+        b->applied[i] = false;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->t[i]->result == TASK_RELEASED &&
+            release_one(db, b->w, b->t[i], &b->applied[i], err, errlen) < 0)
             return -EIO;
-    return 0;
+    return finish_all(db, b, err, errlen);
 }
 
 static void count_result(struct worker *w, const struct task_ctx *t, bool applied)
@@ -186,10 +302,7 @@ static void report_completions(struct worker *w, struct task_ctx **t, size_t n)
         } else {
             count_result(w, t[i], applied[i]);
             if (applied[i])
-                worker_publish_task(w, t[i], "task", result_state(t[i]),
-                                    t[i]->result == TASK_FAILED ? t[i]->error
-                                    : t[i]->simulated           ? "simulated"
-                                                                : NULL);
+                worker_publish_task(w, t[i], "task", result_state(t[i]), result_message(t[i]));
         }
         task_ctx_free(t[i]);
     }
@@ -197,9 +310,11 @@ static void report_completions(struct worker *w, struct task_ctx **t, size_t n)
 
 static const char SQL_HEARTBEAT[] =
     "WITH m AS (SELECT * FROM unnest($3::bigint[], $4::int[]) AS m(id, att)),"
-    " u AS (UPDATE tasks t SET lease_expires = now() + $2::bigint * interval '1 ms' FROM m"
-    "   WHERE t.id = m.id AND t.attempt = m.att AND t.lease_owner = $1"
-    "   AND t.state = 'RUNNING' RETURNING t.id, t.attempt)"
+    " l AS (SELECT t.id FROM tasks t JOIN m ON t.id = m.id AND t.attempt = m.att"
+    "   WHERE t.lease_owner = $1 AND t.state = 'RUNNING' ORDER BY t.id FOR UPDATE OF t),"
+    " u AS (UPDATE tasks t SET lease_expires = now() + $2::bigint * interval '1 ms' FROM l"
+    "   WHERE t.id = l.id AND t.lease_owner = $1 AND t.state = 'RUNNING'"
+    "   RETURNING t.id, t.attempt)"
     " SELECT m.id, m.att FROM m WHERE NOT EXISTS"
     " (SELECT 1 FROM u WHERE u.id = m.id AND u.attempt = m.att)";
 
