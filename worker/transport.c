@@ -171,8 +171,10 @@ int transport_spawn_run(const struct transport_spawn *sp, char *out, size_t outc
     int po[2], pe[2];
     memset(res, 0, sizeof *res);
     out[0] = '\0';
-    if (pipe2(po, O_CLOEXEC) < 0)
-        return snprintf(err, errlen, "pipe: %s", strerror(errno)), -errno;
+    if (pipe2(po, O_CLOEXEC) < 0) {
+        int e = errno;
+        return snprintf(err, errlen, "pipe: %s", strerror(e)), -e;
+    }
     if (pipe2(pe, O_CLOEXEC) < 0) {
         int e = errno;
         close(po[0]), close(po[1]);

@@ -53,8 +53,10 @@ static int local_push(struct transport *tp, const char *local, const char *remot
     if (snprintf(tmp, sizeof tmp, "%s.wm-tmp", remote) >= (int)sizeof tmp)
         return snprintf(err, errlen, "path too long: %.200s", remote), -ENAMETOOLONG;
     int in = open(local, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return snprintf(err, errlen, "cannot read %s: %s", local, strerror(errno)), -errno;
+    if (in < 0) {
+        int e = errno;
+        return snprintf(err, errlen, "cannot read %s: %s", local, strerror(e)), -e;
+    }
     int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out < 0) {
         int e = errno;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -243,8 +244,10 @@ static int ssh_push(struct transport *tp, const char *local, const char *remote,
 {
     struct ssh_transport *s = (struct ssh_transport *)tp;
     struct stat st;
-    if (access(local, R_OK) != 0 || stat(local, &st) != 0)
-        return snprintf(err, errlen, "cannot read %s: %s", local, strerror(errno)), -errno;
+    if (access(local, R_OK) != 0 || stat(local, &st) != 0) {
+        int e = errno;
+        return snprintf(err, errlen, "cannot read %s: %s", local, strerror(e)), -e;
+    }
     char tmp[PATH_MAX + 16], qtmp[2 * PATH_MAX] = "", qrem[2 * PATH_MAX] = "";
     char cmd[7 * PATH_MAX], out[256];
     snprintf(tmp, sizeof tmp, "%s.wm-tmp", remote);
@@ -297,9 +300,10 @@ static int read_small(const char *path, char **buf, size_t *len, char *err, size
 {
     *buf = NULL, *len = 0;
     FILE *f = fopen(path, "re");
-    if (!f)
-        return errno == ENOENT ? 0
-                               : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -errno);
+    if (!f) {
+        int e = errno;
+        return e == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(e)), -e);
+    }
     *buf = malloc(KNOWN_HOSTS_MAX + 1);
     if (!*buf)
         return fclose(f), snprintf(err, errlen, "out of memory"), -ENOMEM;
@@ -325,8 +329,8 @@ static void write_entries(FILE *f, const char *old, const char *spec, const char
     fprintf(f, "%s %s\n", spec, entry);
 }
 
-int transport_ssh_pin_host(const char *known_hosts, const char *host, int port, const char *pubkey,
-                           char *err, size_t errlen)
+static int pin_locked(const char *known_hosts, const char *host, int port, const char *pubkey,
+                      char *err, size_t errlen)
 {
     char spec[300], type[64], blob[8192];
     if (!host_ok(host) || port <= 0 || port > 65535)
@@ -362,4 +366,24 @@ int transport_ssh_pin_host(const char *known_hosts, const char *host, int port, 
         return rc;
     }
     return 0;
+}
+
+/* Serialised with other pinners (and tests/hosts/host) by flock on
+ * known_hosts.lock: the rewrite is read-modify-write. */
+int transport_ssh_pin_host(const char *known_hosts, const char *host, int port, const char *pubkey,
+                           char *err, size_t errlen)
+{
+    char lock[PATH_MAX];
+    if (!known_hosts || snprintf(lock, sizeof lock, "%s.lock", known_hosts) >= (int)sizeof lock)
+        return snprintf(err, errlen, "pin host: bad known_hosts path"), -EINVAL;
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        return snprintf(err, errlen, "pin host: %s: %s", lock, strerror(e)), -e;
+    }
+    while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+        ;
+    int rc = pin_locked(known_hosts, host, port, pubkey, err, errlen);
+    close(fd); /* releases the lock */
+    return rc;
 }
