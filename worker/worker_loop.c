@@ -175,8 +175,8 @@ static int64_t mono_ms(void)
  * concurrent batches never deadlock.  published_at comes from the message:
  * when the scheduler sent it. */
 static const char SQL_CLAIM[] =
-    "WITH m AS (SELECT DISTINCT ON (id) * FROM unnest($1::bigint[], $2::int[], $6::bigint[])"
-    "   AS m(id, att, pub) ORDER BY id),"
+    "WITH m AS (SELECT DISTINCT ON (id, att) * FROM unnest($1::bigint[], $2::int[], $6::bigint[])"
+    "   AS m(id, att, pub) ORDER BY id, att),"
     " l AS (SELECT t.id, m.pub FROM tasks t JOIN m ON t.id = m.id AND t.attempt = m.att"
     "   WHERE t.state = 'QUEUED' ORDER BY t.id FOR UPDATE OF t),"
     " c AS (UPDATE tasks t SET state = 'RUNNING', lease_owner = $3,"
