@@ -52,6 +52,8 @@ static const struct wm_config_key repl_keys[] = {
     {"repl.streams", WM_CFG_INT, "1", 1, PROTO_MAX_RANGES, false, "parallel streams per disk"},
     {"repl.zstd_level", WM_CFG_INT, "1", 1, 19, false, "compression level of the blocks"},
     {"repl.bwlimit", WM_CFG_SIZE, "0", 0, 0, false, "bytes/s per disk sync, 0 = none"},
+    {"repl.verify_lag_blocks", WM_CFG_INT, "256", 0, 1 << 30, false,
+     "verify_replication of a live source passes with at most this many blocks changed since the last sync"},
     {"repl.io_timeout", WM_CFG_DURATION, "120s", 1000, 3600000, false,
      "longest silence of an agent's control connection before the attempt fails"},
 };
@@ -525,6 +527,7 @@ struct rp_sync {
     int ndone;
     int64_t base, all; /* bytes of the disks before this one; of all disks */
     int64_t next_db_ms;
+    int64_t nonce; /* non-zero: a catch-up sync, never re-attached to an earlier job */
     const struct rp_disk *cur;
 };
 
@@ -655,8 +658,8 @@ static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, const struct
                                 .level = (int32_t)wm_config_int(t->cfg, "repl.zstd_level"),
                                 .bwlimit = (uint64_t)wm_config_int(t->cfg, "repl.bwlimit")};
     /* same attempt = same job; a new attempt attaches to a job still running */
-    snprintf(req.id, sizeof(req.id), "t%lld-a%d-%s-d%s", (long long)t->msg.task_id,
-             (int)t->msg.attempt, mode_name(y->mode), d->id);
+    snprintf(req.id, sizeof(req.id), "t%lld-a%d-%s-d%s-%lld", (long long)t->msg.task_id,
+             (int)t->msg.attempt, mode_name(y->mode), d->id, (long long)y->nonce);
     snprintf(req.disk, sizeof(req.disk), "%s", d->path);
     snprintf(req.volume, sizeof(req.volume), "%s", d->volume);
     snprintf(req.to, sizeof(req.to), "%s", y->s.receiver);
@@ -706,6 +709,8 @@ static void rp_server_state(struct rp_sync *y, const char *state)
     rp_db(y, "UPDATE servers SET replication_state = $2, updated_at = now() WHERE id = $1", 2, q);
 }
 
+static int rp_verify_disks(struct rp_sync *y, const struct rp_call *c, bool strict);
+
 static int rp_sync_all(struct rp_sync *y, const struct rp_call *c)
 {
     if (!*y->s.receiver)
@@ -726,7 +731,8 @@ static int rp_sync_all(struct rp_sync *y, const struct rp_call *c)
     }
     task_progress(y->t, y->all, y->all);
     rp_server_state(y, "CONTINUOUS");
-    return 0;
+    /* the services are stopped: the target must now equal the source exactly */
+    return y->mode == REPL_SYNC_FINAL ? rp_verify_disks(y, c, true) : 0;
 }
 
 static int rp_sync(struct task_ctx *t, enum repl_sync_mode mode)
@@ -748,44 +754,105 @@ static int rp_sync(struct task_ctx *t, enum repl_sync_mode mode)
 
 /* ------------------------------------------------------------ verify */
 
+/* One verify of one disk: 0 equal, 1 differs (*mismatched blocks, text
+ * says how), negative errno after task_fail. */
+static int rp_verify_disk(struct rp_sync *y, const struct rp_call *c, const struct rp_disk *d,
+                          uint64_t *mismatched, char *text, size_t cap)
+{
+    struct task_ctx *t = y->t;
+    struct proto_ctl_req req = {.op = PROTO_CTL_VERIFY};
+    /* a verify is never re-attached: each call compares afresh */
+    snprintf(req.id, sizeof(req.id), "t%lld-a%d-verify-d%s-%lld", (long long)t->msg.task_id,
+             (int)t->msg.attempt, d->id, (long long)mono_ms());
+    snprintf(req.disk, sizeof(req.disk), "%s", d->path);
+    snprintf(req.volume, sizeof(req.volume), "%s", d->volume);
+    snprintf(req.to, sizeof(req.to), "%s", y->s.receiver);
+    struct proto_ctl_result res;
+    char err[512] = "";
+    memset(&res, 0, sizeof(res));
+    int rc = rp_control(c, &req, NULL, NULL, &res, err, sizeof(err));
+    if (rc == -ECANCELED)
+        return rc;
+    if (rc < 0)
+        return task_fail(t, "verify of %s: agent %s unreachable: %s", d->volume, c->agent, err);
+    snprintf(text, cap, "%s", res.text);
+    if (res.rc == 0)
+        return 0;
+    unsigned long long n = 0;
+    if (res.rc != 1 || sscanf(res.text, "target differs: %llu of", &n) != 1)
+        return task_fail(t, "verify of %s (%s): %s", d->volume, d->path, res.text);
+    *mismatched = n;
+    return 1;
+}
+
+/* Verifies every disk.  A live source keeps writing, so a difference is
+ * first taken for lag: one catch-up delta, then a second look; still
+ * different by at most repl.verify_lag_blocks passes with the lag logged.
+ * strict (after the final delta, services stopped): any difference fails. */
+static int rp_verify_disks(struct rp_sync *y, const struct rp_call *c, bool strict)
+{
+    int64_t lag_max = strict ? 0 : wm_config_int(y->t->cfg, "repl.verify_lag_blocks");
+    for (int i = 0; i < y->s.ndisks; i++) {
+        const struct rp_disk *d = &y->s.disks[i];
+        char text[PROTO_TEXT_MAX] = "";
+        uint64_t n = 0;
+        int rc = rp_verify_disk(y, c, d, &n, text, sizeof(text));
+        if (rc == 1 && !strict) {
+            wm_info("repl.verify_lag", "server=%s volume=%s %s (catching up)", y->s.name, d->volume, text);
+            enum repl_sync_mode m = y->mode;
+            y->mode = REPL_SYNC_DELTA;
+            y->nonce = mono_ms();
+            rc = rp_sync_disk(y, c, d);
+            y->mode = m;
+            y->nonce = 0;
+            rc = rc < 0 ? rc : rp_verify_disk(y, c, d, &n, text, sizeof(text));
+        }
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && (int64_t)n > lag_max)
+            return task_fail(y->t, "verify of %s (%s): %s", d->volume, d->path, text);
+        wm_info("repl.verified", "server=%s volume=%s %s%s", y->s.name, d->volume, text,
+                rc == 1 ? " (within the allowed lag of a live source)" : "");
+    }
+    return 0;
+}
+
 static int rp_verify(struct task_ctx *t)
 {
-    struct rp_server s;
-    struct wm_pg *db = rp_open(t, &s, true);
-    if (!db)
-        return -EIO;
-    wm_pg_free(db);
-    struct rp_call c = {t, rp_worker_tls(t), s.agent_addr, (int)wm_config_int(t->cfg, "repl.io_timeout")};
-    if (!c.tls)
-        return -EIO;
-    int rc = 0;
-    for (int i = 0; i < s.ndisks && rc == 0; i++) {
-        const struct rp_disk *d = &s.disks[i];
-        struct proto_ctl_req req = {.op = PROTO_CTL_VERIFY};
-        /* a verify is never re-attached: each call compares afresh */
-        snprintf(req.id, sizeof(req.id), "t%lld-a%d-verify-d%s-%lld", (long long)t->msg.task_id,
-                 (int)t->msg.attempt, d->id, (long long)mono_ms());
-        snprintf(req.disk, sizeof(req.disk), "%s", d->path);
-        snprintf(req.volume, sizeof(req.volume), "%s", d->volume);
-        snprintf(req.to, sizeof(req.to), "%s", s.receiver);
-        struct proto_ctl_result res;
-        char err[512] = "";
-        memset(&res, 0, sizeof(res));
-        rc = rp_control(&c, &req, NULL, NULL, &res, err, sizeof(err));
-        if (rc == -ECANCELED)
-            break;
-        if (rc < 0)
-            rc = task_fail(t, "verify of %s: agent %s unreachable: %s", d->volume, s.agent_addr, err);
-        else if (res.rc != 0)
-            rc = task_fail(t, "verify of %s (%s): %s", d->volume, d->path, res.text);
-        else
-            wm_info("repl.verified", "server=%s volume=%s %s", s.name, d->volume, res.text);
-    }
+    struct rp_sync *y = calloc(1, sizeof(*y));
+    if (!y)
+        return task_fail(t, "replication: out of memory");
+    y->t = t;
+    y->mode = REPL_SYNC_DELTA;
+    int rc = -EIO;
+    struct rp_call c = {t, NULL, y->s.agent_addr, (int)wm_config_int(t->cfg, "repl.io_timeout")};
+    if ((y->db = rp_open(t, &y->s, true)) && (c.tls = rp_worker_tls(t)))
+        rc = rp_verify_disks(y, &c, false);
     wm_tls_ctx_free(c.tls);
+    wm_pg_free(y->db);
+    free(y);
     return rc;
 }
 
 /* ------------------------------------------------------------ remove_agent */
+
+/* Did this server's shutdown_source step succeed? */
+static bool rp_source_is_down(struct task_ctx *t)
+{
+    char err[256], sid[24];
+    snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
+    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
+    const char *p[] = {sid};
+    PGresult *r = db ? wm_pg_query(db,
+                                   "SELECT count(*) FROM tasks WHERE server_id = $1"
+                                   " AND kind = 'shutdown_source' AND state = 'SUCCEEDED'",
+                                   1, p, err, sizeof(err))
+                     : NULL;
+    bool down = r && PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) > 0;
+    PQclear(r);
+    wm_pg_free(db);
+    return down;
+}
 
 static int rp_remove_agent(struct task_ctx *t)
 {
@@ -804,6 +871,14 @@ static int rp_remove_agent(struct task_ctx *t)
     int rc = rp_remote(t, "remove", cmd, out, sizeof(out));
     if (rc == 0)
         wm_info("repl.agent_removed", "server=%s dir=%s", s.name, s.agent_dir);
+    else if (rp_source_is_down(t)) {
+        /* decommission follows shutdown_source: a source that is off runs
+         * no agent any more, and its files go with the machine */
+        wm_warn("repl.agent_remove_skipped", "server=%s reason=\"source shut down: %s\"", s.name,
+                t->error);
+        t->error[0] = '\0';
+        rc = 0;
+    }
     return rc;
 }
 

@@ -195,3 +195,24 @@ static int local_push(struct task_ctx *t, const char *local, const char *remote)
 
 const struct transport_driver transport_ssh_driver = {"ssh", false, ssh_exec, ssh_push};
 const struct transport_driver transport_local_driver = {"local", false, local_exec, local_push};
+
+int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t cap)
+{
+    char err[256], sid[24];
+    out[0] = '\0';
+    if (t->transport && t->transport->simulated)
+        return 0;
+    snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
+    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
+    if (!db)
+        return task_fail(t, "server settings: database: %s", err);
+    const char *p[] = {sid, key};
+    PGresult *r = wm_pg_query(db, "SELECT coalesce(settings->>$2, '') FROM servers WHERE id = $1",
+                              2, p, err, sizeof(err));
+    int rc = r ? 0 : task_fail(t, "server settings: %s", err);
+    if (r && PQntuples(r) == 1 && snprintf(out, cap, "%s", PQgetvalue(r, 0, 0)) >= (int)cap)
+        rc = task_fail(t, "server setting %s is too long", key);
+    PQclear(r);
+    wm_pg_free(db);
+    return rc < 0 ? rc : out[0] != '\0';
+}

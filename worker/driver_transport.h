@@ -12,6 +12,11 @@ struct wm_config;
 /* Declares ssh.* and secrets.master_key. */
 int transport_driver_declare(struct wm_config *cfg, char *err, size_t errlen);
 
+/* servers.settings->>key of the task's server into out: 1 if set, 0 if
+ * not (or the transport is simulated), negative errno after task_fail. */
+struct task_ctx;
+int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t cap);
+
 extern const struct transport_driver transport_ssh_driver;
 extern const struct transport_driver transport_local_driver;
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "driver_transport.h"
 #include "log.h"
 #include "task.h"
 #include "worker_int.h"
@@ -49,12 +50,22 @@ static int h_delta_sync(struct task_ctx *t)
     return t->replication->sync(t, REPL_SYNC_DELTA);
 }
 
+/* The server's command: task param, else servers.settings, else def. */
+static const char *server_command(struct task_ctx *t, const char *key, char *buf, size_t cap,
+                                  const char *def)
+{
+    const char *cmd = task_param(t, key);
+    if (cmd && *cmd)
+        return cmd;
+    return driver_server_setting(t, key, buf, cap) > 0 ? buf : def;
+}
+
 static int h_stop_source_services(struct task_ctx *t)
 {
-    char out[512];
-    const char *cmd = task_param(t, "stop_command");
-    return t->transport->exec(t, cmd ? cmd : "systemctl stop --all wavemill-app.target", out,
-                              sizeof(out));
+    char out[512], buf[1024];
+    const char *cmd = server_command(t, "stop_command", buf, sizeof(buf),
+                                     "systemctl stop --all wavemill-app.target");
+    return t->transport->exec(t, cmd, out, sizeof(out));
 }
 
 static int h_final_delta_sync(struct task_ctx *t)
@@ -64,8 +75,9 @@ static int h_final_delta_sync(struct task_ctx *t)
 
 static int h_shutdown_source(struct task_ctx *t)
 {
-    char out[256];
-    return t->transport->exec(t, "systemctl poweroff", out, sizeof(out));
+    char out[256], buf[1024];
+    const char *cmd = server_command(t, "shutdown_command", buf, sizeof(buf), "systemctl poweroff");
+    return t->transport->exec(t, cmd, out, sizeof(out));
 }
 
 static int h_launch_cutover(struct task_ctx *t)

@@ -185,6 +185,8 @@ static void run_op(const struct srv *s, const char *kind, int want_ok, char *err
         rc = t->replication->sync(t, REPL_SYNC_INITIAL);
     else if (strcmp(kind, "delta_sync") == 0)
         rc = t->replication->sync(t, REPL_SYNC_DELTA);
+    else if (strcmp(kind, "final_delta_sync") == 0)
+        rc = t->replication->sync(t, REPL_SYNC_FINAL);
     else if (strcmp(kind, "verify") == 0)
         rc = t->replication->verify(t);
     else
@@ -239,14 +241,17 @@ static void install_then_sync(const struct srv *s)
     run_op(s, "verify", 1, NULL, 0);
 }
 
+static void change_source(const struct srv *s, int block)
+{
+    assert_int_equal(sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=%d conv=notrunc "
+                        "status=none", fxs(s, "DISK"), block), 0);
+}
+
 static void delta_then_verify(const struct srv *s)
 {
     char v[256], q[256], err[512];
     /* 64 KiB of new data in the middle of the disk */
-    assert_int_equal(sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=700 conv=notrunc "
-                        "status=none", fxs(s, "DISK")), 0);
-    run_op(s, "verify", 0, err, sizeof(err));
-    assert_non_null(strstr(err, "differs"));
+    change_source(s, 700);
     run_op(s, "delta_sync", 1, NULL, 0);
     target_equals_source(s);
     snprintf(q, sizeof(q),
@@ -258,7 +263,27 @@ static void delta_then_verify(const struct srv *s)
     assert_int_equal(atoi(v), 2);
     long long sent = atoll(strchr(v, '|') + 1);
     assert_true(sent >= 65536 && sent < 1024 * 1024);
+
+    /* a source that moved on since the last sync: verify catches up first */
+    change_source(s, 900);
     run_op(s, "verify", 1, NULL, 0);
+    target_equals_source(s);
+    snprintf(q, sizeof(q), "SELECT generation FROM disks WHERE server_id = %s", fxs(s, "ID"));
+    sql1(v, sizeof(v), q);
+    assert_int_equal(atoi(v), 3);
+
+    /* a damaged target is not lag: no tolerance, and the final sync (services
+     * stopped) always verifies strictly */
+    char tgt[300];
+    snprintf(tgt, sizeof(tgt), "%s/%s-disk0.img", fx("ROOT"), s->name);
+    assert_int_equal(sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=300 conv=notrunc "
+                        "status=none", tgt), 0);
+    set("repl.verify_lag_blocks", "0");
+    run_op(s, "verify", 0, err, sizeof(err));
+    set("repl.verify_lag_blocks", "256");
+    assert_non_null(strstr(err, "differs"));
+    run_op(s, "final_delta_sync", 0, err, sizeof(err));
+    assert_non_null(strstr(err, "differs"));
 }
 
 static void new_version_then_remove(const struct srv *s)
@@ -291,7 +316,7 @@ static void test_local_install_is_idempotent_and_initial_sync_copies_the_disk(vo
     install_then_sync(&LOC);
 }
 
-static void test_local_delta_sends_only_changes_and_verify_sees_differences(void **state)
+static void test_local_delta_sends_only_changes_verify_catches_up_and_sees_damage(void **state)
 {
     (void)state;
     delta_then_verify(&LOC);
@@ -309,7 +334,7 @@ static void test_ssh_install_is_idempotent_and_initial_sync_copies_the_disk(void
     install_then_sync(&SSH);
 }
 
-static void test_ssh_delta_sends_only_changes_and_verify_sees_differences(void **state)
+static void test_ssh_delta_sends_only_changes_verify_catches_up_and_sees_damage(void **state)
 {
     (void)state;
     delta_then_verify(&SSH);
@@ -325,10 +350,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_install_is_idempotent_and_initial_sync_copies_the_disk),
-        cmocka_unit_test(test_local_delta_sends_only_changes_and_verify_sees_differences),
+        cmocka_unit_test(test_local_delta_sends_only_changes_verify_catches_up_and_sees_damage),
         cmocka_unit_test(test_local_new_agent_version_replaces_and_remove_cleans_up),
         cmocka_unit_test(test_ssh_install_is_idempotent_and_initial_sync_copies_the_disk),
-        cmocka_unit_test(test_ssh_delta_sends_only_changes_and_verify_sees_differences),
+        cmocka_unit_test(test_ssh_delta_sends_only_changes_verify_catches_up_and_sees_damage),
         cmocka_unit_test(test_ssh_new_agent_version_replaces_and_remove_cleans_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
