@@ -137,6 +137,13 @@ static int run_ok(struct transport *tp, const char *cmd)
 {
     char err[512];
     int rc = transport_run(tp, cmd, 10000, out, OUT_CAP, &res, err, sizeof err);
+    if (rc == -EKEYREJECTED) { /* for the post-mortem: what was pinned */
+        char dump[700];
+        snprintf(dump, sizeof dump, "ls -l --full-time %s*; cat %s", ha.known_hosts,
+                 ha.known_hosts);
+        if (system(dump) != 0)
+            print_message("(no known_hosts)\n");
+    }
     if (rc != 0)
         fail_msg("run '%s': %d %s", cmd, rc, err);
     if (res.out_len && out[res.out_len - 1] == '\n')
