@@ -521,3 +521,18 @@ int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *sto
     }
     return 0;
 }
+
+int receiver_drain(struct receiver *r, int timeout_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        pthread_mutex_lock(&r->mu);
+        int n = r->nconns;
+        pthread_mutex_unlock(&r->mu);
+        if (n == 0)
+            return 0;
+        if (waited >= timeout_ms)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}

@@ -47,4 +47,8 @@ void receiver_handle(struct receiver *r, struct xport *x);
  * is set (signals interrupt accept).  Returns 0 or -errno. */
 int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop);
 
+/* Waits up to timeout_ms for running connections to end; 0 when none is
+ * left (then receiver_free is safe), -ETIMEDOUT otherwise. */
+int receiver_drain(struct receiver *r, int timeout_ms);
+
 #endif

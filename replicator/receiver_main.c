@@ -72,6 +72,10 @@ int main(int argc, char **argv)
     int rc = receiver_serve(r, lfd, &stop_flag);
     close(lfd);
     wm_info("repl.stopped", "rc=%d", rc);
-    /* connection threads may still run: exit without freeing what they use */
+    /* connections still running after the grace time keep what they use */
+    if (receiver_drain(r, 5000) == 0) {
+        receiver_free(r);
+        wm_tls_ctx_free(o.tls);
+    }
     return rc < 0 ? 1 : 0;
 }

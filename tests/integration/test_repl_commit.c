@@ -233,6 +233,9 @@ static void test_staged_delta_is_invisible_until_commit_and_replayed_after_a_cra
     assert_int_equal(hole, 100 * 4096);
     /* the agent retrying its COMMIT (reply lost) is told it committed */
     assert_int_equal(commit(r2, 2, epoch), FRAME_COMMIT_OK);
+    usleep(200000); /* connection threads finish after their reply */
+    receiver_free(r);
+    receiver_free(r2);
 }
 
 int main(void)

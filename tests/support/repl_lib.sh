@@ -6,6 +6,8 @@ WM_REPO=${WM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 WM_BIN=${WM_BIN:-$WM_REPO/bin}
 AGENT=$WM_BIN/wavemill-agent
 RECEIVER=$WM_BIN/wavemill-receiver
+WM_CLI=$WM_BIN/wavemill
+[ -x "$WM_CLI" ] || WM_CLI=$WM_REPO/bin/wavemill   # e.g. WM_BIN=bin/asan
 T=$(mktemp -d /tmp/wm-repl-test.XXXXXX)
 PIDS=()
 
@@ -26,12 +28,12 @@ free_port() {
 
 # PKI with an agent, a receiver, a worker, and an identity from another CA.
 repl_pki() {
-    if [ -x "$WM_BIN/wavemill" ] && "$WM_BIN/wavemill" pki init --dir "$T/pki" >/dev/null 2>&1; then
-        "$WM_BIN/wavemill" pki issue --dir "$T/pki" --name agent1 --role agent >/dev/null
-        "$WM_BIN/wavemill" pki issue --dir "$T/pki" --name recv1 --role receiver >/dev/null
-        "$WM_BIN/wavemill" pki issue --dir "$T/pki" --name worker1 --role worker >/dev/null
-        "$WM_BIN/wavemill" pki init --dir "$T/otherpki" >/dev/null
-        "$WM_BIN/wavemill" pki issue --dir "$T/otherpki" --name agent1 --role agent >/dev/null
+    if [ -x "$WM_CLI" ] && "$WM_CLI" pki init --dir "$T/pki" >/dev/null 2>&1; then
+        "$WM_CLI" pki issue --dir "$T/pki" --name agent1 --role agent >/dev/null
+        "$WM_CLI" pki issue --dir "$T/pki" --name recv1 --role receiver >/dev/null
+        "$WM_CLI" pki issue --dir "$T/pki" --name worker1 --role worker >/dev/null
+        "$WM_CLI" pki init --dir "$T/otherpki" >/dev/null
+        "$WM_CLI" pki issue --dir "$T/otherpki" --name agent1 --role agent >/dev/null
     else
         fail "wavemill pki not available"
     fi
