@@ -87,6 +87,12 @@ down:
 status:
 	deploy/local/status
 
+# A wave of three real source hosts migrated end to end, data proven (root).
+demo:
+	deploy/local/install-deps
+	$(MAKE) all
+	deploy/demo/run
+
 # libFuzzer targets (clang), a bounded time each: FUZZ_SECONDS=30 by default
 fuzz:
 	tests/fuzz/run
