@@ -33,7 +33,8 @@ static int usage(void)
             "usage: wavemill-agent sync --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR\n"
             "           [--streams N] [--block-size BYTES] [--zstd-level L] [--bwlimit RATE]\n"
             "           [--full] [--progress] [--json] [--state-dir DIR]\n"
-            "       wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR [--sha256]\n"
+            "       wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR "
+            "[--sha256]\n"
             "       wavemill-agent serve --listen HOST:PORT --tls-dir DIR [--state-dir DIR]\n");
     return 2;
 }
@@ -42,59 +43,105 @@ static void print_progress(const struct proto_progress *p, int final, void *ud)
 {
     const struct agent_args *a = ud;
     if (a->json) {
-        printf("{\"event\":\"%s\",\"volume\":\"%s\",\"generation\":%" PRIu64 ",\"bytes_scanned\":%" PRIu64
-               ",\"bytes_total\":%" PRIu64 ",\"bytes_sent\":%" PRIu64 ",\"bytes_wire\":%" PRIu64
-               ",\"rate_bps\":%" PRIu64 ",\"eta_s\":%" PRIu64 "}\n",
-               final ? "done" : "progress", a->so.volume, p->gen, p->scanned, p->total, p->sent, p->wire,
-               p->rate, p->eta_s);
+        printf("{\"event\":\"%s\",\"volume\":\"%s\",\"generation\":%" PRIu64
+               ",\"bytes_scanned\":%" PRIu64 ",\"bytes_total\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+               ",\"bytes_wire\":%" PRIu64 ",\"rate_bps\":%" PRIu64 ",\"eta_s\":%" PRIu64 "}\n",
+               final ? "done" : "progress", a->so.volume, p->gen, p->scanned, p->total, p->sent,
+               p->wire, p->rate, p->eta_s);
         fflush(stdout);
     }
     if (a->progress)
-        fprintf(stderr, "gen %" PRIu64 ": scanned %.1f/%.1f MiB (%.0f%%), sent %.1f MiB, wire %.1f MiB, %.1f MiB/s, eta %" PRIu64 "s%s\n",
+        fprintf(stderr,
+                "gen %" PRIu64 ": scanned %.1f/%.1f MiB (%.0f%%), sent %.1f MiB, wire %.1f MiB, "
+                               "%.1f MiB/s, eta %" PRIu64 "s%s\n",
                 p->gen, p->scanned / 1048576.0, p->total / 1048576.0,
-                p->total ? 100.0 * (double)p->scanned / (double)p->total : 100.0, p->sent / 1048576.0,
-                p->wire / 1048576.0, p->rate / 1048576.0, p->eta_s, final ? " (committed)" : "");
+                p->total ? 100.0 * (double)p->scanned / (double)p->total : 100.0,
+                p->sent / 1048576.0, p->wire / 1048576.0, p->rate / 1048576.0, p->eta_s,
+                final ? " (committed)" : "");
 }
 
 static int parse_args(int argc, char **argv, struct agent_args *a)
 {
-    static const struct option opts[] = {
-        {"disk", 1, 0, 'd'}, {"volume", 1, 0, 'v'}, {"to", 1, 0, 't'}, {"tls-dir", 1, 0, 'T'},
-        {"streams", 1, 0, 's'}, {"block-size", 1, 0, 'b'}, {"zstd-level", 1, 0, 'z'},
-        {"bwlimit", 1, 0, 'w'}, {"full", 0, 0, 'f'}, {"progress", 0, 0, 'p'}, {"json", 0, 0, 'j'},
-        {"state-dir", 1, 0, 'S'}, {"sha256", 0, 0, 'H'}, {"listen", 1, 0, 'l'},
-        {"io-timeout", 1, 0, 'i'}, {"retries", 1, 0, 'r'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"disk", 1, 0, 'd'},
+                                         {"volume", 1, 0, 'v'},
+                                         {"to", 1, 0, 't'},
+                                         {"tls-dir", 1, 0, 'T'},
+                                         {"streams", 1, 0, 's'},
+                                         {"block-size", 1, 0, 'b'},
+                                         {"zstd-level", 1, 0, 'z'},
+                                         {"bwlimit", 1, 0, 'w'},
+                                         {"full", 0, 0, 'f'},
+                                         {"progress", 0, 0, 'p'},
+                                         {"json", 0, 0, 'j'},
+                                         {"state-dir", 1, 0, 'S'},
+                                         {"sha256", 0, 0, 'H'},
+                                         {"listen", 1, 0, 'l'},
+                                         {"io-timeout", 1, 0, 'i'},
+                                         {"retries", 1, 0, 'r'},
+                                         {0, 0, 0, 0}};
     int c;
     int64_t v;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->so.disk = optarg; break;
-        case 'v': a->so.volume = optarg; break;
-        case 't': a->so.to = optarg; break;
-        case 'T': a->tls_dir = optarg; break;
-        case 's': a->so.streams = (uint16_t)atoi(optarg); break;
-        case 'b': a->so.bs = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'z': a->so.level = atoi(optarg); break;
+        case 'd':
+            a->so.disk = optarg;
+            break;
+        case 'v':
+            a->so.volume = optarg;
+            break;
+        case 't':
+            a->so.to = optarg;
+            break;
+        case 'T':
+            a->tls_dir = optarg;
+            break;
+        case 's':
+            a->so.streams = (uint16_t)atoi(optarg);
+            break;
+        case 'b':
+            a->so.bs = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'z':
+            a->so.level = atoi(optarg);
+            break;
         case 'w':
             if ((v = ratelimit_parse(optarg)) < 0)
                 return -1;
             a->so.bwlimit = (uint64_t)v;
             break;
-        case 'f': a->so.full = 1; break;
-        case 'p': a->progress = 1; break;
-        case 'j': a->json = 1; break;
-        case 'S': snprintf(a->state_dir, sizeof(a->state_dir), "%s", optarg); break;
-        case 'H': a->sha256 = 1; break;
-        case 'l': a->listen = optarg; break;
-        case 'i': a->so.io_timeout_ms = atoi(optarg); break;
-        case 'r': a->so.max_failures = atoi(optarg); break;
-        default: return -1;
+        case 'f':
+            a->so.full = 1;
+            break;
+        case 'p':
+            a->progress = 1;
+            break;
+        case 'j':
+            a->json = 1;
+            break;
+        case 'S':
+            snprintf(a->state_dir, sizeof(a->state_dir), "%s", optarg);
+            break;
+        case 'H':
+            a->sha256 = 1;
+            break;
+        case 'l':
+            a->listen = optarg;
+            break;
+        case 'i':
+            a->so.io_timeout_ms = atoi(optarg);
+            break;
+        case 'r':
+            a->so.max_failures = atoi(optarg);
+            break;
+        default:
+            return -1;
         }
     }
     uint32_t bs = a->so.bs;
     if (optind != argc || a->so.streams < 1 || a->so.streams > PROTO_MAX_RANGES || bs < 512 ||
-        bs > (1u << 20) || (bs & (bs - 1)) || a->so.level < 1 || a->so.level > 19 || a->so.max_failures < 1)
+        bs > (1u << 20) || (bs & (bs - 1)) || a->so.level < 1 || a->so.level > 19 ||
+        a->so.max_failures < 1)
         return -1;
     if (!a->state_dir[0])
         snprintf(a->state_dir, sizeof(a->state_dir), "%s/.cache/wavemill/agent",
@@ -119,9 +166,11 @@ static int cmd_sync(struct agent_args *a)
                    strerror(-rc));
         return 1;
     }
-    wm_info("repl.sync_done", "volume=%s gen=%" PRIu64 " mode=%s resumed=%d fetched_map=%d sent=%" PRIu64
-            " wire=%" PRIu64, a->so.volume, r.gen, r.mode == PROTO_MODE_FULL ? "full" : "delta",
-            r.resumed, r.fetched_map, r.prog.sent, r.prog.wire);
+    wm_info("repl.sync_done",
+            "volume=%s gen=%" PRIu64 " mode=%s resumed=%d fetched_map=%d sent=%" PRIu64
+            " wire=%" PRIu64,
+            a->so.volume, r.gen, r.mode == PROTO_MODE_FULL ? "full" : "delta", r.resumed,
+            r.fetched_map, r.prog.sent, r.prog.wire);
     return 0;
 }
 
@@ -135,18 +184,22 @@ static int cmd_verify(struct agent_args *a)
         return 2;
     }
     if (rc == 0)
-        printf("verify %s: OK, generation %" PRIu64 ", %" PRIu64 " blocks equal%s\n", a->so.volume, r.gen,
-               r.blocks, a->sha256 ? ", sha256 equal" : "");
+        printf("verify %s: OK, generation %" PRIu64 ", %" PRIu64 " blocks equal%s\n", a->so.volume,
+               r.gen, r.blocks, a->sha256 ? ", sha256 equal" : "");
     else
-        printf("verify %s: DIFFERENT, generation %" PRIu64 ": size %" PRIu64 " vs %" PRIu64 ", %" PRIu64
-               " of %" PRIu64 " blocks differ (first at offset %" PRIu64 ")%s\n",
-               a->so.volume, r.gen, r.size_dst, r.size_src, r.mismatched, r.blocks, r.first_mismatch,
-               a->sha256 && !r.sha_equal ? ", sha256 differs" : "");
+        printf("verify %s: DIFFERENT, generation %" PRIu64 ": size %" PRIu64 " vs %" PRIu64
+               ", %" PRIu64 " of %" PRIu64 " blocks differ (first at offset %" PRIu64 ")%s\n",
+               a->so.volume, r.gen, r.size_dst, r.size_src, r.mismatched, r.blocks,
+               r.first_mismatch, a->sha256 && !r.sha_equal ? ", sha256 differs" : "");
     return rc;
 }
 
 static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig) { (void)sig; stop_flag = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
 
 static int cmd_serve(struct agent_args *a)
 {
@@ -190,7 +243,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "wavemill-agent: %s\n", err);
         return 2;
     }
-    int rc = strcmp(cmd, "sync") == 0 ? cmd_sync(&a) : strcmp(cmd, "verify") == 0 ? cmd_verify(&a) : usage();
+    int rc = strcmp(cmd, "sync") == 0     ? cmd_sync(&a)
+             : strcmp(cmd, "verify") == 0 ? cmd_verify(&a)
+                                          : usage();
     wm_tls_ctx_free(a.so.tls);
     return rc;
 }

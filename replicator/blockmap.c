@@ -30,7 +30,10 @@ struct blockmap {
     struct repl_digest *ent;
 };
 
-uint64_t blockmap_count(uint64_t size, uint32_t bs) { return bs ? (size + bs - 1) / bs : 0; }
+uint64_t blockmap_count(uint64_t size, uint32_t bs)
+{
+    return bs ? (size + bs - 1) / bs : 0;
+}
 
 static int blockmap_map(struct blockmap *m, uint64_t nblocks, char *err, size_t errlen)
 {
@@ -48,10 +51,12 @@ static int blockmap_map(struct blockmap *m, uint64_t nblocks, char *err, size_t 
     return 0;
 }
 
-static int blockmap_init_file(struct blockmap *m, uint32_t bs, uint64_t size, char *err, size_t errlen)
+static int blockmap_init_file(struct blockmap *m, uint32_t bs, uint64_t size, char *err,
+                              size_t errlen)
 {
     uint64_t n = blockmap_count(size, bs);
-    if (ftruncate(m->fd, 0) < 0 || ftruncate(m->fd, (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST)) < 0) {
+    if (ftruncate(m->fd, 0) < 0 ||
+        ftruncate(m->fd, (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST)) < 0) {
         int e = errno;
         snprintf(err, errlen, "size digest map: %s", strerror(e));
         return -e;
@@ -98,7 +103,8 @@ struct blockmap *blockmap_open(const char *path, int create, uint32_t bs, uint64
         free(m);
         return NULL;
     }
-    int rc = create ? blockmap_init_file(m, bs, size, err, errlen) : blockmap_check_file(m, err, errlen);
+    int rc =
+        create ? blockmap_init_file(m, bs, size, err, errlen) : blockmap_check_file(m, err, errlen);
     if (rc < 0) {
         close(m->fd);
         free(m);
@@ -117,11 +123,26 @@ void blockmap_free(struct blockmap *m)
     free(m);
 }
 
-uint32_t blockmap_bs(const struct blockmap *m) { return m->hdr->bs; }
-uint64_t blockmap_size(const struct blockmap *m) { return m->hdr->size; }
-uint64_t blockmap_nblocks(const struct blockmap *m) { return m->hdr->nblocks; }
-uint64_t blockmap_gen(const struct blockmap *m) { return m->hdr->gen; }
-const uint8_t *blockmap_uuid(const struct blockmap *m) { return m->hdr->uuid; }
+uint32_t blockmap_bs(const struct blockmap *m)
+{
+    return m->hdr->bs;
+}
+uint64_t blockmap_size(const struct blockmap *m)
+{
+    return m->hdr->size;
+}
+uint64_t blockmap_nblocks(const struct blockmap *m)
+{
+    return m->hdr->nblocks;
+}
+uint64_t blockmap_gen(const struct blockmap *m)
+{
+    return m->hdr->gen;
+}
+const uint8_t *blockmap_uuid(const struct blockmap *m)
+{
+    return m->hdr->uuid;
+}
 
 void blockmap_set_gen(struct blockmap *m, uint64_t gen, const uint8_t uuid[16])
 {

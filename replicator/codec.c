@@ -33,10 +33,22 @@ static uint64_t codec_get_le(struct codec_rd *r, size_t n)
     return v;
 }
 
-uint8_t codec_get_u8(struct codec_rd *r) { return (uint8_t)codec_get_le(r, 1); }
-uint16_t codec_get_u16(struct codec_rd *r) { return (uint16_t)codec_get_le(r, 2); }
-uint32_t codec_get_u32(struct codec_rd *r) { return (uint32_t)codec_get_le(r, 4); }
-uint64_t codec_get_u64(struct codec_rd *r) { return codec_get_le(r, 8); }
+uint8_t codec_get_u8(struct codec_rd *r)
+{
+    return (uint8_t)codec_get_le(r, 1);
+}
+uint16_t codec_get_u16(struct codec_rd *r)
+{
+    return (uint16_t)codec_get_le(r, 2);
+}
+uint32_t codec_get_u32(struct codec_rd *r)
+{
+    return (uint32_t)codec_get_le(r, 4);
+}
+uint64_t codec_get_u64(struct codec_rd *r)
+{
+    return codec_get_le(r, 8);
+}
 
 void codec_get_bytes(struct codec_rd *r, void *out, size_t n)
 {
@@ -94,10 +106,22 @@ static void codec_put_le(struct codec_wr *w, uint64_t v, size_t n)
     codec_put_bytes(w, b, n);
 }
 
-void codec_put_u8(struct codec_wr *w, uint8_t v) { codec_put_le(w, v, 1); }
-void codec_put_u16(struct codec_wr *w, uint16_t v) { codec_put_le(w, v, 2); }
-void codec_put_u32(struct codec_wr *w, uint32_t v) { codec_put_le(w, v, 4); }
-void codec_put_u64(struct codec_wr *w, uint64_t v) { codec_put_le(w, v, 8); }
+void codec_put_u8(struct codec_wr *w, uint8_t v)
+{
+    codec_put_le(w, v, 1);
+}
+void codec_put_u16(struct codec_wr *w, uint16_t v)
+{
+    codec_put_le(w, v, 2);
+}
+void codec_put_u32(struct codec_wr *w, uint32_t v)
+{
+    codec_put_le(w, v, 4);
+}
+void codec_put_u64(struct codec_wr *w, uint64_t v)
+{
+    codec_put_le(w, v, 8);
+}
 
 void codec_put_str(struct codec_wr *w, const char *s)
 {

@@ -49,7 +49,7 @@ static void job_unref(struct control_job *j)
 static void job_progress(const struct proto_progress *p, int final, void *ud)
 {
     struct control_job *j = ud;
-    (void)final;
+    (void) final;
     pthread_mutex_lock(&j->mu);
     j->prog = *p;
     j->prog_seq++;
@@ -83,13 +83,15 @@ static void job_execute(struct control_job *j, struct proto_ctl_result *res)
         res->gen = r.gen;
         res->prog = r.prog;
         if (res->rc == 0)
-            snprintf(res->text, sizeof(res->text), "committed generation %llu", (unsigned long long)r.gen);
+            snprintf(res->text, sizeof(res->text), "committed generation %llu",
+                     (unsigned long long)r.gen);
     } else {
         struct verify_result v;
         res->rc = verify_run(&so, j->req.sha256, &v, res->text, sizeof(res->text));
         res->gen = v.gen;
         if (res->rc == 1)
-            snprintf(res->text, sizeof(res->text), "target differs: %llu of %llu blocks, size %llu vs %llu",
+            snprintf(res->text, sizeof(res->text),
+                     "target differs: %llu of %llu blocks, size %llu vs %llu",
                      (unsigned long long)v.mismatched, (unsigned long long)v.blocks,
                      (unsigned long long)v.size_dst, (unsigned long long)v.size_src);
         else if (res->rc == 0)
@@ -103,7 +105,8 @@ static void *job_thread(void *arg)
     struct control_job *j = arg;
     struct proto_ctl_result res = {0};
     job_execute(j, &res);
-    wm_info("repl.job_done", "volume=%s op=%u rc=%d text=\"%s\"", j->req.volume, j->req.op, res.rc, res.text);
+    wm_info("repl.job_done", "volume=%s op=%u rc=%d text=\"%s\"", j->req.volume, j->req.op, res.rc,
+            res.text);
     pthread_mutex_lock(&j->mu);
     j->result = res;
     j->done = 1;
@@ -254,8 +257,8 @@ static void *ctl_conn_thread(void *arg)
     else {
         int attached;
         struct control_job *j = job_attach(c.o, &req, &attached);
-        wm_info("repl.control_request", "peer=%s volume=%s op=%u attached=%d", x->peer_name, req.volume,
-                req.op, attached);
+        wm_info("repl.control_request", "peer=%s volume=%s op=%u attached=%d", x->peer_name,
+                req.volume, req.op, attached);
         if (!j)
             ctl_refuse(x, "cannot start job");
         else if (ctl_watch(j, x, c.o->progress_ms) < 0)

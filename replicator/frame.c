@@ -40,7 +40,8 @@ int frame_hdr_decode(const uint8_t in[FRAME_HDR_LEN], uint8_t *type, uint32_t *l
         return -EPROTO;
     }
     if (*len > FRAME_MAX_PAYLOAD) {
-        snprintf(err, errlen, "frame too large: %" PRIu32 " bytes (max %u)", *len, FRAME_MAX_PAYLOAD);
+        snprintf(err, errlen, "frame too large: %" PRIu32 " bytes (max %u)", *len,
+                 FRAME_MAX_PAYLOAD);
         return -EMSGSIZE;
     }
     return 0;
@@ -113,7 +114,8 @@ static int frame_entry_check(const struct frame_entry *e, const uint8_t *pad,
     }
     if (e->kind == FRAME_KIND_DATA) {
         if (e->len > b->bs || (e->len != b->bs && !tail)) {
-            snprintf(err, errlen, "data block at %" PRIu64 " has bad length %" PRIu32, e->off, e->len);
+            snprintf(err, errlen, "data block at %" PRIu64 " has bad length %" PRIu32, e->off,
+                     e->len);
             return -EBADMSG;
         }
         *data += e->len;
@@ -153,7 +155,8 @@ int frame_blocks_decode(const uint8_t *p, size_t len, const struct frame_bounds 
         snprintf(err, errlen, "malformed blocks frame (data length mismatch)");
         return -EBADMSG;
     }
-    if (out->covered_end < prev_end || out->covered_end < prev_covered || out->covered_end > b->end) {
+    if (out->covered_end < prev_end || out->covered_end < prev_covered ||
+        out->covered_end > b->end) {
         snprintf(err, errlen, "blocks frame coverage %" PRIu64 " out of range", out->covered_end);
         return -EBADMSG;
     }

@@ -26,7 +26,8 @@ int journal_append(int fd, uint64_t *pos, const struct frame_blocks *fb, const u
     codec_put_u32(&w, fb->raw_len);
     codec_put_u32(&w, 0);
     size_t elen = (size_t)fb->nentries * FRAME_ENTRY_LEN;
-    struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)fb->entries, elen}, {(void *)raw, fb->raw_len}};
+    struct iovec iov[3] = {
+        {hdr, sizeof(hdr)}, {(void *)fb->entries, elen}, {(void *)raw, fb->raw_len}};
     size_t total = sizeof(hdr) + elen + fb->raw_len;
     ssize_t n = pwritev(fd, iov, 3, (off_t)*pos);
     if (n != (ssize_t)total)
@@ -57,7 +58,8 @@ static int journal_chunk(const struct frame_blocks *fb, const uint8_t *raw, int 
                 blockmap_zero_digest(off + bs > size ? size - off : bs, &z);
                 blockmap_set(map, off / bs, &z);
             }
-            if (fallocate(img_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e.off, (off_t)e.len) < 0)
+            if (fallocate(img_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e.off,
+                          (off_t)e.len) < 0)
                 return -errno;
             i++;
             continue;
@@ -99,8 +101,8 @@ int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64
         fb.nentries = codec_get_u32(&r);
         fb.raw_len = codec_get_u32(&r);
         size_t elen = (size_t)fb.nentries * FRAME_ENTRY_LEN;
-        if (magic != JOURNAL_MAGIC || fb.nentries > FRAME_MAX_ENTRIES || fb.raw_len > FRAME_MAX_RAW ||
-            off + JOURNAL_HDR + elen + fb.raw_len > len) {
+        if (magic != JOURNAL_MAGIC || fb.nentries > FRAME_MAX_ENTRIES ||
+            fb.raw_len > FRAME_MAX_RAW || off + JOURNAL_HDR + elen + fb.raw_len > len) {
             rc = -EBADMSG;
             break;
         }
@@ -111,7 +113,8 @@ int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64
         off += JOURNAL_HDR + elen + fb.raw_len;
     }
     if (rc < 0)
-        snprintf(err, errlen, "replay journal: %s", rc == -EBADMSG ? "journal is corrupt" : strerror(-rc));
+        snprintf(err, errlen, "replay journal: %s",
+                 rc == -EBADMSG ? "journal is corrupt" : strerror(-rc));
     free(buf);
     return rc;
 }

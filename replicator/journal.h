@@ -24,7 +24,7 @@ int journal_append(int fd, uint64_t *pos, const struct frame_blocks *fb, const u
 
 /* Replays [0, len) of journal fd into the image (pwrite, holes for zero
  * runs) and the map.  -errno with err; a malformed journal is -EBADMSG. */
-int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64_t size,
-                  char *err, size_t errlen);
+int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64_t size, char *err,
+                  size_t errlen);
 
 #endif

@@ -2,6 +2,7 @@
 #include "receiver.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -13,7 +14,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <zstd.h>
 
 #include "frame.h"
@@ -24,8 +24,9 @@
 #include "xport.h"
 
 #define REQ_MAX 65536
-#define VOLUME_RULE                                                                              \
-    "invalid volume name '%.100s': 1-100 characters of A-Z a-z 0-9 . _ -, not starting with . or - " \
+#define VOLUME_RULE                                                                                \
+    "invalid volume name '%.100s': 1-100 characters of A-Z a-z 0-9 . _ -, not starting with . or " \
+    "- "                                                                                           \
     "(names may not leave the receiver's root)"
 
 struct receiver {
@@ -155,7 +156,8 @@ static int stream_checkpoint(struct stream_ctx *s)
     char err[512];
     if (s->covered <= s->ckpt_at)
         return 0;
-    int rc = rvol_checkpoint(s->v, s->req.epoch, s->req.idx, s->token, s->covered, err, sizeof(err));
+    int rc =
+        rvol_checkpoint(s->v, s->req.epoch, s->req.idx, s->token, s->covered, err, sizeof(err));
     if (rc < 0 && rc != -ESTALE)
         wm_error("repl.checkpoint_failed", "volume=%s err=\"%s\"", s->v->name, err);
     s->ckpt_at = s->covered;
@@ -192,7 +194,8 @@ static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
 static int stream_range_done(struct stream_ctx *s, const uint8_t *p, size_t len)
 {
     struct proto_range rg;
-    if (proto_range_decode(p, len, &rg) < 0 || rg.done != s->range.end || s->covered != s->range.end) {
+    if (proto_range_decode(p, len, &rg) < 0 || rg.done != s->range.end ||
+        s->covered != s->range.end) {
         send_error(s->x, PROTO_E_FRAME, "range done before all its blocks were sent");
         return -EBADMSG;
     }
@@ -242,14 +245,16 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
     struct stream_ctx s = {.r = r, .x = x};
     char err[512];
     if (proto_stream_decode(p, len, &s.req) < 0 || !proto_volume_valid(s.req.volume)) {
-        send_error(x, PROTO_E_INVALID, "invalid stream request or volume name '%.100s'", s.req.volume);
+        send_error(x, PROTO_E_INVALID, "invalid stream request or volume name '%.100s'",
+                   s.req.volume);
         return;
     }
     if (!(s.v = receiver_vol(r, s.req.volume, err, sizeof(err)))) {
         send_error(x, PROTO_E_IO, "%s", err);
         return;
     }
-    if (rvol_claim(s.v, s.req.gen, s.req.epoch, s.req.idx, &s.token, &s.range, err, sizeof(err)) < 0) {
+    if (rvol_claim(s.v, s.req.gen, s.req.epoch, s.req.idx, &s.token, &s.range, err, sizeof(err)) <
+        0) {
         send_error(x, PROTO_E_STALE, "%s", err);
         return;
     }
@@ -281,13 +286,17 @@ static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p,
     struct proto_gen ok;
     char err[512];
     if (proto_commit_decode(p, len, &req) < 0 || !proto_volume_valid(req.volume)) {
-        send_error(x, PROTO_E_INVALID, "invalid commit request or volume name '%.100s'", req.volume);
+        send_error(x, PROTO_E_INVALID, "invalid commit request or volume name '%.100s'",
+                   req.volume);
         return;
     }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     int rc = v ? rvol_commit(v, &req, &ok, commit_reply, x, err, sizeof(err)) : -EIO;
     if (rc < 0)
-        send_error(x, rc == -ESTALE ? PROTO_E_STALE : rc == -EAGAIN ? PROTO_E_STATE : PROTO_E_IO,
+        send_error(x,
+                   rc == -ESTALE   ? PROTO_E_STALE
+                   : rc == -EAGAIN ? PROTO_E_STATE
+                                   : PROTO_E_IO,
                    "%s", err);
 }
 
@@ -378,8 +387,8 @@ static int map_send(struct rvol *v, struct xport *x, const struct proto_map_req 
                     size_t errlen)
 {
     pthread_mutex_lock(&v->mu);
-    struct proto_map_info info = {.gen = v->st.committed_gen, .size = v->st.committed_size,
-                                  .bs = v->st.committed_bs};
+    struct proto_map_info info = {
+        .gen = v->st.committed_gen, .size = v->st.committed_size, .bs = v->st.committed_bs};
     memcpy(info.uuid, v->st.uuid, 16);
     pthread_mutex_unlock(&v->mu);
     if (info.gen == 0) {

@@ -28,10 +28,10 @@ struct xport;
 
 struct receiver_opts {
     const char *root;
-    struct wm_tls_ctx *tls;   /* NULL: plain sockets (tests only) */
-    int io_timeout_ms;        /* per read/write on data connections */
-    uint64_t ckpt_bytes;      /* checkpoint a range after this many bytes covered */
-    int ckpt_ms;              /* ... or after this long */
+    struct wm_tls_ctx *tls; /* NULL: plain sockets (tests only) */
+    int io_timeout_ms;      /* per read/write on data connections */
+    uint64_t ckpt_bytes;    /* checkpoint a range after this many bytes covered */
+    int ckpt_ms;            /* ... or after this long */
     int max_conns;
 };
 

@@ -15,12 +15,18 @@
 #include "tls.h"
 
 static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig) { (void)sig; stop_flag = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
-                    "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS] [--log-level L]\n");
+    fprintf(
+        stderr,
+        "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
+        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS] [--log-level L]\n");
     return 2;
 }
 
@@ -29,9 +35,10 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "serve") != 0)
         return usage();
     static const struct option opts[] = {
-        {"listen", 1, 0, 'l'}, {"root", 1, 0, 'r'}, {"tls-dir", 1, 0, 't'},
-        {"io-timeout", 1, 0, 'i'}, {"checkpoint-bytes", 1, 0, 'c'}, {"checkpoint-ms", 1, 0, 'm'},
-        {"log-level", 1, 0, 'L'}, {0, 0, 0, 0}};
+        {"listen", 1, 0, 'l'},           {"root", 1, 0, 'r'},
+        {"tls-dir", 1, 0, 't'},          {"io-timeout", 1, 0, 'i'},
+        {"checkpoint-bytes", 1, 0, 'c'}, {"checkpoint-ms", 1, 0, 'm'},
+        {"log-level", 1, 0, 'L'},        {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
     const char *listen_on = NULL, *tls_dir = NULL;
     int c;
@@ -39,18 +46,31 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         enum wm_log_level lv;
         switch (c) {
-        case 'l': listen_on = optarg; break;
-        case 'r': o.root = optarg; break;
-        case 't': tls_dir = optarg; break;
-        case 'i': o.io_timeout_ms = atoi(optarg); break;
-        case 'c': o.ckpt_bytes = strtoull(optarg, NULL, 10); break;
-        case 'm': o.ckpt_ms = atoi(optarg); break;
+        case 'l':
+            listen_on = optarg;
+            break;
+        case 'r':
+            o.root = optarg;
+            break;
+        case 't':
+            tls_dir = optarg;
+            break;
+        case 'i':
+            o.io_timeout_ms = atoi(optarg);
+            break;
+        case 'c':
+            o.ckpt_bytes = strtoull(optarg, NULL, 10);
+            break;
+        case 'm':
+            o.ckpt_ms = atoi(optarg);
+            break;
         case 'L':
             if (wm_log_parse_level(optarg, &lv) < 0)
                 return usage();
             wm_log_set_level(lv);
             break;
-        default: return usage();
+        default:
+            return usage();
         }
     }
     if (!listen_on || !o.root || !tls_dir || optind != argc)

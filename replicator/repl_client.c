@@ -38,8 +38,12 @@ void repl_client_free(struct repl_client *c)
 
 static int client_request(struct xport *x, const struct repl_client_req *r)
 {
-    struct proto_ctl_req m = {.op = (uint8_t)r->op, .full = (uint8_t)r->full, .sha256 = (uint8_t)r->sha256,
-                              .streams = r->streams, .bs = r->block_size, .level = r->zstd_level,
+    struct proto_ctl_req m = {.op = (uint8_t)r->op,
+                              .full = (uint8_t)r->full,
+                              .sha256 = (uint8_t)r->sha256,
+                              .streams = r->streams,
+                              .bs = r->block_size,
+                              .level = r->zstd_level,
                               .bwlimit = r->bwlimit};
     if (strlen(r->disk) >= sizeof(m.disk) || strlen(r->volume) >= sizeof(m.volume) ||
         strlen(r->to) >= sizeof(m.to) || (r->id && strlen(r->id) >= sizeof(m.id)))
@@ -53,12 +57,13 @@ static int client_request(struct xport *x, const struct repl_client_req *r)
     return n < 0 ? (int)n : frame_send(x, FRAME_CTL_REQ, buf, (uint32_t)n);
 }
 
-int repl_client_run(struct repl_client *c, const char *agent_hostport, const struct repl_client_req *req,
-                    repl_client_progress_fn cb, void *ud, int io_timeout_ms,
-                    struct repl_client_result *res, char *err, size_t errlen)
+int repl_client_run(struct repl_client *c, const char *agent_hostport,
+                    const struct repl_client_req *req, repl_client_progress_fn cb, void *ud,
+                    int io_timeout_ms, struct repl_client_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
-    struct xport *x = xport_dial(agent_hostport, c->tls, io_timeout_ms ? io_timeout_ms : 120000, err, errlen);
+    struct xport *x =
+        xport_dial(agent_hostport, c->tls, io_timeout_ms ? io_timeout_ms : 120000, err, errlen);
     if (!x)
         return -ECONNREFUSED;
     if (c->tls && strcmp(x->peer_role, "agent") != 0) {

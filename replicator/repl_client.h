@@ -20,14 +20,14 @@ enum repl_client_op { REPL_CLIENT_SYNC = PROTO_CTL_SYNC, REPL_CLIENT_VERIFY = PR
 
 struct repl_client_req {
     enum repl_client_op op;
-    const char *id;     /* request id (e.g. "task-42-attempt-3"); may be NULL */
-    const char *disk;   /* path on the source host */
-    const char *volume; /* volume name on the receiver */
-    const char *to;     /* receiver HOST:PORT as the agent reaches it */
-    uint16_t streams;   /* 0 = agent default (1) */
+    const char *id;      /* request id (e.g. "task-42-attempt-3"); may be NULL */
+    const char *disk;    /* path on the source host */
+    const char *volume;  /* volume name on the receiver */
+    const char *to;      /* receiver HOST:PORT as the agent reaches it */
+    uint16_t streams;    /* 0 = agent default (1) */
     uint32_t block_size; /* 0 = 4096 */
-    int zstd_level;     /* 0 = 1 */
-    uint64_t bwlimit;   /* bytes/s, 0 = none */
+    int zstd_level;      /* 0 = 1 */
+    uint64_t bwlimit;    /* bytes/s, 0 = none */
     int full, sha256;
 };
 
@@ -51,8 +51,8 @@ void repl_client_free(struct repl_client *c);
  * operation went), or -errno with err when the agent could not be reached or
  * the connection dropped (retry: the job is re-attached).  io_timeout_ms
  * bounds the wait for each progress/result frame (0 = 120 s). */
-int repl_client_run(struct repl_client *c, const char *agent_hostport, const struct repl_client_req *req,
-                    repl_client_progress_fn cb, void *ud, int io_timeout_ms,
-                    struct repl_client_result *res, char *err, size_t errlen);
+int repl_client_run(struct repl_client *c, const char *agent_hostport,
+                    const struct repl_client_req *req, repl_client_progress_fn cb, void *ud,
+                    int io_timeout_ms, struct repl_client_result *res, char *err, size_t errlen);
 
 #endif

@@ -243,8 +243,8 @@ static int rvol_pending_matches(const struct rvol *v, const struct proto_begin *
                                 const struct proto_range *rg, uint16_t n)
 {
     const struct volstate *s = &v->st;
-    if (!s->pending || s->pending_size != req->size || s->pending_bs != req->bs || s->mode != mode ||
-        s->nranges != n || !v->staged)
+    if (!s->pending || s->pending_size != req->size || s->pending_bs != req->bs ||
+        s->mode != mode || s->nranges != n || !v->staged)
         return 0;
     for (uint16_t i = 0; i < n; i++)
         if (s->ranges[i].start != rg[i].start || s->ranges[i].end != rg[i].end)
@@ -311,8 +311,9 @@ int rvol_begin(struct rvol *v, const struct proto_begin *req, struct proto_begin
                                        .nranges = s->nranges};
         memcpy(out->uuid, s->uuid, 16);
         memcpy(out->ranges, s->ranges, s->nranges * sizeof(s->ranges[0]));
-        wm_info("repl.begin", "volume=%s gen=%" PRIu64 " mode=%s resumed=%d epoch=%" PRIu64, v->name,
-                s->pending_gen, mode == PROTO_MODE_FULL ? "full" : "delta", resumed, s->epoch);
+        wm_info("repl.begin", "volume=%s gen=%" PRIu64 " mode=%s resumed=%d epoch=%" PRIu64,
+                v->name, s->pending_gen, mode == PROTO_MODE_FULL ? "full" : "delta", resumed,
+                s->epoch);
     }
     pthread_cond_broadcast(&v->cv);
     pthread_mutex_unlock(&v->mu);
@@ -331,16 +332,18 @@ int rvol_claim(struct rvol *v, uint64_t gen, uint64_t epoch, uint16_t idx, uint6
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 3; /* a cut connection's handler may still be checkpointing */
-    while (v->owner[idx] && v->st.epoch == epoch && pthread_cond_timedwait(&v->cv, &v->mu, &until) == 0)
+    while (v->owner[idx] && v->st.epoch == epoch &&
+           pthread_cond_timedwait(&v->cv, &v->mu, &until) == 0)
         ;
     pthread_mutex_unlock(&v->mu);
     /* exclusive against writers: the old owner's last append is finished */
     pthread_rwlock_wrlock(&v->stage_lock);
     pthread_mutex_lock(&v->mu);
     int rc = 0;
-    if (!v->st.pending || v->st.pending_gen != gen || v->st.epoch != epoch || idx >= v->st.nranges) {
-        snprintf(err, errlen, "stale session for volume %s (another sync took over or it committed)",
-                 v->name);
+    if (!v->st.pending || v->st.pending_gen != gen || v->st.epoch != epoch ||
+        idx >= v->st.nranges) {
+        snprintf(err, errlen,
+                 "stale session for volume %s (another sync took over or it committed)", v->name);
         rc = -ESTALE;
     } else {
         v->owner[idx] = *token = ++v->token_seq;
@@ -377,7 +380,8 @@ static int rvol_write_entries(struct rvol *v, const struct frame_blocks *fb, con
         if (e.kind == FRAME_KIND_ZERO) {
             struct repl_digest z;
             for (uint64_t off = e.off; off < e.off + e.len; off += bs) {
-                blockmap_zero_digest(off + bs > v->st.pending_size ? v->st.pending_size - off : bs, &z);
+                blockmap_zero_digest(off + bs > v->st.pending_size ? v->st.pending_size - off : bs,
+                                     &z);
                 blockmap_set(v->stage_map, off / bs, &z);
             }
             if (fallocate(v->stage_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e.off,
@@ -488,7 +492,8 @@ int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen
     if (rc == 0)
         reply(arg, out);
     if (applied && (rc = rvol_apply_finish(v, err, errlen)) < 0)
-        wm_error("repl.commit_finish_failed", "volume=%s err=\"%s\" (replayed on next open)", v->name, err);
+        wm_error("repl.commit_finish_failed", "volume=%s err=\"%s\" (replayed on next open)",
+                 v->name, err);
     pthread_mutex_unlock(&v->mu);
     pthread_rwlock_unlock(&v->stage_lock);
     pthread_rwlock_unlock(&v->img_lock);

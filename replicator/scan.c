@@ -140,7 +140,8 @@ static int scan_block(struct scan_state *s, const uint8_t *data, uint64_t off, u
     blockmap_digest(data, len, &d);
     blockmap_set(j->pmap, idx, &d);
     const struct repl_digest *old = j->cmap ? blockmap_get(j->cmap, idx) : NULL;
-    if (old && blockmap_digest_eq(old, &d) && (off + len < j->size || blockmap_size(j->cmap) == j->size))
+    if (old && blockmap_digest_eq(old, &d) &&
+        (off + len < j->size || blockmap_size(j->cmap) == j->size))
         return 0;
     if (len == j->bs)
         z = s->zero_bs;
@@ -150,7 +151,8 @@ static int scan_block(struct scan_state *s, const uint8_t *data, uint64_t off, u
     if (blockmap_digest_eq(&d, &z)) {
         scan_add_zero(b, off, len);
     } else {
-        b->ents[b->n++] = (struct frame_entry){.off = off, .len = len, .kind = FRAME_KIND_DATA, .digest = d};
+        b->ents[b->n++] =
+            (struct frame_entry){.off = off, .len = len, .kind = FRAME_KIND_DATA, .digest = d};
         memcpy(b->raw + b->rawlen, data, len);
         b->rawlen += len;
     }

@@ -40,15 +40,15 @@ struct scan_queue {
 };
 
 struct scan_job {
-    int fd;                     /* source, borrowed */
-    uint64_t size;              /* source size */
+    int fd;        /* source, borrowed */
+    uint64_t size; /* source size */
     uint32_t bs;
-    uint64_t start, end;        /* range; scanning starts at start */
+    uint64_t start, end;         /* range; scanning starts at start */
     const struct blockmap *cmap; /* committed map, NULL = send everything */
     struct blockmap *pmap;       /* pending map, written as blocks are hashed */
     struct scan_queue *q;
-    _Atomic uint64_t *pos;       /* progress: offset reached */
-    int err;                     /* result (negative errno) */
+    _Atomic uint64_t *pos; /* progress: offset reached */
+    int err;               /* result (negative errno) */
 };
 
 int scan_queue_init(struct scan_queue *q, uint32_t bs);

@@ -46,7 +46,8 @@ static struct xport *stream_open(struct sender_stream *s, int *fatal)
         int code = sender_error_text(rb, (size_t)rc, s->err, sizeof(s->err));
         *fatal = code != PROTO_E_IO;
         rc = -EPROTO;
-    } else if (rc >= 0 && (type != FRAME_STREAM_OK || proto_range_decode(rb, (size_t)rc, &s->range) < 0)) {
+    } else if (rc >= 0 &&
+               (type != FRAME_STREAM_OK || proto_range_decode(rb, (size_t)rc, &s->range) < 0)) {
         snprintf(s->err, sizeof(s->err), "bad reply to stream request");
         rc = -EPROTO;
     } else if (rc < 0 && !s->err[0]) {
@@ -65,8 +66,8 @@ static int stream_send_batch(struct sender_stream *s, struct xport *x, struct sc
                              ZSTD_CCtx *cctx, uint8_t *out, size_t outcap)
 {
     const struct sender_conf *c = s->c;
-    long n = frame_blocks_encode(out + FRAME_HDR_LEN, outcap - FRAME_HDR_LEN, b->covered_end, b->ents,
-                                 b->n, b->raw, b->rawlen, cctx, c->level);
+    long n = frame_blocks_encode(out + FRAME_HDR_LEN, outcap - FRAME_HDR_LEN, b->covered_end,
+                                 b->ents, b->n, b->raw, b->rawlen, cctx, c->level);
     if (n < 0)
         return (int)n;
     frame_hdr_encode(out, FRAME_BLOCKS, (uint32_t)n);
@@ -127,8 +128,14 @@ static int stream_attempt(struct sender_stream *s, struct xport *x)
 {
     const struct sender_conf *c = s->c;
     struct scan_queue q;
-    struct scan_job job = {.fd = c->src_fd, .size = c->size, .bs = c->bs, .start = s->range.done,
-                           .end = s->range.end, .cmap = c->cmap, .pmap = c->pmap, .q = &q,
+    struct scan_job job = {.fd = c->src_fd,
+                           .size = c->size,
+                           .bs = c->bs,
+                           .start = s->range.done,
+                           .end = s->range.end,
+                           .cmap = c->cmap,
+                           .pmap = c->pmap,
+                           .q = &q,
                            .pos = &s->pos};
     if (scan_queue_init(&q, c->bs) < 0) {
         scan_queue_destroy(&q);
@@ -183,8 +190,9 @@ void *sender_run(void *arg)
             best = s->range.done, failures = 0;
         else if (++failures >= c->max_failures)
             break;
-        wm_warn("repl.stream_retry", "volume=%s range=%u done=%" PRIu64 " failures=%d reason=\"%s\"",
-                c->volume, s->idx, s->range.done, failures, s->err);
+        wm_warn("repl.stream_retry",
+                "volume=%s range=%u done=%" PRIu64 " failures=%d reason=\"%s\"", c->volume, s->idx,
+                s->range.done, failures, s->err);
         sleep_ms(100 << (failures < 5 ? failures : 5));
     }
     if (s->rc < 0 && !s->err[0])

@@ -63,8 +63,8 @@ static void sleep_ms(int ms)
  * transport (for replies that continue) or NULL; *code is the receiver's
  * error code when it answered ERROR (0 otherwise). */
 struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n,
-                               uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code,
-                               char *err, size_t errlen)
+                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code, char *err,
+                        size_t errlen)
 {
     *code = 0;
     struct xport *x = xport_dial(o->to, o->tls, o->io_timeout_ms, err, errlen);
@@ -74,7 +74,8 @@ struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *
     int rc = frame_send(x, type, p, (uint32_t)n);
     if (rc < 0)
         snprintf(err, errlen, "send request: %s", strerror(-rc));
-    else if ((rc = frame_recv(x, &t, rb, cap, FRAME_MAX_PAYLOAD, err, errlen)) >= 0 && t == FRAME_ERROR)
+    else if ((rc = frame_recv(x, &t, rb, cap, FRAME_MAX_PAYLOAD, err, errlen)) >= 0 &&
+             t == FRAME_ERROR)
         *code = sender_error_text(*rb, (size_t)rc, err, errlen), rc = -EPROTO;
     else if (rc >= 0 && t != want)
         snprintf(err, errlen, "unexpected reply type %u", t), rc = -EPROTO;
@@ -140,12 +141,15 @@ static int sync_read_map(struct xport *x, struct blockmap *m, struct proto_map_e
         uint32_t n;
         const uint8_t *d;
         if (t == FRAME_MAP_END) {
-            rc = proto_map_end_decode(rb, (size_t)rc, end) < 0 || next != blockmap_nblocks(m) ? -EPROTO : 0;
+            rc = proto_map_end_decode(rb, (size_t)rc, end) < 0 || next != blockmap_nblocks(m)
+                     ? -EPROTO
+                     : 0;
             break;
         }
         if (t != FRAME_MAP_CHUNK || proto_map_chunk_decode(rb, (size_t)rc, &first, &n, &d) < 0 ||
             first != next || first + n > blockmap_nblocks(m)) {
-            rc = t == FRAME_ERROR ? (sender_error_text(rb, (size_t)rc, err, errlen), -EPROTO) : -EPROTO;
+            rc = t == FRAME_ERROR ? (sender_error_text(rb, (size_t)rc, err, errlen), -EPROTO)
+                                  : -EPROTO;
             break;
         }
         for (uint32_t i = 0; i < n; i++)
@@ -168,7 +172,8 @@ static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct p
     size_t cap = 0;
     int rlen, code;
     long n = proto_map_req_encode(&req, buf, sizeof(buf));
-    struct xport *x = sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
+    struct xport *x =
+        sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
     struct proto_map_info info;
     struct blockmap *m = NULL;
     char path[4200], tmp[4300];
@@ -199,8 +204,9 @@ static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct p
 
 /* The committed map for a delta: the agent's own if it is the receiver's
  * committed generation, else the receiver's. */
-static struct blockmap *sync_committed_map(const struct sync_opts *o, const struct proto_begin_ok *bo,
-                                           int *fetched, char *err, size_t errlen)
+static struct blockmap *sync_committed_map(const struct sync_opts *o,
+                                           const struct proto_begin_ok *bo, int *fetched, char *err,
+                                           size_t errlen)
 {
     char path[4200];
     map_path(o, ".map", path, sizeof(path));
@@ -260,8 +266,11 @@ static void sync_snapshot(struct sync_run_ctx *c, struct proto_progress *p)
     for (uint16_t i = 0; i < c->n; i++)
         scanned += atomic_load(&c->st[i].pos) - c->st[i].range.start;
     uint64_t ms = mono_ms() - c->start_ms;
-    *p = (struct proto_progress){.scanned = scanned, .sent = atomic_load(&c->stats.sent),
-                                 .wire = atomic_load(&c->stats.wire), .total = c->size, .gen = c->gen};
+    *p = (struct proto_progress){.scanned = scanned,
+                                 .sent = atomic_load(&c->stats.sent),
+                                 .wire = atomic_load(&c->stats.wire),
+                                 .total = c->size,
+                                 .gen = c->gen};
     p->rate = ms && scanned > c->scanned0 ? (scanned - c->scanned0) * 1000 / ms : 0;
     p->eta_s = p->rate ? (c->size - scanned) / p->rate : 0;
 }
@@ -316,10 +325,11 @@ static int sync_streams(struct sync_run_ctx *c, struct sender_conf *conf, char *
     return rc;
 }
 
-static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_begin_ok *bo, char *err,
-                      size_t errlen)
+static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_begin_ok *bo,
+                      char *err, size_t errlen)
 {
-    struct proto_begin req = {.size = size, .bs = o->bs, .nranges = o->streams, .full = (uint8_t)o->full};
+    struct proto_begin req = {
+        .size = size, .bs = o->bs, .nranges = o->streams, .full = (uint8_t)o->full};
     snprintf(req.volume, sizeof(req.volume), "%s", o->volume);
     uint8_t buf[512], *rb = NULL;
     size_t cap = 0;
@@ -334,8 +344,8 @@ static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_beg
     return rc;
 }
 
-static int sync_commit(const struct sync_opts *o, const struct proto_begin_ok *bo, struct proto_gen *g,
-                       char *err, size_t errlen)
+static int sync_commit(const struct sync_opts *o, const struct proto_begin_ok *bo,
+                       struct proto_gen *g, char *err, size_t errlen)
 {
     struct proto_commit req = {.gen = bo->pending_gen, .epoch = bo->epoch};
     snprintf(req.volume, sizeof(req.volume), "%s", o->volume);
@@ -382,7 +392,8 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
     res->mode = bo.mode;
     struct blockmap *cm = NULL, *pm = NULL;
     int partial = 0;
-    if (bo.mode == PROTO_MODE_DELTA && !(cm = sync_committed_map(o, &bo, &res->fetched_map, err, errlen)))
+    if (bo.mode == PROTO_MODE_DELTA &&
+        !(cm = sync_committed_map(o, &bo, &res->fetched_map, err, errlen)))
         return -EIO;
     if (!(pm = sync_pending_map(o, &bo, size, &partial, err, errlen))) {
         blockmap_free(cm);
@@ -390,15 +401,25 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
     }
     struct sync_run_ctx *c = calloc(1, sizeof(*c));
     struct ratelimit *rl = ratelimit_new(o->bwlimit);
-    struct sender_conf conf = {.to = o->to, .volume = o->volume, .tls = o->tls,
-                               .io_timeout_ms = o->io_timeout_ms, .max_failures = o->max_failures,
-                               .level = o->level, .src_fd = fd, .size = size, .bs = o->bs,
-                               .gen = bo.pending_gen, .epoch = bo.epoch, .cmap = cm, .pmap = pm,
-                               .rl = rl, .cancel = o->cancel};
+    struct sender_conf conf = {.to = o->to,
+                               .volume = o->volume,
+                               .tls = o->tls,
+                               .io_timeout_ms = o->io_timeout_ms,
+                               .max_failures = o->max_failures,
+                               .level = o->level,
+                               .src_fd = fd,
+                               .size = size,
+                               .bs = o->bs,
+                               .gen = bo.pending_gen,
+                               .epoch = bo.epoch,
+                               .cmap = cm,
+                               .pmap = pm,
+                               .rl = rl,
+                               .cancel = o->cancel};
     rc = c ? 0 : -ENOMEM;
     if (c) {
-        *c = (struct sync_run_ctx){.o = o, .size = size, .n = bo.nranges, .gen = bo.pending_gen,
-                                   .start_ms = mono_ms()};
+        *c = (struct sync_run_ctx){
+            .o = o, .size = size, .n = bo.nranges, .gen = bo.pending_gen, .start_ms = mono_ms()};
         pthread_mutex_init(&c->mu, NULL);
         pthread_cond_init(&c->cv, NULL);
         conf.stats = &c->stats;

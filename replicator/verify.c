@@ -45,7 +45,8 @@ static int verify_block(struct verify_src *s, uint64_t idx, uint32_t bs, struct 
 }
 
 static int verify_chunks(struct xport *x, struct verify_src *s, const struct proto_map_info *info,
-                         struct verify_result *res, struct proto_map_end *end, char *err, size_t errlen)
+                         struct verify_result *res, struct proto_map_end *end, char *err,
+                         size_t errlen)
 {
     uint8_t *rb = NULL, t;
     size_t cap = 0;
@@ -55,7 +56,9 @@ static int verify_chunks(struct xport *x, struct verify_src *s, const struct pro
         uint32_t n;
         const uint8_t *dg;
         if (t == FRAME_MAP_END) {
-            rc = proto_map_end_decode(rb, (size_t)rc, end) < 0 || res->blocks != info->nblocks ? -EPROTO : 0;
+            rc = proto_map_end_decode(rb, (size_t)rc, end) < 0 || res->blocks != info->nblocks
+                     ? -EPROTO
+                     : 0;
             break;
         }
         if (t == FRAME_ERROR) {
@@ -92,7 +95,8 @@ static int verify_session(const struct sync_opts *o, struct verify_src *s, int s
     size_t cap = 0;
     int rlen, code, rc = -EPROTO;
     long n = proto_map_req_encode(&req, buf, sizeof(buf));
-    struct xport *x = sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
+    struct xport *x =
+        sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
     struct proto_map_info info;
     if (x && proto_map_info_decode(rb, (size_t)rlen, &info) < 0)
         snprintf(err, errlen, "malformed map info from receiver");
@@ -119,7 +123,8 @@ static int verify_session(const struct sync_opts *o, struct verify_src *s, int s
     return rc;
 }
 
-int verify_run(const struct sync_opts *o, int sha256, struct verify_result *res, char *err, size_t errlen)
+int verify_run(const struct sync_opts *o, int sha256, struct verify_result *res, char *err,
+               size_t errlen)
 {
     memset(res, 0, sizeof(*res));
     err[0] = '\0';

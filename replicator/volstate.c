@@ -42,17 +42,28 @@ static int volstate_line(struct volstate *st, const char *k, const char *v, uint
         return unhex16(v, st->uuid);
     if (sscanf(v, "%" SCNu64, &a) != 1)
         return -1;
-    if (strcmp(k, "committed_gen") == 0) st->committed_gen = a;
-    else if (strcmp(k, "committed_size") == 0) st->committed_size = a;
-    else if (strcmp(k, "committed_bs") == 0) st->committed_bs = (uint32_t)a;
-    else if (strcmp(k, "epoch") == 0) st->epoch = a;
-    else if (strcmp(k, "pending") == 0) st->pending = (int)a;
-    else if (strcmp(k, "applying") == 0) st->applying = (int)a;
-    else if (strcmp(k, "pending_gen") == 0) st->pending_gen = a;
-    else if (strcmp(k, "pending_size") == 0) st->pending_size = a;
-    else if (strcmp(k, "pending_bs") == 0) st->pending_bs = (uint32_t)a;
-    else if (strcmp(k, "mode") == 0) st->mode = (uint8_t)a;
-    else if (strcmp(k, "nranges") == 0) st->nranges = (uint16_t)a;
+    if (strcmp(k, "committed_gen") == 0)
+        st->committed_gen = a;
+    else if (strcmp(k, "committed_size") == 0)
+        st->committed_size = a;
+    else if (strcmp(k, "committed_bs") == 0)
+        st->committed_bs = (uint32_t)a;
+    else if (strcmp(k, "epoch") == 0)
+        st->epoch = a;
+    else if (strcmp(k, "pending") == 0)
+        st->pending = (int)a;
+    else if (strcmp(k, "applying") == 0)
+        st->applying = (int)a;
+    else if (strcmp(k, "pending_gen") == 0)
+        st->pending_gen = a;
+    else if (strcmp(k, "pending_size") == 0)
+        st->pending_size = a;
+    else if (strcmp(k, "pending_bs") == 0)
+        st->pending_bs = (uint32_t)a;
+    else if (strcmp(k, "mode") == 0)
+        st->mode = (uint8_t)a;
+    else if (strcmp(k, "nranges") == 0)
+        st->nranges = (uint16_t)a;
     return 0;
 }
 
@@ -88,12 +99,14 @@ static int volstate_write(FILE *f, const struct volstate *st)
 {
     char u[33];
     hex16(st->uuid, u);
-    fprintf(f, "wavemill-volume 1\ncommitted_gen %" PRIu64 "\ncommitted_size %" PRIu64
-               "\ncommitted_bs %" PRIu32 "\nuuid %s\nepoch %" PRIu64 "\npending %d\napplying %d\n",
+    fprintf(f,
+            "wavemill-volume 1\ncommitted_gen %" PRIu64 "\ncommitted_size %" PRIu64
+            "\ncommitted_bs %" PRIu32 "\nuuid %s\nepoch %" PRIu64 "\npending %d\napplying %d\n",
             st->committed_gen, st->committed_size, st->committed_bs, u, st->epoch, st->pending,
             st->applying);
-    fprintf(f, "pending_gen %" PRIu64 "\npending_size %" PRIu64 "\npending_bs %" PRIu32
-               "\nmode %u\nnranges %u\n",
+    fprintf(f,
+            "pending_gen %" PRIu64 "\npending_size %" PRIu64 "\npending_bs %" PRIu32
+            "\nmode %u\nnranges %u\n",
             st->pending_gen, st->pending_size, st->pending_bs, st->mode, st->nranges);
     for (uint16_t i = 0; i < st->nranges; i++)
         fprintf(f, "range %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", st->ranges[i].start,

@@ -47,7 +47,10 @@ static int fd_write_full(void *h, const void *buf, size_t len)
     return 0;
 }
 
-static void fd_close(void *h) { close((int)(intptr_t)h); }
+static void fd_close(void *h)
+{
+    close((int)(intptr_t)h);
+}
 
 struct xport *xport_from_fd(int fd)
 {
@@ -63,9 +66,18 @@ struct xport *xport_from_fd(int fd)
     return x;
 }
 
-static int tls_read_full(void *h, void *buf, size_t len) { return wm_tls_read_full(h, buf, len); }
-static int tls_write_full(void *h, const void *buf, size_t len) { return wm_tls_write_full(h, buf, len); }
-static void tls_close(void *h) { wm_tls_close(h); }
+static int tls_read_full(void *h, void *buf, size_t len)
+{
+    return wm_tls_read_full(h, buf, len);
+}
+static int tls_write_full(void *h, const void *buf, size_t len)
+{
+    return wm_tls_write_full(h, buf, len);
+}
+static void tls_close(void *h)
+{
+    wm_tls_close(h);
+}
 
 struct xport *xport_from_tls(struct wm_tls_conn *c)
 {
@@ -103,8 +115,14 @@ struct xport *xport_accept(int fd, struct wm_tls_ctx *ctx, char *err, size_t err
     return c ? xport_from_tls(c) : NULL;
 }
 
-int xport_read(struct xport *x, void *buf, size_t len) { return x->read_full(x->h, buf, len); }
-int xport_write(struct xport *x, const void *buf, size_t len) { return x->write_full(x->h, buf, len); }
+int xport_read(struct xport *x, void *buf, size_t len)
+{
+    return x->read_full(x->h, buf, len);
+}
+int xport_write(struct xport *x, const void *buf, size_t len)
+{
+    return x->write_full(x->h, buf, len);
+}
 
 void xport_free(struct xport *x)
 {

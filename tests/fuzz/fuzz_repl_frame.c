@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fb_bounds.size = (v[0] & 0xffffffffffULL);
     fb_bounds.start = (v[1] & 0xffffffffULL) % (fb_bounds.size + 1);
     fb_bounds.start -= fb_bounds.start % fb_bounds.bs;
-    fb_bounds.end = fb_bounds.start + ((v[2] & 0xffffffULL) % (fb_bounds.size - fb_bounds.start + 1));
+    fb_bounds.end =
+        fb_bounds.start + ((v[2] & 0xffffffULL) % (fb_bounds.size - fb_bounds.start + 1));
     const uint8_t *p = b + 16;
     size_t n = size - FRAME_HDR_LEN - 16;
     struct frame_blocks fb;

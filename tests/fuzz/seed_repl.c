@@ -9,7 +9,8 @@
 #include "frame.h"
 #include "proto.h"
 
-static void put(const char *dir, const char *name, const void *a, size_t an, const void *b, size_t bn)
+static void put(const char *dir, const char *name, const void *a, size_t an, const void *b,
+                size_t bn)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);

@@ -84,13 +84,16 @@ static struct receiver *new_receiver(void)
 }
 
 /* Sends data as generation gen's blocks (every block DATA or ZERO). */
-static void send_generation(struct receiver *r, const uint8_t *data, int full, uint64_t *gen, uint64_t *epoch)
+static void send_generation(struct receiver *r, const uint8_t *data, int full, uint64_t *gen,
+                            uint64_t *epoch)
 {
     uint8_t buf[4096], *rb = NULL;
     size_t cap = 0;
-    struct proto_begin b = {.volume = "c", .size = SIZE, .bs = 4096, .nranges = 1, .full = (uint8_t)full};
+    struct proto_begin b = {
+        .volume = "c", .size = SIZE, .bs = 4096, .nranges = 1, .full = (uint8_t)full};
     struct xport *x = conn(r);
-    assert_int_equal(rpc(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap), FRAME_BEGIN_OK);
+    assert_int_equal(rpc(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap),
+                     FRAME_BEGIN_OK);
     struct proto_begin_ok ok;
     assert_int_equal(proto_begin_ok_decode(rb, (size_t)last_len, &ok), 0);
     assert_int_equal(ok.mode, *gen == 0 ? PROTO_MODE_FULL : PROTO_MODE_DELTA);
@@ -99,7 +102,9 @@ static void send_generation(struct receiver *r, const uint8_t *data, int full, u
     *epoch = ok.epoch;
     struct proto_stream s = {.volume = "c", .gen = *gen, .epoch = *epoch, .idx = 0};
     x = conn(r);
-    assert_int_equal(rpc(x, FRAME_STREAM, buf, proto_stream_encode(&s, buf, sizeof(buf)), &rb, &cap), FRAME_STREAM_OK);
+    assert_int_equal(
+        rpc(x, FRAME_STREAM, buf, proto_stream_encode(&s, buf, sizeof(buf)), &rb, &cap),
+        FRAME_STREAM_OK);
     struct frame_entry e[256];
     uint8_t rawbuf[SIZE];
     uint32_t n = 0, rawlen = 0;
@@ -123,7 +128,9 @@ static void send_generation(struct receiver *r, const uint8_t *data, int full, u
     assert_true(len > 0);
     assert_int_equal(frame_send(x, FRAME_BLOCKS, out, (uint32_t)len), 0);
     struct proto_range rg = {0, SIZE, SIZE};
-    assert_int_equal(rpc(x, FRAME_RANGE_DONE, buf, proto_range_encode(&rg, buf, sizeof(buf)), &rb, &cap), FRAME_RANGE_OK);
+    assert_int_equal(
+        rpc(x, FRAME_RANGE_DONE, buf, proto_range_encode(&rg, buf, sizeof(buf)), &rb, &cap),
+        FRAME_RANGE_OK);
     xport_free(x);
     free(rb);
 }
@@ -134,7 +141,8 @@ static uint8_t commit(struct receiver *r, uint64_t gen, uint64_t epoch)
     size_t cap = 0;
     struct proto_commit c = {.volume = "c", .gen = gen, .epoch = epoch};
     struct xport *x = conn(r);
-    uint8_t t = (uint8_t)rpc(x, FRAME_COMMIT, buf, proto_commit_encode(&c, buf, sizeof(buf)), &rb, &cap);
+    uint8_t t =
+        (uint8_t)rpc(x, FRAME_COMMIT, buf, proto_commit_encode(&c, buf, sizeof(buf)), &rb, &cap);
     xport_free(x);
     free(rb);
     return t;
@@ -205,7 +213,9 @@ static void test_staged_delta_is_invisible_until_commit_and_replayed_after_a_cra
     size_t cap = 0;
     struct proto_map_req mq = {.volume = "c"};
     struct xport *x = conn(r2);
-    assert_int_equal(rpc(x, FRAME_MAP_REQ, buf, proto_map_req_encode(&mq, buf, sizeof(buf)), &rb, &cap), FRAME_MAP_INFO);
+    assert_int_equal(
+        rpc(x, FRAME_MAP_REQ, buf, proto_map_req_encode(&mq, buf, sizeof(buf)), &rb, &cap),
+        FRAME_MAP_INFO);
     xport_free(x);
     free(rb);
     image_is(gen2);

@@ -67,7 +67,8 @@ static int setup(void **st)
     (void)st;
     char err[512];
     signal(SIGPIPE, SIG_IGN);
-    if (tls_fixture_new(pki, sizeof(pki)) < 0 || tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
+    if (tls_fixture_new(pki, sizeof(pki)) < 0 ||
+        tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
         tls_fixture_issue(pki, "recv1", "receiver", 0, 0) < 0 ||
         tls_fixture_issue(pki, "worker1", "worker", 0, 0) < 0)
         return -1;
@@ -76,13 +77,15 @@ static int setup(void **st)
     snprintf(state, sizeof(state), "%s/state", pki);
     mkdir(root, 0700);
     snprintf(dir, sizeof(dir), "%s/recv1", pki);
-    struct receiver_opts ro = {.root = root, .io_timeout_ms = 10000,
+    struct receiver_opts ro = {.root = root,
+                               .io_timeout_ms = 10000,
                                .tls = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err))};
     rcv = receiver_new(&ro, err, sizeof(err));
     snprintf(dir, sizeof(dir), "%s/agent1", pki);
     co = (struct control_opts){.server_tls = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err)),
                                .client_tls = wm_tls_ctx_new(dir, WM_TLS_CLIENT, err, sizeof(err)),
-                               .state_dir = state, .progress_ms = 200};
+                               .state_dir = state,
+                               .progress_ms = 200};
     rfd = listen_any(rcv_addr, sizeof(rcv_addr));
     afd = listen_any(agent_addr, sizeof(agent_addr));
     if (!rcv || !co.server_tls || !co.client_tls || rfd < 0 || afd < 0)
@@ -119,7 +122,8 @@ static void count_progress(const struct proto_progress *p, void *ud)
 
 static struct repl_client_req request(enum repl_client_op op, const char *volume, const char *id)
 {
-    return (struct repl_client_req){.op = op, .id = id, .disk = src, .volume = volume, .to = rcv_addr};
+    return (struct repl_client_req){
+        .op = op, .id = id, .disk = src, .volume = volume, .to = rcv_addr};
 }
 
 static int same_files(const char *a, const char *b)
@@ -139,7 +143,8 @@ static void test_sync_and_verify_through_control_connection(void **st)
     req.bwlimit = 16u << 20; /* ~1 s: several progress frames */
     struct repl_client_result res;
     int n = 0;
-    assert_int_equal(repl_client_run(c, agent_addr, &req, count_progress, &n, 0, &res, err, sizeof(err)), 0);
+    assert_int_equal(
+        repl_client_run(c, agent_addr, &req, count_progress, &n, 0, &res, err, sizeof(err)), 0);
     if (res.rc != 0)
         fail_msg("sync: %s", res.text);
     assert_int_equal(res.gen, 1);
@@ -149,7 +154,8 @@ static void test_sync_and_verify_through_control_connection(void **st)
     assert_true(same_files(src, img));
     req = request(REPL_CLIENT_VERIFY, "ctl1", "t2");
     req.sha256 = 1;
-    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)), 0);
+    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)),
+                     0);
     if (res.rc != 0)
         fail_msg("verify: %s", res.text);
     assert_int_equal(res.gen, 1);
@@ -172,14 +178,16 @@ static void test_dropped_control_connection_keeps_the_sync(void **st)
     assert_true(rc < 0); /* the client saw the drop ... */
     assert_true(n >= 1); /* (after the job had started) */
     /* ... the job did not: the same request re-attaches and gets the result */
-    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)), 0);
+    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)),
+                     0);
     if (res.rc != 0)
         fail_msg("re-attached sync: %s", res.text);
     assert_int_equal(res.gen, 1); /* one sync, committed once */
     snprintf(img, sizeof(img), "%s/ctl2.img", root);
     assert_true(same_files(src, img));
     /* asking again with the same id returns the finished job's result */
-    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)), 0);
+    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)),
+                     0);
     assert_int_equal(res.rc, 0);
     assert_int_equal(res.gen, 1);
     repl_client_free(c);
@@ -193,7 +201,8 @@ static void test_wrong_role_cannot_drive_the_agent(void **st)
     struct repl_client *c = repl_client_new(adir, err, sizeof(err));
     struct repl_client_req req = request(REPL_CLIENT_SYNC, "ctl3", "t4");
     struct repl_client_result res;
-    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)), 0);
+    assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)),
+                     0);
     assert_true(res.rc < 0);
     assert_non_null(strstr(res.text, "role"));
     char p[400];

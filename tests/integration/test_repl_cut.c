@@ -63,7 +63,8 @@ static int setup(void **state_)
     (void)state_;
     char err[512], dir[400];
     signal(SIGPIPE, SIG_IGN);
-    if (tls_fixture_new(pki, sizeof(pki)) < 0 || tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
+    if (tls_fixture_new(pki, sizeof(pki)) < 0 ||
+        tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
         tls_fixture_issue(pki, "recv1", "receiver", 0, 0) < 0)
         return -1;
     snprintf(root, sizeof(root), "%s/root", pki);

@@ -3,8 +3,10 @@
  * refusal comes back as an ERROR with a clear sentence, and nothing of the
  * refused input reaches the target (image and staging compared before and
  * after). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,7 +52,8 @@ static int setup(void **state)
     (void)state;
     char err[512], dir[400];
     signal(SIGPIPE, SIG_IGN);
-    if (tls_fixture_new(pki, sizeof(pki)) < 0 || tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
+    if (tls_fixture_new(pki, sizeof(pki)) < 0 ||
+        tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
         tls_fixture_issue(pki, "recv1", "receiver", 0, 0) < 0 ||
         tls_fixture_issue(pki, "worker1", "worker", 0, 0) < 0)
         return -1;
@@ -118,7 +119,10 @@ static char *slurp(const char *path, size_t *len)
     return b;
 }
 
-static void target_path(const char *suffix, char *out, size_t n) { snprintf(out, n, "%s/v%s", root, suffix); }
+static void target_path(const char *suffix, char *out, size_t n)
+{
+    snprintf(out, n, "%s/v%s", root, suffix);
+}
 
 /* Sends one request frame and returns the reply type; ERROR text into err. */
 static uint8_t call(struct xport *x, uint8_t type, const void *p, long n, uint8_t **rb, size_t *cap,
@@ -146,14 +150,18 @@ static struct xport *open_stream(void)
     struct proto_begin b = {.volume = "v", .size = SRC_SIZE, .bs = 4096, .nranges = 1};
     struct xport *x = xport_dial(hostport, agent_ctx, 5000, err, sizeof(err));
     assert_non_null(x);
-    assert_int_equal(call(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap, &rlen, err, sizeof(err)), FRAME_BEGIN_OK);
+    assert_int_equal(call(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap,
+                          &rlen, err, sizeof(err)),
+                     FRAME_BEGIN_OK);
     struct proto_begin_ok ok;
     assert_int_equal(proto_begin_ok_decode(rb, (size_t)rlen, &ok), 0);
     assert_int_equal(ok.mode, PROTO_MODE_DELTA);
     xport_free(x);
     x = xport_dial(hostport, agent_ctx, 5000, err, sizeof(err));
     struct proto_stream s = {.volume = "v", .gen = ok.pending_gen, .epoch = ok.epoch, .idx = 0};
-    assert_int_equal(call(x, FRAME_STREAM, buf, proto_stream_encode(&s, buf, sizeof(buf)), &rb, &cap, &rlen, err, sizeof(err)), FRAME_STREAM_OK);
+    assert_int_equal(call(x, FRAME_STREAM, buf, proto_stream_encode(&s, buf, sizeof(buf)), &rb,
+                          &cap, &rlen, err, sizeof(err)),
+                     FRAME_STREAM_OK);
     free(rb);
     return x;
 }
@@ -172,7 +180,8 @@ static long good_frame(uint8_t *out, size_t cap, uint8_t *data)
 
 /* Sends a BLOCKS payload, expects an ERROR whose text contains want, and
  * checks nothing reached image, map or staging. */
-static void expect_refused(const uint8_t *payload, uint32_t len, int raw_header_len, const char *want)
+static void expect_refused(const uint8_t *payload, uint32_t len, int raw_header_len,
+                           const char *want)
 {
     char p[400], err[600];
     size_t l0, l1, m0, m1;
@@ -270,7 +279,8 @@ static void test_escaping_volume_names_are_refused(void **state)
         snprintf(b.volume, sizeof(b.volume), "%s", bad[i]);
         struct xport *x = xport_dial(hostport, agent_ctx, 5000, err, sizeof(err));
         assert_non_null(x);
-        uint8_t t = call(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap, &rlen, err, sizeof(err));
+        uint8_t t = call(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap,
+                         &rlen, err, sizeof(err));
         assert_int_equal(t, FRAME_ERROR);
         if (!strstr(err, "volume name"))
             fail_msg("refusal of '%s' says '%s'", bad[i], err);
@@ -294,7 +304,8 @@ static void test_worker_certificate_may_not_send_volumes(void **state)
     struct proto_begin b = {.volume = "w", .size = 4096, .bs = 4096, .nranges = 1};
     struct xport *x = xport_dial(hostport, worker_ctx, 5000, err, sizeof(err));
     assert_non_null(x);
-    uint8_t t = call(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap, &rlen, err, sizeof(err));
+    uint8_t t = call(x, FRAME_BEGIN, buf, proto_begin_encode(&b, buf, sizeof(buf)), &rb, &cap,
+                     &rlen, err, sizeof(err));
     assert_int_equal(t, FRAME_ERROR);
     assert_non_null(strstr(err, "role"));
     free(rb);

@@ -134,7 +134,10 @@ struct repl_cutproxy *repl_cutproxy_start(const char *target, uint64_t cut_after
     return p;
 }
 
-unsigned repl_cutproxy_cuts(struct repl_cutproxy *p) { return atomic_load(&p->cuts); }
+unsigned repl_cutproxy_cuts(struct repl_cutproxy *p)
+{
+    return atomic_load(&p->cuts);
+}
 
 void repl_cutproxy_stop(struct repl_cutproxy *p)
 {

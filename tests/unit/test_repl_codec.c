@@ -93,7 +93,8 @@ static void test_blocks_decoder_refuses_bit_flips(void **st)
      * refused (a zero run's length and coverage may legally take other
      * values: integrity of the stream itself is TLS's job) */
     for (long i = 0; i < n; i++) {
-        if (i >= FRAME_BLOCKS_HDR + 2 * FRAME_ENTRY_LEN && i < FRAME_BLOCKS_HDR + 3 * FRAME_ENTRY_LEN)
+        if (i >= FRAME_BLOCKS_HDR + 2 * FRAME_ENTRY_LEN &&
+            i < FRAME_BLOCKS_HDR + 3 * FRAME_ENTRY_LEN)
             continue;
         if (i < 8) /* covered_end: moving it within the range is legal */
             continue;
@@ -101,7 +102,8 @@ static void test_blocks_decoder_refuses_bit_flips(void **st)
         int accepted = decode_verify(out, (size_t)n, err) == 0;
         /* in the zstd frame some bits are don't-care: accepted only if the
          * verified content is the original */
-        if (accepted && (i < FRAME_BLOCKS_HDR + 3 * FRAME_ENTRY_LEN || memcmp(last_raw, raw, 8192) != 0))
+        if (accepted &&
+            (i < FRAME_BLOCKS_HDR + 3 * FRAME_ENTRY_LEN || memcmp(last_raw, raw, 8192) != 0))
             fail_msg("flip at byte %ld accepted", i);
         out[i] ^= 0x10;
     }
@@ -116,12 +118,15 @@ static void test_blocks_decoder_refuses_out_of_bounds(void **st)
     struct frame_blocks fb;
     struct frame_bounds narrow = bounds;
     narrow.start = 4096; /* first block lies before the range */
-    assert_int_equal(frame_blocks_decode(out, (size_t)n, &narrow, 0, &fb, err, sizeof(err)), -EBADMSG);
+    assert_int_equal(frame_blocks_decode(out, (size_t)n, &narrow, 0, &fb, err, sizeof(err)),
+                     -EBADMSG);
     narrow = bounds;
     narrow.end = 4 * 4096; /* zero run ends past the range */
-    assert_int_equal(frame_blocks_decode(out, (size_t)n, &narrow, 0, &fb, err, sizeof(err)), -EBADMSG);
+    assert_int_equal(frame_blocks_decode(out, (size_t)n, &narrow, 0, &fb, err, sizeof(err)),
+                     -EBADMSG);
     /* coverage going backwards */
-    assert_int_equal(frame_blocks_decode(out, (size_t)n, &bounds, 6 * 4096, &fb, err, sizeof(err)), -EBADMSG);
+    assert_int_equal(frame_blocks_decode(out, (size_t)n, &bounds, 6 * 4096, &fb, err, sizeof(err)),
+                     -EBADMSG);
 }
 
 static void test_frame_header_limits(void **st)
@@ -148,8 +153,13 @@ static void test_session_messages_round_trip_and_refuse_leftovers(void **st)
 {
     (void)st;
     uint8_t buf[4096];
-    struct proto_begin_ok a = {.committed_gen = 7, .committed_size = 1 << 30, .committed_bs = 4096,
-                               .pending_gen = 8, .epoch = 3, .mode = PROTO_MODE_DELTA, .nranges = 2};
+    struct proto_begin_ok a = {.committed_gen = 7,
+                               .committed_size = 1 << 30,
+                               .committed_bs = 4096,
+                               .pending_gen = 8,
+                               .epoch = 3,
+                               .mode = PROTO_MODE_DELTA,
+                               .nranges = 2};
     a.ranges[0] = (struct proto_range){0, 100, 50};
     a.ranges[1] = (struct proto_range){100, 200, 100};
     long n = proto_begin_ok_encode(&a, buf, sizeof(buf));
@@ -163,7 +173,12 @@ static void test_session_messages_round_trip_and_refuse_leftovers(void **st)
     n = proto_begin_ok_encode(&a, buf, sizeof(buf));
     assert_int_equal(proto_begin_ok_decode(buf, (size_t)n, &b), -EBADMSG);
 
-    struct proto_begin q = {.volume = "disk-0.img", .size = 123, .bs = 4096, .nranges = 4, .full = 1}, r;
+    struct proto_begin q = {.volume = "disk-0.img",
+                            .size = 123,
+                            .bs = 4096,
+                            .nranges = 4,
+                            .full = 1},
+                       r;
     n = proto_begin_encode(&q, buf, sizeof(buf));
     assert_int_equal(proto_begin_decode(buf, (size_t)n, &r), 0);
     assert_string_equal(r.volume, "disk-0.img");
@@ -171,8 +186,15 @@ static void test_session_messages_round_trip_and_refuse_leftovers(void **st)
     assert_int_equal(proto_begin_decode(buf, (size_t)n, &r), -EBADMSG);
     assert_true(proto_begin_encode(&q, buf, 10) < 0);
 
-    struct proto_ctl_req c = {.op = PROTO_CTL_SYNC, .id = "t-1", .disk = "/dev/sda", .volume = "v",
-                              .to = "h:1", .streams = 2, .level = 3, .bwlimit = 99}, d;
+    struct proto_ctl_req c = {.op = PROTO_CTL_SYNC,
+                              .id = "t-1",
+                              .disk = "/dev/sda",
+                              .volume = "v",
+                              .to = "h:1",
+                              .streams = 2,
+                              .level = 3,
+                              .bwlimit = 99},
+                         d;
     n = proto_ctl_req_encode(&c, buf, sizeof(buf));
     assert_int_equal(proto_ctl_req_decode(buf, (size_t)n, &d), 0);
     assert_string_equal(d.disk, "/dev/sda");
@@ -269,9 +291,17 @@ static void test_state_file_round_trips(void **st)
     int fd = mkstemp(path);
     close(fd);
     unlink(path);
-    struct volstate a = {.committed_gen = 4, .committed_size = 99, .committed_bs = 4096, .epoch = 9,
-                         .pending = 1, .pending_gen = 5, .pending_size = 100, .pending_bs = 4096,
-                         .mode = PROTO_MODE_DELTA, .nranges = 2}, b;
+    struct volstate a = {.committed_gen = 4,
+                         .committed_size = 99,
+                         .committed_bs = 4096,
+                         .epoch = 9,
+                         .pending = 1,
+                         .pending_gen = 5,
+                         .pending_size = 100,
+                         .pending_bs = 4096,
+                         .mode = PROTO_MODE_DELTA,
+                         .nranges = 2},
+                    b;
     a.uuid[0] = 0xfe;
     a.ranges[0] = (struct proto_range){0, 50, 10};
     a.ranges[1] = (struct proto_range){50, 100, 100};
