@@ -31,7 +31,8 @@ int sender_error_text(const uint8_t *p, size_t len, char *err, size_t errlen)
 static struct xport *stream_open(struct sender_stream *s, int *fatal)
 {
     const struct sender_conf *c = s->c;
-    struct xport *x = xport_dial(c->to, c->tls, c->io_timeout_ms, s->err, sizeof(s->err));
+    struct xport *x =
+        xport_dial_role(c->to, c->tls, c->io_timeout_ms, "receiver", s->err, sizeof(s->err));
     if (!x)
         return NULL;
     struct proto_stream req = {.gen = c->gen, .epoch = c->epoch, .idx = s->idx};

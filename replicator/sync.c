@@ -67,7 +67,7 @@ struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *
                         size_t errlen)
 {
     *code = 0;
-    struct xport *x = xport_dial(o->to, o->tls, o->io_timeout_ms, err, errlen);
+    struct xport *x = xport_dial_role(o->to, o->tls, o->io_timeout_ms, "receiver", err, errlen);
     if (!x)
         return NULL;
     uint8_t t;

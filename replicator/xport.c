@@ -107,6 +107,19 @@ struct xport *xport_dial(const char *hostport, struct wm_tls_ctx *ctx, int io_ti
     return c ? xport_from_tls(c) : NULL;
 }
 
+struct xport *xport_dial_role(const char *hostport, struct wm_tls_ctx *ctx, int io_timeout_ms,
+                              const char *role, char *err, size_t errlen)
+{
+    struct xport *x = xport_dial(hostport, ctx, io_timeout_ms, err, errlen);
+    if (x && ctx && strcmp(x->peer_role, role) != 0) {
+        snprintf(err, errlen, "peer %.100s at %.100s has certificate role '%s', not '%s'",
+                 x->peer_name, hostport, x->peer_role, role);
+        xport_free(x);
+        return NULL;
+    }
+    return x;
+}
+
 struct xport *xport_accept(int fd, struct wm_tls_ctx *ctx, char *err, size_t errlen)
 {
     if (!ctx)

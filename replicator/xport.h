@@ -30,6 +30,11 @@ struct xport *xport_from_tls(struct wm_tls_conn *c);
  * io_timeout_ms bounds every read/write (0 = none). */
 struct xport *xport_dial(const char *hostport, struct wm_tls_ctx *ctx, int io_timeout_ms, char *err,
                          size_t errlen);
+/* xport_dial, then (TLS only) refuses a peer whose certificate role is not
+ * role: an agent sends volumes only to a "receiver", a worker drives only an
+ * "agent". */
+struct xport *xport_dial_role(const char *hostport, struct wm_tls_ctx *ctx, int io_timeout_ms,
+                              const char *role, char *err, size_t errlen);
 /* Server side of an accepted fd: TLS accept when ctx is given. */
 struct xport *xport_accept(int fd, struct wm_tls_ctx *ctx, char *err, size_t errlen);
 

@@ -33,6 +33,19 @@ done
 [ -z "$(ls "$ROOT")" ] && [ ! -e "$T/x.img" ] && [ ! -e /abs.img ] || fail "escaping name left files"
 pass "escaping volume names refused"
 
+# a "receiver" whose certificate is not a receiver's gets no volume data
+FAKE_ROOT=$T/fakeroot FAKE_PORT=$(free_port)
+mkdir -p "$FAKE_ROOT"
+"$RECEIVER" serve --listen 127.0.0.1:$FAKE_PORT --root "$FAKE_ROOT" --tls-dir "$T/pki/worker1" \
+    >>"$T/fake.log" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+"$AGENT" sync --disk "$SRC" --volume stolen --to 127.0.0.1:$FAKE_PORT --tls-dir "$T/pki/agent1" \
+    --state-dir "$T/state" --retries 1 >"$T/out" 2>&1 && fail "agent sent a volume to a worker certificate"
+grep -q "role 'worker', not 'receiver'" "$T/out" || fail "no clear error: $(cat "$T/out")"
+[ -z "$(ls "$FAKE_ROOT")" ] || fail "fake receiver got files"
+pass "agent refuses a peer whose certificate is not a receiver's"
+
 # and the good agent still works afterwards
 agent_sync good "$SRC" || fail "good sync"
 same "$SRC" "$ROOT/good.img"
