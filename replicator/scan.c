@@ -17,12 +17,14 @@ static void batch_free(struct scan_batch *b)
     free(b);
 }
 
-static struct scan_batch *batch_new(uint32_t bs)
+static struct scan_batch *batch_new(uint32_t bs, uint32_t batch_raw)
 {
     struct scan_batch *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;
-    b->rawcap = bs > SCAN_BATCH_RAW ? bs : SCAN_BATCH_RAW;
+    if (batch_raw == 0 || batch_raw > SCAN_BATCH_RAW)
+        batch_raw = SCAN_BATCH_RAW;
+    b->rawcap = bs > batch_raw ? bs : batch_raw;
     b->ents = malloc(FRAME_MAX_ENTRIES * sizeof(*b->ents));
     b->raw = malloc(b->rawcap);
     if (!b->ents || !b->raw) {
@@ -32,13 +34,13 @@ static struct scan_batch *batch_new(uint32_t bs)
     return b;
 }
 
-int scan_queue_init(struct scan_queue *q, uint32_t bs)
+int scan_queue_init(struct scan_queue *q, uint32_t bs, uint32_t batch_raw)
 {
     memset(q, 0, sizeof(*q));
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
     for (int i = 0; i < SCAN_QUEUE + 2; i++) {
-        if (!(q->free[i] = batch_new(bs)))
+        if (!(q->free[i] = batch_new(bs, batch_raw)))
             return -ENOMEM;
         q->nfree++;
     }

@@ -51,7 +51,9 @@ struct scan_job {
     int err;               /* result (negative errno) */
 };
 
-int scan_queue_init(struct scan_queue *q, uint32_t bs);
+/* batch_raw: data bytes per batch (0 = SCAN_BATCH_RAW, the maximum); at
+ * least one block. */
+int scan_queue_init(struct scan_queue *q, uint32_t bs, uint32_t batch_raw);
 void scan_queue_destroy(struct scan_queue *q);
 /* Consumer side: next batch (blocking), then give it back. */
 struct scan_batch *scan_queue_pop(struct scan_queue *q);

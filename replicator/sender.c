@@ -138,7 +138,7 @@ static int stream_attempt(struct sender_stream *s, struct xport *x)
                            .pmap = c->pmap,
                            .q = &q,
                            .pos = &s->pos};
-    if (scan_queue_init(&q, c->bs) < 0) {
+    if (scan_queue_init(&q, c->bs, c->batch_raw) < 0) {
         scan_queue_destroy(&q);
         return -ENOMEM;
     }

@@ -26,8 +26,9 @@ struct sender_conf {
     const char *to, *volume;
     struct wm_tls_ctx *tls;
     int io_timeout_ms;
-    int max_failures; /* consecutive attempts without progress */
-    int level;        /* zstd level */
+    int max_failures;   /* consecutive attempts without progress */
+    int level;          /* zstd level */
+    uint32_t batch_raw; /* data bytes per frame (0 = default) */
     int src_fd;
     uint64_t size;
     uint32_t bs;

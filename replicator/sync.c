@@ -382,6 +382,16 @@ static void sync_keep_map(const struct sync_opts *o, struct blockmap *pm, const 
         unlink(path);
 }
 
+/* Under a tight --bwlimit, smaller frames: a frame then never waits for
+ * its tokens much longer than ~1/4 s, far inside the receiver's io timeout. */
+static uint32_t sync_batch_raw(const struct sync_opts *o)
+{
+    uint64_t per_stream = o->bwlimit / (o->streams ? o->streams : 1);
+    if (!o->bwlimit || per_stream / 4 >= (1u << 20))
+        return 0;
+    return per_stream / 4 < 65536 ? 65536 : (uint32_t)(per_stream / 4);
+}
+
 static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync_result *res,
                    char *err, size_t errlen)
 {
@@ -415,7 +425,8 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                                .cmap = cm,
                                .pmap = pm,
                                .rl = rl,
-                               .cancel = o->cancel};
+                               .cancel = o->cancel,
+                               .batch_raw = sync_batch_raw(o)};
     rc = c ? 0 : -ENOMEM;
     if (c) {
         *c = (struct sync_run_ctx){
