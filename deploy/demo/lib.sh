@@ -7,6 +7,9 @@
 #   DEMO_NAME     database wm_<name>, topic prefix, host state root   [demo]
 #   DEMO_HOSTS    "name:10.x.y.2/24 ..." one source host each          [3 hosts]
 #   DEMO_DISK     disk image size                                      [64M]
+#   DEMO_DISKS    disk images per host (disk0 holds the service's data) [1]
+#   DEMO_WORKER_SET  extra "key=value ..." settings of the workers      []
+#   DEMO_FULL_HOSTS  hosts whose agent folder is a 128 KiB tmpfs   []
 #   DEMO_CUTOVER  cutover window, relative to wave start               [+1m]
 #   DEMO_DELTA    scheduler.delta_interval                             [10s]
 #   DEMO_BOUND    seconds the wave may take before we give up          [240]
@@ -22,6 +25,8 @@ WM_BIN=${WM_BIN:-$DEMO_REPO/bin}
 DEMO_NAME=${DEMO_NAME:-demo}
 DEMO_HOSTS=${DEMO_HOSTS:-"src1:10.231.11.2/24 src2:10.231.12.2/24 src3:10.231.13.2/24"}
 DEMO_DISK=${DEMO_DISK:-64M}
+DEMO_DISKS=${DEMO_DISKS:-1}
+DEMO_WORKER_SET=${DEMO_WORKER_SET:-}
 DEMO_CUTOVER=${DEMO_CUTOVER:-+1m}
 DEMO_DELTA=${DEMO_DELTA:-10s}
 DEMO_BOUND=${DEMO_BOUND:-240}
@@ -98,10 +103,12 @@ demo_pki() {
 # Each source host: its namespace, sshd, a disk image and the writing service.
 demo_hosts() {
     QUIET=1 "$HOSTCTL" down-all >/dev/null 2>&1
-    local h
+    local h extra
     for h in $DEMO_HOSTS; do
-        QUIET=1 "$HOSTCTL" up "${h%%:*}" --addr "${h#*:}" --disks 1 --disk-size "$DEMO_DISK" \
-            --service --flush-ms 500 || demo_fail "host up $h"
+        extra=()
+        case " ${DEMO_FULL_HOSTS:-} " in *" ${h%%:*} "*) extra=(--agent-size 128k) ;; esac
+        QUIET=1 "$HOSTCTL" up "${h%%:*}" --addr "${h#*:}" --disks "$DEMO_DISKS" --disk-size "$DEMO_DISK" \
+            --service --flush-ms 500 "${extra[@]}" || demo_fail "host up $h"
     done
 }
 
@@ -149,13 +156,15 @@ demo_moto() {
 # image; shutdown_command "powers off" the host by stopping its sshd (the
 # disk is left exactly as the final delta saw it).
 demo_import() {
-    local csv=$DEMO_DIR/intake.csv h name addr st
+    local csv=$DEMO_DIR/intake.csv h name addr st disks i
     echo "wave_name,app_name,server_name,server_fqdn,server_os_family,server_os_version,source_host,source_port,source_user,credential,disks,target_provider,instance_type,subnet_id,security_group_ids,test_security_group_ids,tags" >"$csv"
     for h in $DEMO_HOSTS; do
         name=${h%%:*} addr=${h#*:}
         addr=${addr%/*}
         st=$WM_HOSTS_DIR/$name
-        echo "$DEMO_WAVE,app-$DEMO_NAME,$name,$name.demo.internal,linux,Debian,$addr,22,root,factory-ssh,$st/disk0.img:$DEMO_DISK,$DEMO_PROVIDER,t3.micro,subnet-demo,sg-live,sg-test,env=demo" >>"$csv"
+        disks=$st/disk0.img:$DEMO_DISK
+        for ((i = 1; i < DEMO_DISKS; i++)); do disks="$disks;$st/disk$i.img:$DEMO_DISK"; done
+        echo "$DEMO_WAVE,app-$DEMO_NAME,$name,$name.demo.internal,linux,Debian,$addr,22,root,factory-ssh,$disks,$DEMO_PROVIDER,t3.micro,subnet-demo,sg-live,sg-test,env=demo" >>"$csv"
     done
     wm import "$csv" >"$DEMO_DIR/logs/import.log" 2>&1 || { cat "$DEMO_DIR/logs/import.log" >&2; demo_fail "import"; }
     for h in $DEMO_HOSTS; do
@@ -195,6 +204,8 @@ demo_worker_args() {
                  --set ssh.known_hosts="$WM_HOSTS_DIR/factory/known_hosts"
                  --set secrets.master_key="$MASTER_KEY" --set worker.slots=4
                  --set worker.lease=${DEMO_LEASE:-10s})
+    local kv
+    for kv in $DEMO_WORKER_SET; do WORKER_ARGS+=(--set "$kv"); done
     if [ "${DEMO_PROVIDER}" = aws ]; then
         WORKER_ARGS+=(--set aws.endpoint="http://127.0.0.1:$MOTO_PORT"
                       --set aws.route53_endpoint="http://127.0.0.1:$MOTO_PORT")
@@ -252,16 +263,17 @@ demo_run_wave() {
 # Every target volume equals its source image as it was at shutdown, and
 # holds the last record the service wrote.
 demo_prove() {
-    local h name src dst last got bad=0
+    local h name src dst last got bad=0 i
     for h in $DEMO_HOSTS; do
         name=${h%%:*}
-        src=$WM_HOSTS_DIR/$name/disk0.img
-        dst=$RX_ROOT/$name-disk0.img
-        if ! cmp -s "$src" "$dst"; then
-            demo_log "PROOF FAILED: $dst differs from $src"
-            bad=1
-            continue
-        fi
+        for ((i = DEMO_DISKS - 1; i >= 0; i--)); do
+            src=$WM_HOSTS_DIR/$name/disk$i.img
+            dst=$RX_ROOT/$name-disk$i.img
+            if ! cmp -s "$src" "$dst"; then
+                demo_log "PROOF FAILED: $dst differs from $src"
+                bad=1
+            fi
+        done
         # the service's own log (outside the image) has every record it wrote
         last=$(tail -n 1 "$WM_HOSTS_DIR/$name/service/records.log" 2>/dev/null)
         got=$(debugfs -R "cat /data/records.log" "$dst" 2>/dev/null | tail -n 1)
@@ -270,7 +282,7 @@ demo_prove() {
             bad=1
             continue
         fi
-        demo_log "proof: $name-disk0 == source image ($(stat -c %s "$src") bytes, cmp), last record '${last% t=*}' present"
+        [ $bad = 0 ] && demo_log "proof: $name: $DEMO_DISKS target volume(s) == source image(s) ($(stat -c %s "$src") bytes each, cmp), last record '${last% t=*}' in $name-disk0"
     done
     return $bad
 }
