@@ -120,6 +120,20 @@ static void count_progress(const struct proto_progress *p, void *ud)
     (*n)++;
 }
 
+struct cut_on_progress {
+    struct repl_cutproxy *proxy;
+    int n;
+};
+
+/* Drops the control connection once the job has reported progress twice. */
+static void cut_after_two(const struct proto_progress *p, void *ud)
+{
+    struct cut_on_progress *c = ud;
+    (void)p;
+    if (++c->n == 2)
+        repl_cutproxy_cut_now(c->proxy);
+}
+
 static struct repl_client_req request(enum repl_client_op op, const char *volume, const char *id)
 {
     return (struct repl_client_req){
@@ -167,16 +181,16 @@ static void test_dropped_control_connection_keeps_the_sync(void **st)
     (void)st;
     char err[512], px[64], img[400];
     struct repl_client *c = repl_client_new(dir, err, sizeof(err));
-    /* the control connection dies a few progress frames in */
-    struct repl_cutproxy *p = repl_cutproxy_start(agent_addr, 5000, 0, px, sizeof(px));
+    /* the control connection dies two progress frames in */
+    struct repl_cutproxy *p = repl_cutproxy_start(agent_addr, 1u << 30, 0, px, sizeof(px));
     struct repl_client_req req = request(REPL_CLIENT_SYNC, "ctl2", "t3");
     req.bwlimit = 5u << 20; /* ~3 s */
     struct repl_client_result res;
-    int n = 0;
-    int rc = repl_client_run(c, px, &req, count_progress, &n, 0, &res, err, sizeof(err));
+    struct cut_on_progress cut = {.proxy = p};
+    int rc = repl_client_run(c, px, &req, cut_after_two, &cut, 0, &res, err, sizeof(err));
     repl_cutproxy_stop(p);
     assert_true(rc < 0); /* the client saw the drop ... */
-    assert_true(n >= 1); /* (after the job had started) */
+    assert_true(cut.n >= 2);
     /* ... the job did not: the same request re-attaches and gets the result */
     assert_int_equal(repl_client_run(c, agent_addr, &req, NULL, NULL, 0, &res, err, sizeof(err)),
                      0);

@@ -20,6 +20,7 @@ struct repl_cutproxy {
     int lfd;
     atomic_int stop;
     atomic_uint cuts, conns;
+    atomic_uint cut_gen; /* bumped by cut_now: relays end */
     pthread_t thread;
 };
 
@@ -50,10 +51,15 @@ static void *relay_thread(void *arg)
     struct cut_relay r = *(struct cut_relay *)arg;
     free(arg);
     uint64_t moved = 0;
+    unsigned gen = atomic_load(&r.p->cut_gen);
     struct pollfd pf[2] = {{.fd = r.a, .events = POLLIN}, {.fd = r.b, .events = POLLIN}};
     while (moved < r.budget) {
-        if (poll(pf, 2, 1000) < 0)
+        if (poll(pf, 2, 50) < 0)
             break;
+        if (atomic_load(&r.p->cut_gen) != gen) {
+            moved = r.budget;
+            break;
+        }
         long n = 0;
         if (pf[0].revents && (n = relay_once(r.a, r.b)) < 0)
             break;
@@ -132,6 +138,11 @@ struct repl_cutproxy *repl_cutproxy_start(const char *target, uint64_t cut_after
     }
     snprintf(listen_out, outlen, "127.0.0.1:%u", ntohs(sa.sin_port));
     return p;
+}
+
+void repl_cutproxy_cut_now(struct repl_cutproxy *p)
+{
+    atomic_fetch_add(&p->cut_gen, 1);
 }
 
 unsigned repl_cutproxy_cuts(struct repl_cutproxy *p)

@@ -14,6 +14,8 @@ struct repl_cutproxy;
  * The listening address goes to listen_out.  NULL on failure. */
 struct repl_cutproxy *repl_cutproxy_start(const char *target, uint64_t cut_after, uint64_t step,
                                           char *listen_out, size_t outlen);
+/* Cuts every connection now (RST), whatever its budget. */
+void repl_cutproxy_cut_now(struct repl_cutproxy *p);
 /* Connections cut so far. */
 unsigned repl_cutproxy_cuts(struct repl_cutproxy *p);
 /* Stops accepting (running relays end with their connections). */
