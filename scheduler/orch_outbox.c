@@ -15,14 +15,18 @@
 #include "pg.h"
 
 enum { O_ID, O_TASK, O_ATTEMPT, O_TOPIC, O_WAVE_ID, O_WAVE, O_SERVER_ID, O_SERVER, O_KIND,
-       O_LIVE, O_PARAMS, O_PROVIDER, O_TRANSPORT, O_REPLICATION, O_DEADLINE };
+       O_LIVE, O_PARAMS, O_PROVIDER, O_TRANSPORT, O_REPLICATION, O_DEADLINE, O_INVENTORY };
 
 static const char SQL_OUTBOX[] =
     "SELECT o.id, o.task_id, o.attempt, o.topic, t.wave_id, w.name, t.server_id, s.name,"
     " t.kind, (t.state = 'QUEUED' AND t.attempt = o.attempt), t.params::text,"
     " s.target_provider, coalesce(s.settings->>'transport', ''),"
     " coalesce(s.settings->>'replication', ''),"
-    " coalesce(floor(extract(epoch FROM t.deadline) * 1000)::bigint, 0)"
+    " coalesce(floor(extract(epoch FROM t.deadline) * 1000)::bigint, 0),"
+    /* what a provider driver needs of the inventory (see outbox_inventory) */
+    " s.fqdn, s.instance_type, s.subnet_id, array_to_string(s.security_group_ids, ','),"
+    " array_to_string(s.test_security_group_ids, ','), s.tags::text,"
+    " coalesce(s.settings->>'exec_script', ''), coalesce(s.settings->>'exec_timeout_s', '')"
     " FROM task_outbox o JOIN tasks t ON t.id = o.task_id JOIN servers s ON s.id = t.server_id"
     " JOIN waves w ON w.id = t.wave_id WHERE t.wave_id = ANY($1::bigint[])"
     " ORDER BY o.id LIMIT $2::int";
@@ -51,10 +55,28 @@ static size_t outbox_params(const PGresult *r, int i, struct wm_kv *kv)
     return n;
 }
 
+/* The inventory facts a provider step works from (the exec provider's
+ * documented params), non-empty ones only; a sim server needs none. */
+static size_t outbox_inventory(const PGresult *r, int i, struct wm_kv *kv)
+{
+    static const char *const keys[] = {"fqdn", "instance_type", "subnet_id",
+                                       "security_group_ids", "test_security_group_ids", "tags",
+                                       "exec_script", "exec_timeout_s"};
+    size_t n = 0;
+    if (strcmp(PQgetvalue(r, i, O_PROVIDER), "sim") == 0)
+        return 0;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        const char *v = PQgetvalue(r, i, O_INVENTORY + (int)k);
+        if (*v && strcmp(v, "{}") != 0)
+            kv[n++] = (struct wm_kv){(char *)keys[k], (char *)v};
+    }
+    return n;
+}
+
 static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *cfg,
                            const PGresult *r, int i, int64_t now, char *err, size_t errlen)
 {
-    struct wm_kv kv[4];
+    struct wm_kv kv[12];
     struct wm_task_msg m = {
         .task_id = orch_get_i64(r, i, O_TASK),
         .attempt = (int32_t)orch_get_i64(r, i, O_ATTEMPT),
@@ -68,6 +90,7 @@ static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *
         .published_ms = now,
     };
     m.nparams = outbox_params(r, i, kv);
+    m.nparams += outbox_inventory(r, i, kv + m.nparams);
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = wm_task_msg_encode(&m, &buf, &len, err, errlen);

@@ -135,19 +135,25 @@ demo_secret() {
         --master-key "$MASTER_KEY" >/dev/null || demo_fail "secret set"
 }
 
-# moto (tests/peers) for the aws provider, when the worker has one.
+# moto (tests/peers) is the target cloud: through the aws provider when
+# the worker has one, else through the exec provider and the operator
+# script deploy/demo/provider_moto.py (EC2 + Route 53 calls with boto3).
 demo_moto() {
     DEMO_PROVIDER=${DEMO_PROVIDER:-}
     if [ -z "$DEMO_PROVIDER" ]; then
         if strings "$WM_BIN/wavemill-worker" | grep -qx 'aws.endpoint'; then
             DEMO_PROVIDER=aws
         else
-            DEMO_PROVIDER=sim
+            DEMO_PROVIDER=exec
         fi
     fi
-    [ "$DEMO_PROVIDER" = aws ] || return 0
+    [ "$DEMO_PROVIDER" != sim ] || return 0
     MOTO_PORT=$(bash tests/peers/moto_server.sh start "$DEMO_DIR/moto") || demo_fail "moto did not start"
     MOTO_STARTED=1
+    EXEC_SCRIPT=$DEMO_DIR/provider.sh
+    printf '#!/bin/sh\n# exec provider of the demo: EC2 and Route 53 on the local moto server\nAWS_ENDPOINT_URL=http://127.0.0.1:%s DEMO_CMDB_FILE=%s exec %s %s "$@"\n' \
+        "$MOTO_PORT" "$DEMO_DIR/cmdb.jsonl" "$WM_PY" "$DEMO_REPO/deploy/demo/provider_moto.py" >"$EXEC_SCRIPT"
+    chmod 755 "$EXEC_SCRIPT"
 }
 
 # The intake CSV of the wave, one row per host, then the per-server
@@ -173,7 +179,7 @@ demo_import() {
         demo_sql "UPDATE servers SET settings = settings || jsonb_build_object(
             'transport', 'ssh', 'replication', 'wavemill', 'agent_dir', '$st/agent',
             'stop_command', '$st/bin/stop-service',
-            'shutdown_command', 'kill -TERM \$(cat $st/sshd.pid)')
+            'shutdown_command', 'kill -TERM \$(cat $st/sshd.pid)', 'exec_script', '${EXEC_SCRIPT:-}')
             WHERE name = '$name'" || demo_fail "settings of $name"
     done
 }
@@ -288,6 +294,7 @@ demo_prove() {
 }
 
 demo_summary() {
+    demo_cloud_summary
     echo
     echo "=== wavemill status --wave $DEMO_WAVE"
     wm status --wave "$DEMO_WAVE"
@@ -311,4 +318,28 @@ SELECT t.kind, count(*) AS tasks,
 FROM tasks t WHERE t.state = 'SUCCEEDED'
 GROUP BY t.kind ORDER BY min(t.claimed_at);
 SQL
+}
+
+# What the target cloud (moto) holds now: instances and DNS records.
+demo_cloud_summary() {
+    [ -n "${MOTO_PORT:-}" ] || return 0
+    echo
+    echo "=== target cloud (moto at 127.0.0.1:$MOTO_PORT)"
+    AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT "$WM_PY" - <<'PY'
+import os, boto3
+kw = dict(region_name="us-east-1", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+          aws_access_key_id="demo", aws_secret_access_key="demo")
+ec2, r53 = boto3.client("ec2", **kw), boto3.client("route53", **kw)
+names = {g["GroupId"]: g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+for r in ec2.describe_instances()["Reservations"]:
+    for i in r["Instances"]:
+        t = {x["Key"]: x["Value"] for x in i.get("Tags", [])}
+        print("instance %-20s %-6s %-8s %-10s groups=%s" % (i["InstanceId"], t.get("server", "?"),
+              t.get("purpose", "?"), i["State"]["Name"],
+              ",".join(names.get(g["GroupId"], g["GroupId"]) for g in i["SecurityGroups"])))
+for z in r53.list_hosted_zones()["HostedZones"]:
+    for rr in r53.list_resource_record_sets(HostedZoneId=z["Id"])["ResourceRecordSets"]:
+        if rr["Type"] == "A":
+            print("dns      %s A %s" % (rr["Name"], ",".join(v["Value"] for v in rr["ResourceRecords"])))
+PY
 }

@@ -2,15 +2,15 @@
 # `make demo`, smaller: one wave of two real source hosts (network
 # namespaces with sshd, an ext4 disk image and a service writing records)
 # migrated by a scheduler and two workers with the ssh transport and the
-# wavemill replicator; the cutover window opens 20 s after the start, deltas
+# wavemill replicator; the cutover window opens 40 s after the start, deltas
 # every 4 s.  Passes when the wave is DONE, every target volume equals its
 # source image at shutdown (cmp) and holds the service's last record.
 DEMO_NAME=e2e$$
 DEMO_HOSTS="e2a:10.231.141.2/24 e2b:10.231.142.2/24"
 DEMO_DISK=16M
-DEMO_CUTOVER=+20s
+DEMO_CUTOVER=+40s
 DEMO_DELTA=4s
-DEMO_BOUND=150
+DEMO_BOUND=180
 DEMO_DIR=/var/tmp/wavemill-test-e2e$$
 . "$(dirname "$0")/../../deploy/demo/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 1; }
