@@ -22,6 +22,7 @@
 #include "orch_sql.h"
 #include "orch_tick.h"
 #include "pg.h"
+#include "pgprep.h"
 #include "pipeline.h"
 
 static const char SQL_ADVANCE[] =
@@ -50,11 +51,12 @@ static const char SQL_ADVANCE[] =
     "   CASE WHEN q.kind IS NULL THEN 'DONE'"
     "   WHEN q.waits AND NOT x.open THEN 'READY_FOR_CUTOVER' ELSE q.lifecycle END AS new_lc"
     "   FROM x LEFT JOIN p q ON q.ord = x.next_ord),"
-    " a AS (UPDATE tasks t SET acted_at = now() FROM f WHERE t.id = f.id),"
+    " a AS (UPDATE tasks t SET acted_at = now() WHERE t.id = ANY (ARRAY(SELECT id FROM f))),"
     " s AS (UPDATE servers s SET current_step = coalesce(n.next_kind, s.current_step),"
     "   lifecycle = n.new_lc, error = NULL, updated_at = now(),"
     "   last_delta_at = CASE WHEN n.delta_done THEN now() ELSE s.last_delta_at END"
-    "   FROM n WHERE s.id = n.server_id AND n.cur),"
+    "   FROM n WHERE s.id = n.server_id AND n.cur"
+    "   AND s.id = ANY (ARRAY(SELECT server_id FROM n WHERE cur))),"
     " i AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts, not_before)"
     "   SELECT n.server_id, n.wave_id, n.next_kind, $7::int,"
     "   now() + CASE WHEN n.again THEN $8::bigint ELSE 0 END * interval '1 ms'"
@@ -109,7 +111,8 @@ int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tic
     snprintf(delay, sizeof(delay), "%lld", (long long)c->delta_interval_ms);
     const char *p[] = {owned, pa->kinds, pa->lifecycles, pa->waits, pa->repeats,
                        lim, maxa, delay, c->actor};
-    PGresult *r = orch_query(db, "advance", SQL_ADVANCE, 9, p, err, errlen);
+    static const struct pgprep advance = {"wm_sched_advance", SQL_ADVANCE, 9};
+    PGresult *r = pgprep_query(db, &advance, p, err, errlen);
     if (!r)
         return -EIO;
     *n = PQntuples(r);

@@ -280,7 +280,8 @@ int orch_sched_run(struct orch_sched *s, volatile sig_atomic_t *stop, char *err,
             sched_log_stats(s);
             next_stats = now + 10000;
         }
-        int64_t wait = work ? 0 : min64(SCHED_POLL_MAX_MS, min64(min64(next_full, next_quick), next_own) - now);
+        int64_t due = min64(min64(next_full, next_quick), next_own);
+        int64_t wait = work ? 0 : min64(SCHED_POLL_MAX_MS, due - now);
         if (sched_drain_status(s, wait > 0 ? (int)wait : 0))
             work = true;
         if (sched_notified(s)) /* an operator changed something: look at everything */

@@ -13,6 +13,7 @@
 #include "orch_events.h"
 #include "orch_sql.h"
 #include "pg.h"
+#include "pgprep.h"
 #include "pipeline.h"
 
 struct kind_sets {
@@ -85,13 +86,15 @@ static const char SQL_FAILED[] =
     " r AS (UPDATE tasks t SET state = 'PENDING', acted_at = now(), updated_at = now(),"
     "   not_before = now() + least($3::bigint * power(2, t.attempt - 1), $4::bigint)"
     "                * interval '1 ms'"
-    "   FROM f WHERE t.id = f.id AND t.attempt < t.max_attempts"
+    "   FROM f WHERE t.id = f.id AND t.id = ANY (ARRAY(SELECT id FROM f))"
+    "   AND t.attempt < t.max_attempts"
     "   RETURNING t.id, t.attempt, t.max_attempts, t.not_before),"
     " re AS (INSERT INTO task_events (task_id, attempt, state, actor, message)"
     "   SELECT id, attempt, 'PENDING', $2, 'retry ' || (attempt + 1) || '/' || max_attempts"
     "   || ' after ' || round(extract(epoch FROM not_before - now()) * 1000) || ' ms' FROM r),"
     " g AS (UPDATE tasks t SET acted_at = now() FROM f"
-    "   WHERE t.id = f.id AND t.attempt >= t.max_attempts"
+    "   WHERE t.id = f.id AND t.id = ANY (ARRAY(SELECT id FROM f))"
+    "   AND t.attempt >= t.max_attempts"
     "   RETURNING t.id, t.server_id, t.kind, t.error, t.attempt),"
     " s AS (UPDATE servers s SET lifecycle = 'FAILED', updated_at = now(),"
     "   error = g.kind || ' failed after ' || g.attempt || ' attempts: '"
@@ -110,7 +113,8 @@ static int tick_failed(struct wm_pg *db, const char *owned, const struct orch_ti
     snprintf(bmax, sizeof(bmax), "%lld", (long long)c->retry_backoff_max_ms);
     snprintf(lim, sizeof(lim), "%d", c->batch);
     const char *p[] = {owned, c->actor, b, bmax, lim};
-    PGresult *r = orch_query(db, "failed tasks", SQL_FAILED, 5, p, err, errlen);
+    static const struct pgprep failed = {"wm_sched_failed", SQL_FAILED, 5};
+    PGresult *r = pgprep_query(db, &failed, p, err, errlen);
     if (!r)
         return -EIO;
     int n = PQntuples(r);
@@ -191,6 +195,7 @@ static const char SQL_ISSUE[] =
     "   published_at = NULL, claimed_at = NULL, finished_at = NULL, acted_at = NULL,"
     "   error = NULL, lease_owner = NULL, lease_expires = NULL, bytes_done = 0,"
     "   updated_at = now() FROM pick WHERE t.id = pick.id AND t.state = 'PENDING'"
+    "   AND t.id = ANY (ARRAY(SELECT id FROM pick))"
     "   RETURNING t.id, t.attempt, t.kind),"
     " ob AS (INSERT INTO task_outbox (task_id, attempt, topic) SELECT id, attempt,"
     "   CASE WHEN kind = ANY($7::text[]) THEN 'wm.tasks.replication'"
@@ -208,7 +213,13 @@ static int tick_issue(struct wm_pg *db, const char *owned, const struct orch_tic
     const struct kind_sets *k = kinds();
     const char *p[] = {owned, k->repl, k->launch, k->cutover, glim, lim, k->repl_topic, c->actor,
                        qlim};
-    return orch_exec(db, "issue tasks", SQL_ISSUE, 9, p, n, err, errlen);
+    static const struct pgprep issue = {"wm_sched_issue", SQL_ISSUE, 9};
+    PGresult *r = pgprep_query(db, &issue, p, err, errlen);
+    if (!r)
+        return -EIO;
+    *n = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
 }
 
 /* --- 7. waves whose servers are all DONE --- */

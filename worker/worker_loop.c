@@ -13,6 +13,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pg.h"
+#include "pgprep.h"
 #include "worker_int.h"
 
 #define MS(x) ((int64_t)(x) * 1000)
@@ -182,7 +183,7 @@ static const char SQL_CLAIM[] =
     " c AS (UPDATE tasks t SET state = 'RUNNING', lease_owner = $3,"
     "   lease_expires = now() + $4::bigint * interval '1 ms', claimed_at = now(),"
     "   published_at = to_timestamp(l.pub / 1000.0), updated_at = now()"
-    "   FROM l WHERE t.id = l.id AND t.state = 'QUEUED'"
+    "   FROM l WHERE t.id = l.id AND t.state = 'QUEUED' AND t.id = ANY (ARRAY(SELECT id FROM l))"
     "   RETURNING t.id, t.attempt, t.checkpoint::text),"
     " e AS (INSERT INTO task_events (task_id, attempt, state, actor)"
     "   SELECT id, attempt, 'RUNNING', $5 FROM c)"
@@ -219,7 +220,8 @@ static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
     const char *p[] = {ids, atts, w->id, lease, w->actor, pubs};
     PGresult *r = NULL;
     for (int attempt = 0; attempt < 3 && !r; attempt++) {
-        r = wm_pg_query(w->db, SQL_CLAIM, 6, p, err, sizeof(err));
+        static const struct pgprep claim = {"wm_worker_claim", SQL_CLAIM, 6};
+        r = pgprep_query(w->db, &claim, p, err, sizeof(err));
         if (!r) {
             wm_warn("worker.claim_failed", "attempt=%d err=\"%s\"", attempt + 1, err);
             usleep(300000);

@@ -12,9 +12,11 @@
 #include "kafka.h"
 #include "log.h"
 #include "pg.h"
+#include "pgprep.h"
 #include "worker_int.h"
 
 #define REPORT_BATCH_MAX 512
+#define REPORT_LINGER_NS 2000000L /* 2 ms */
 #define PROGRESS_EVERY_MS 1000
 #define HEARTBEAT_MAX_TASKS 4096
 
@@ -105,6 +107,7 @@ static const char SQL_FINISH[] =
     " u AS (UPDATE tasks t SET state = m.st, finished_at = now(), error = m.err,"
     "   lease_owner = NULL, lease_expires = NULL, bytes_done = m.done, bytes_total = m.total,"
     "   updated_at = now() FROM l, m WHERE t.id = l.id AND m.id = l.id"
+    "   AND t.id = ANY (ARRAY(SELECT id FROM l))"
     "   AND t.lease_owner = $8 AND t.state = 'RUNNING' RETURNING t.id, t.attempt, m.st, m.msg),"
     " e AS (INSERT INTO task_events (task_id, attempt, state, actor, message)"
     "   SELECT id, attempt, st, $9, msg FROM u)"
@@ -244,7 +247,15 @@ static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_
         for (int j = 0; j < 7; j++)
             if (!p[j])
                 rc = -ENOMEM;
-        if (rc == 0 && !(r = wm_pg_query(db, SQL_FINISH, 9, p, err, errlen)))
+        static const struct pgprep finish = {"wm_worker_finish", SQL_FINISH, 9};
+        for (int attempt = 0; rc == 0 && !r && attempt < 5; attempt++) {
+            r = pgprep_query(db, &finish, p, err, errlen);
+            bool retry = strcmp(pgprep_sqlstate(), "40P01") == 0 ||
+                         strcmp(pgprep_sqlstate(), "40001") == 0;
+            if (!r && !retry)
+                rc = -EIO;
+        }
+        if (rc == 0 && !r)
             rc = -EIO;
         for (int row = 0; r && row < PQntuples(r); row++) {
             int64_t id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
@@ -260,7 +271,9 @@ static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_
     return rc;
 }
 
-static int finish_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
+/* Releases first (one statement each, rare), then the batch statement,
+ * which is atomic on its own: no transaction around them is needed. */
+static int finish_batch_run(struct wm_pg *db, void *arg, char *err, size_t errlen)
 {
     struct finish_batch *b = arg;
     for (size_t i = 0; i < b->n; i++)
@@ -293,7 +306,7 @@ static void report_completions(struct worker *w, struct task_ctx **t, size_t n)
     bool applied[REPORT_BATCH_MAX];
     char err[512];
     struct finish_batch b = {w, t, applied, n};
-    int rc = wm_pg_tx(w->rdb, finish_tx, &b, err, sizeof(err));
+    int rc = finish_batch_run(w->rdb, &b, err, sizeof(err));
     for (size_t i = 0; i < n; i++) {
         if (rc != 0) {
             /* the lease will expire and the scheduler re-issues the task */
@@ -313,7 +326,8 @@ static const char SQL_HEARTBEAT[] =
     " l AS (SELECT t.id FROM tasks t JOIN m ON t.id = m.id AND t.attempt = m.att"
     "   WHERE t.lease_owner = $1 AND t.state = 'RUNNING' ORDER BY t.id FOR UPDATE OF t),"
     " u AS (UPDATE tasks t SET lease_expires = now() + $2::bigint * interval '1 ms' FROM l"
-    "   WHERE t.id = l.id AND t.lease_owner = $1 AND t.state = 'RUNNING'"
+    "   WHERE t.id = l.id AND t.id = ANY (ARRAY(SELECT id FROM l))"
+    "   AND t.lease_owner = $1 AND t.state = 'RUNNING'"
     "   RETURNING t.id, t.attempt)"
     " SELECT m.id, m.att FROM m WHERE NOT EXISTS"
     " (SELECT 1 FROM u WHERE u.id = m.id AND u.attempt = m.att)";
@@ -403,6 +417,14 @@ static size_t reporter_take(struct worker *w, struct task_ctx **out, int64_t wai
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&w->rcv, &w->rmu, &ts);
+    }
+    if (w->ndone > 0 && w->ndone < (size_t)w->slots && !atomic_load(&w->reporter_stop)) {
+        /* linger a moment: one statement for several completions costs
+         * the database far less than one each */
+        pthread_mutex_unlock(&w->rmu);
+        struct timespec linger = {0, REPORT_LINGER_NS};
+        nanosleep(&linger, NULL);
+        pthread_mutex_lock(&w->rmu);
     }
     size_t n = w->ndone < REPORT_BATCH_MAX ? w->ndone : REPORT_BATCH_MAX;
     memcpy(out, w->done, n * sizeof(*out));

@@ -65,7 +65,8 @@ static struct wm_config *sim_cfg(const char *always)
     assert_non_null(cfg);
     assert_int_equal(sim_declare(cfg, err, sizeof(err)), 0);
     assert_int_equal(wm_config_set(cfg, "sim.duration", "0", "test", err, sizeof(err)), 0);
-    assert_int_equal(wm_config_set(cfg, "sim.fail_always_kinds", always, "test", err, sizeof(err)), 0);
+    assert_int_equal(
+        wm_config_set(cfg, "sim.fail_always_kinds", always, "test", err, sizeof(err)), 0);
     assert_int_equal(sim_configure(cfg, err, sizeof(err)), 0);
     return cfg;
 }
