@@ -31,7 +31,8 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: wavemill-agent sync --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR\n"
-            "           [--streams N] [--block-size BYTES] [--zstd-level L] [--bwlimit RATE]\n"
+            "           [--streams N (default 2 on 2+ cores)] [--block-size BYTES (4096)]\n"
+            "           [--zstd-level L (1)] [--bwlimit RATE (e.g. 10M)]\n"
             "           [--full] [--progress] [--json] [--state-dir DIR]\n"
             "       wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR "
             "[--sha256]\n"
@@ -53,7 +54,7 @@ static void print_progress(const struct proto_progress *p, int final, void *ud)
     if (a->progress)
         fprintf(stderr,
                 "gen %" PRIu64 ": scanned %.1f/%.1f MiB (%.0f%%), sent %.1f MiB, wire %.1f MiB, "
-                               "%.1f MiB/s, eta %" PRIu64 "s%s\n",
+                "%.1f MiB/s, eta %" PRIu64 "s%s\n",
                 p->gen, p->scanned / 1048576.0, p->total / 1048576.0,
                 p->total ? 100.0 * (double)p->scanned / (double)p->total : 100.0,
                 p->sent / 1048576.0, p->wire / 1048576.0, p->rate / 1048576.0, p->eta_s,

@@ -24,7 +24,7 @@ struct repl_client_req {
     const char *disk;    /* path on the source host */
     const char *volume;  /* volume name on the receiver */
     const char *to;      /* receiver HOST:PORT as the agent reaches it */
-    uint16_t streams;    /* 0 = agent default (1) */
+    uint16_t streams;    /* 0 = agent default (2 on 2+ cores) */
     uint32_t block_size; /* 0 = 4096 */
     int zstd_level;      /* 0 = 1 */
     uint64_t bwlimit;    /* bytes/s, 0 = none */

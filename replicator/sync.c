@@ -25,7 +25,9 @@
 void sync_opts_defaults(struct sync_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->streams = 1;
+    /* two streams keep two cores compressing on a full sync; more rarely
+     * pay on the source (each stream is a reader and a sender thread) */
+    o->streams = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
     o->bs = 4096;
     o->level = 1;
     o->io_timeout_ms = 60000;
