@@ -13,7 +13,7 @@
 #   DEMO_CUTOVER  cutover window, relative to wave start               [+1m]
 #   DEMO_DELTA    scheduler.delta_interval                             [10s]
 #   DEMO_BOUND    seconds the wave may take before we give up          [240]
-#   DEMO_PROVIDER target_provider of the servers                       [aws if the worker has it, else sim]
+#   DEMO_PROVIDER target_provider of the servers: exec, aws or sim     [exec]
 # and calls demo_setup, demo_run_wave, demo_prove, demo_summary.  Every
 # process started here is stopped by pid on exit (trap); the local stack
 # (deploy/local/up) is left running.
@@ -135,17 +135,15 @@ demo_secret() {
         --master-key "$MASTER_KEY" >/dev/null || demo_fail "secret set"
 }
 
-# moto (tests/peers) is the target cloud: through the aws provider when
-# the worker has one, else through the exec provider and the operator
-# script deploy/demo/provider_moto.py (EC2 + Route 53 calls with boto3).
+# moto (tests/peers) is the target cloud: through the exec provider and the
+# operator script deploy/demo/provider_moto.py (EC2 + Route 53 calls with
+# boto3), or through the aws provider with DEMO_PROVIDER=aws.
 demo_moto() {
     DEMO_PROVIDER=${DEMO_PROVIDER:-}
     if [ -z "$DEMO_PROVIDER" ]; then
-        if strings "$WM_BIN/wavemill-worker" | grep -qx 'aws.endpoint'; then
-            DEMO_PROVIDER=aws
-        else
-            DEMO_PROVIDER=exec
-        fi
+        # aws once the worker has that provider and it was tried here:
+        # DEMO_PROVIDER=aws deploy/demo/run
+        DEMO_PROVIDER=exec
     fi
     [ "$DEMO_PROVIDER" != sim ] || return 0
     MOTO_PORT=$(bash tests/peers/moto_server.sh start "$DEMO_DIR/moto") || demo_fail "moto did not start"
@@ -185,6 +183,7 @@ demo_import() {
 }
 
 demo_setup() {
+    rm -rf "$DEMO_DIR/logs"
     mkdir -p "$DEMO_DIR/logs"
     trap demo_cleanup EXIT
     trap 'exit 130' INT TERM
@@ -294,6 +293,10 @@ demo_prove() {
 }
 
 demo_summary() {
+    local w=$DEMO_DIR/logs/watch.log
+    echo
+    echo "=== wavemill watch --wave $DEMO_WAVE: $(grep -c "  $DEMO_WAVE/" "$w") events on wm.status, the last ones"
+    grep "  $DEMO_WAVE/" "$w" | tail -n 6
     demo_cloud_summary
     echo
     echo "=== wavemill status --wave $DEMO_WAVE"
