@@ -13,6 +13,7 @@
 #include "msg.h"
 #include "orch_sql.h"
 #include "pg.h"
+#include "pgprep.h"
 
 enum { O_ID, O_TASK, O_ATTEMPT, O_TOPIC, O_WAVE_ID, O_WAVE, O_SERVER_ID, O_SERVER, O_KIND,
        O_LIVE, O_PARAMS, O_PROVIDER, O_TRANSPORT, O_REPLICATION, O_DEADLINE, O_INVENTORY };
@@ -29,6 +30,7 @@ static const char SQL_OUTBOX[] =
     " coalesce(s.settings->>'exec_script', ''), coalesce(s.settings->>'exec_timeout_s', '')"
     " FROM task_outbox o JOIN tasks t ON t.id = o.task_id JOIN servers s ON s.id = t.server_id"
     " JOIN waves w ON w.id = t.wave_id WHERE t.wave_id = ANY($1::bigint[])"
+    " AND t.id = ANY (ARRAY(SELECT task_id FROM task_outbox))" /* small: drive from it */
     " ORDER BY o.id LIMIT $2::int";
 
 static int64_t wall_ms(void)
@@ -167,7 +169,8 @@ int orch_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", batch);
     const char *prm[] = {owned, lim};
-    PGresult *r = orch_query(db, "outbox", SQL_OUTBOX, 2, prm, err, errlen);
+    static const struct pgprep outbox = {"wm_sched_outbox", SQL_OUTBOX, 2};
+    PGresult *r = pgprep_query(db, &outbox, prm, err, errlen);
     if (!r)
         return -EIO;
     if (PQntuples(r) == 0) {

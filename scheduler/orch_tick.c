@@ -146,9 +146,9 @@ static int tick_kickoff(struct wm_pg *db, const char *owned, const struct orch_t
                      "   updated_at = now() FROM waves w WHERE w.id = s.wave_id"
                      "   AND w.status = 'RUNNING' AND s.wave_id = ANY($1::bigint[])"
                      "   AND s.current_step IS NULL AND s.lifecycle NOT IN ('DONE', 'FAILED')"
-                     "   RETURNING s.id, s.wave_id),"
-                     " t AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts)"
-                     "   SELECT id, wave_id, $2, $4::int FROM s ON CONFLICT DO NOTHING"
+                     "   RETURNING s.id, s.wave_id, w.priority),"
+                     " t AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts, priority)"
+                     "   SELECT id, wave_id, $2, $4::int, priority FROM s ON CONFLICT DO NOTHING"
                      "   RETURNING id)"
                      " INSERT INTO task_events (task_id, attempt, state, actor)"
                      " SELECT id, 0, 'PENDING', $5 FROM t",
@@ -159,7 +159,9 @@ static int tick_kickoff(struct wm_pg *db, const char *owned, const struct orch_t
 /* Cost follows what is issued, not the backlog: room (max_queued minus the
  * tasks waiting unclaimed, capped by the batch) bounds a top-N of the due
  * candidates whose class still has room in their wave, in priority order;
- * the per-wave and global limits are then applied exactly within those. */
+ * the per-wave and global limits are then applied exactly within those.
+ * tasks.priority (the wave's, copied at creation) lets the candidates come
+ * straight off tasks_pending_order_idx in order. */
 static const char SQL_ISSUE[] =
     "WITH live AS (SELECT wave_id, (kind = ANY($2::text[])) AS rep, count(*) AS n FROM tasks"
     "   WHERE state IN ('QUEUED', 'RUNNING')"
@@ -173,7 +175,7 @@ static const char SQL_ISSUE[] =
     "   w.max_launching - coalesce((SELECT sum(n) FROM live l"
     "     WHERE l.wave_id = w.id AND NOT l.rep), 0) AS launch_room"
     "   FROM waves w WHERE w.id = ANY($1::bigint[]) AND w.status = 'RUNNING'),"
-    " cand AS (SELECT t.id, t.wave_id, c.priority, t.not_before, c.rep_room, c.launch_room,"
+    " cand AS (SELECT t.id, t.wave_id, t.priority, t.not_before, c.rep_room, c.launch_room,"
     "   CASE WHEN t.kind = ANY($2::text[]) THEN 1"
     "   WHEN t.kind = ANY($3::text[]) THEN 2 ELSE 0 END AS cls"
     "   FROM tasks t JOIN cap c ON c.id = t.wave_id"
@@ -182,7 +184,7 @@ static const char SQL_ISSUE[] =
     "   AND CASE WHEN t.kind = ANY($2::text[]) THEN c.rep_room > 0"
     "            AND (SELECT grep FROM room) > 0"
     "       WHEN t.kind = ANY($3::text[]) THEN c.launch_room > 0 ELSE true END"
-    "   ORDER BY c.priority DESC, t.not_before, t.id LIMIT (SELECT n FROM room) * 4),"
+    "   ORDER BY t.priority DESC, t.not_before, t.id LIMIT (SELECT n FROM room) * 4),"
     " ranked AS (SELECT c.*, row_number() OVER (PARTITION BY c.wave_id, c.cls"
     "   ORDER BY c.priority DESC, c.not_before, c.id) AS rn FROM cand c),"
     " fit AS (SELECT r.* FROM ranked r WHERE r.cls = 0"
