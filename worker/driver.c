@@ -7,12 +7,14 @@
 
 #include "driver_repl.h"
 #include "driver_transport.h"
+#include "provider_aws.h"
 #include "provider_exec.h"
 #include "task.h"
 
 static const struct transport_driver *const transports[] = {
     &sim_transport, &transport_ssh_driver, &transport_local_driver};
-static const struct provider_driver *const providers[] = {&sim_provider, &provider_exec_driver};
+static const struct provider_driver *const providers[] = {&sim_provider, &provider_exec_driver,
+                                                          &provider_aws_driver};
 static const struct replication_driver *const replications[] = {&sim_replication,
                                                                 &repl_wavemill_driver};
 

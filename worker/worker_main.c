@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmdb.h"
 #include "config.h"
 #include "log.h"
+#include "provider_aws.h"
 #include "worker.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -59,7 +61,10 @@ int main(int argc, char **argv)
     char err[1024] = "";
     wm_log_set_component("worker");
     struct wm_config *cfg = wm_config_new();
-    if (!cfg || worker_declare(cfg, err, sizeof(err)) < 0) {
+    /* secrets.master_key is declared by worker_declare (the transport
+     * drivers'); aws.* and cmdb.* are the aws provider's and the CMDB step's */
+    if (!cfg || worker_declare(cfg, err, sizeof(err)) < 0 ||
+        provider_aws_declare(cfg, err, sizeof(err)) < 0 || cmdb_declare(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "wavemill-worker: %s\n", err);
         return 1;
     }
