@@ -12,11 +12,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -286,6 +288,63 @@ static void delta_then_verify(const struct srv *s)
     assert_non_null(strstr(err, "differs"));
 }
 
+/* A task told to stop (lease lost, shutdown) returns -ECANCELED within a
+ * progress period, the agent's job goes on, and the next run of the same
+ * sync re-attaches to it instead of starting over. */
+struct stopper {
+    struct task_ctx *t;
+    int rc;
+};
+
+static void *sync_thread(void *arg)
+{
+    struct stopper *st = arg;
+    st->rc = st->t->replication->sync(st->t, REPL_SYNC_DELTA);
+    return NULL;
+}
+
+static void stop_then_reattach(const struct srv *s)
+{
+    char log[300], err[512];
+    /* 12 MiB of change at 2 MiB/s: about six seconds of sync */
+    assert_int_equal(sh("head -c 12582912 /dev/urandom | dd of=%s bs=1M seek=2 conv=notrunc "
+                        "status=none", fxs(s, "DISK")), 0);
+    set("repl.bwlimit", "2M");
+    struct stopper st = {task_for(s, "delta_sync"), 1};
+    st.t->msg.task_id += 1000; /* a task of its own: never joins an earlier job's result */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sync_thread, &st), 0);
+    sleep(2);
+    atomic_store(&st.t->stop, 1);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_join(th, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(st.rc, -ECANCELED);
+    assert_true(t1.tv_sec - t0.tv_sec <= 3);
+    task_ctx_free(st.t);
+    /* the same task again (as its next attempt would): attaches to the running job */
+    struct task_ctx *t = task_for(s, "delta_sync");
+    t->msg.task_id += 1000;
+    int rc = t->replication->sync(t, REPL_SYNC_DELTA);
+    snprintf(err, sizeof(err), "%s", t->error);
+    task_ctx_free(t);
+    set("repl.bwlimit", "0");
+    if (rc != 0)
+        fail_msg("re-run of the stopped sync failed: %s", err);
+    /* the changed range arrived (the earlier test left other blocks damaged) */
+    assert_int_equal(sh("cmp -s -i 2097152 -n 12582912 %s %s/%s-disk0.img", fxs(s, "DISK"),
+                        fx("ROOT"), s->name), 0);
+    snprintf(log, sizeof(log), "%s/agent.log", fxs(s, "AGENT_DIR"));
+    assert_int_equal(sh("grep -q 'volume=%s-disk0 op=1 attached=1' %s", s->name, log), 0);
+}
+
+static void test_local_stopped_sync_is_released_and_reattached(void **state)
+{
+    (void)state;
+    stop_then_reattach(&LOC);
+}
+
 static void new_version_then_remove(const struct srv *s)
 {
     char p1[32], p2[32], bin[1200], v2[128], err[512];
@@ -351,6 +410,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_install_is_idempotent_and_initial_sync_copies_the_disk),
         cmocka_unit_test(test_local_delta_sends_only_changes_verify_catches_up_and_sees_damage),
+        cmocka_unit_test(test_local_stopped_sync_is_released_and_reattached),
         cmocka_unit_test(test_local_new_agent_version_replaces_and_remove_cleans_up),
         cmocka_unit_test(test_ssh_install_is_idempotent_and_initial_sync_copies_the_disk),
         cmocka_unit_test(test_ssh_delta_sends_only_changes_verify_catches_up_and_sees_damage),
