@@ -59,6 +59,8 @@ demo_cleanup() {
         rm -rf "$DEMO_DIR/root" "$DEMO_DIR/hosts"
     fi
     [ $rc -eq 0 ] || demo_log "logs kept in $DEMO_DIR/logs"
+    # a passing test leaves nothing behind
+    [ $rc -eq 0 ] && [ "${DEMO_TEST:-0}" = 1 ] && [ "$DEMO_KEEP" != 1 ] && rm -rf "$DEMO_DIR"
     exit $rc
 }
 

@@ -6,6 +6,7 @@
 # One host with two disks; 40 MiB of new data on disk1 and a bandwidth
 # limit make that delta last several seconds.
 DEMO_NAME=e2ek$$
+DEMO_TEST=1
 DEMO_HOSTS="e2k:10.231.151.2/24"
 DEMO_DISK=64M
 DEMO_DISKS=2

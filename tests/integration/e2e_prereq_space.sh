@@ -4,6 +4,7 @@
 # or the agent install running out of space), and the rest of the wave
 # goes on to DONE with its data proven.
 DEMO_NAME=e2ep$$
+DEMO_TEST=1
 DEMO_HOSTS="e2p:10.231.161.2/24 e2q:10.231.162.2/24"
 DEMO_FULL_HOSTS="e2q"
 DEMO_DISK=16M

@@ -6,6 +6,7 @@
 # every 4 s.  Passes when the wave is DONE, every target volume equals its
 # source image at shutdown (cmp) and holds the service's last record.
 DEMO_NAME=e2e$$
+DEMO_TEST=1
 DEMO_HOSTS="e2a:10.231.141.2/24 e2b:10.231.142.2/24"
 DEMO_DISK=16M
 DEMO_CUTOVER=+40s

@@ -140,7 +140,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    sh("bash %s/tests/support/orch_repl_fixture.sh down %s >>%s.log 2>&1", repo, dir, dir);
+    sh("bash %s/tests/support/orch_repl_fixture.sh down %s >>%s.log 2>&1 && rm -f %s.log", repo,
+       dir, dir, dir);
     wm_config_free(cfg);
     return 0;
 }
