@@ -5,6 +5,7 @@
 #include "json.h"
 #include "log.h"
 #include "pg.h"
+#include "secrets.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -70,7 +71,9 @@ struct wm_config *cli_config(struct cli_ctx *ctx)
         cli_error(ctx, "config: out of memory");
         return NULL;
     }
-    if (wm_config_load(cfg, ctx->config_path, err, sizeof(err)) < 0 ||
+    /* secrets.master_key: a config file shared with the workers carries it */
+    if (wm_secrets_declare(cfg, err, sizeof(err)) < 0 ||
+        wm_config_load(cfg, ctx->config_path, err, sizeof(err)) < 0 ||
         wm_config_validate(cfg, err, sizeof(err)) < 0) {
         cli_error(ctx, "config: %s", err);
         wm_config_free(cfg);

@@ -9,7 +9,9 @@
 
 #include <libpq-fe.h>
 
+#include "config.h"
 #include "pg.h"
+#include "secrets.h"
 #include "task.h"
 
 static struct wm_pg *db_open(struct task_ctx *t)
@@ -121,4 +123,18 @@ int driver_disk_set_cloud_volume(struct task_ctx *t, const char *disk_id, const 
 {
     const char *p[] = {disk_id, volume_id};
     return db_exec(t, "record volume", "UPDATE disks SET cloud_volume_id = $2 WHERE id = $1", 2, p);
+}
+
+int driver_secret_get(struct task_ctx *t, const char *name, wm_secret **out)
+{
+    char err[256];
+    struct wm_pg *db = db_open(t);
+    if (!db)
+        return -EIO;
+    const char *mk = wm_config_str(t->cfg, "secrets.master_key");
+    struct wm_secrets *st = wm_secrets_open(db, mk && *mk ? mk : NULL, err, sizeof(err));
+    int rc = st ? wm_secrets_get(st, name, out, err, sizeof(err)) : -EIO;
+    wm_secrets_close(st);
+    wm_pg_free(db);
+    return rc < 0 ? task_fail(t, "credential %s: %s", name, err) : 0;
 }

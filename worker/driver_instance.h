@@ -40,4 +40,10 @@ int driver_disks(struct task_ctx *t, struct driver_disk *out, size_t max, size_t
 /* Records disk_id's provider volume id. */
 int driver_disk_set_cloud_volume(struct task_ctx *t, const char *disk_id, const char *volume_id);
 
+/* The credential-store value name (under secrets.master_key); the caller
+ * frees it with wm_secret_free.  0 or negative errno after task_fail (the
+ * message never holds the value). */
+struct wm_secret;
+int driver_secret_get(struct task_ctx *t, const char *name, struct wm_secret **out);
+
 #endif

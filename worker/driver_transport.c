@@ -46,11 +46,8 @@ int transport_driver_declare(struct wm_config *cfg, char *err, size_t errlen)
     return wm_config_declare(cfg, tp_keys, sizeof(tp_keys) / sizeof(tp_keys[0]), err, errlen);
 }
 
-/* An open transport for one operation, and the temp key file it uses. */
-struct tp_session {
-    struct transport *tp;
-    char keyfile[64];
-};
+/* struct tp_session (driver_transport.h): an open transport for one
+ * operation, and the temp key file it uses. */
 
 static void tp_close(struct tp_session *s)
 {
@@ -134,6 +131,16 @@ static int tp_open(struct task_ctx *t, bool ssh, struct tp_session *s)
     if (!(s->tp = transport_local_new(err, sizeof(err))))
         return task_fail(t, "local transport: %s", err);
     return 0;
+}
+
+int driver_transport_open(struct task_ctx *t, struct tp_session *s)
+{
+    return tp_open(t, t->transport && strcmp(t->transport->name, "ssh") == 0, s);
+}
+
+void driver_transport_close(struct tp_session *s)
+{
+    tp_close(s);
 }
 
 static int tp_exec(struct task_ctx *t, bool ssh, const char *cmd, char *out, size_t outlen)

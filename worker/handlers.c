@@ -7,6 +7,7 @@
 #include "driver.h"
 #include "driver_transport.h"
 #include "log.h"
+#include "steps.h"
 #include "task.h"
 #include "worker_int.h"
 
@@ -94,12 +95,12 @@ static int h_post_cutover(struct task_ctx *t)
 
 static int h_validate(struct task_ctx *t)
 {
-    return t->provider->check_instance(t, LAUNCH_CUTOVER);
+    return step_validate(t); /* check_instance, then the probes */
 }
 
 static int h_cmdb_update(struct task_ctx *t)
 {
-    return t->provider->cmdb_update(t);
+    return step_cmdb(t); /* cmdb.url when configured, else the provider's */
 }
 
 static int h_decommission(struct task_ctx *t)

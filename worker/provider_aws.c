@@ -14,9 +14,8 @@
 #include "driver_instance.h"
 #include "driver_transport.h"
 #include "log.h"
-#include "pg.h"
 #include "provider_exec.h"
-#include "secrets.h"
+#include "secrets.h" /* WM_SECRETS_MAX_NAME */
 #include "task.h"
 
 #define AWS_MAX_DISKS 16
@@ -44,21 +43,6 @@ int provider_aws_declare(struct wm_config *cfg, char *err, size_t errlen)
 
 /* --- clients --- */
 
-/* The credential-store value named name. */
-static int store_get(struct task_ctx *t, const char *name, wm_secret **out)
-{
-    char err[256];
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
-    if (!db)
-        return task_fail(t, "aws: database: %s", err);
-    const char *mk = wm_config_str(t->cfg, "secrets.master_key");
-    struct wm_secrets *st = wm_secrets_open(db, mk && *mk ? mk : NULL, err, sizeof(err));
-    int rc = st ? wm_secrets_get(st, name, out, err, sizeof(err)) : -EIO;
-    wm_secrets_close(st);
-    wm_pg_free(db);
-    return rc < 0 ? task_fail(t, "aws: credential %s: %s", name, err) : 0;
-}
-
 /* A client for service with the server's / the factory's credentials. */
 static struct aws_client *aws_open(struct task_ctx *t, const char *service)
 {
@@ -75,7 +59,7 @@ static struct aws_client *aws_open(struct task_ctx *t, const char *service)
     if (rc > 0)
         cred_name = setting;
     wm_secret *cred = NULL;
-    if (cred_name && store_get(t, cred_name, &cred) < 0)
+    if (cred_name && driver_secret_get(t, cred_name, &cred) < 0)
         return NULL;
     struct aws_client *c = aws_client_with(&ac, cred, service, err, sizeof(err));
     wm_secret_free(cred);
