@@ -13,7 +13,7 @@
 #   DEMO_CUTOVER  cutover window, relative to wave start               [+1m]
 #   DEMO_DELTA    scheduler.delta_interval                             [10s]
 #   DEMO_BOUND    seconds the wave may take before we give up          [240]
-#   DEMO_PROVIDER target_provider of the servers: exec, aws or sim     [exec]
+#   DEMO_PROVIDER target_provider of the servers: aws, exec or sim     [aws]
 # and calls demo_setup, demo_run_wave, demo_prove, demo_summary.  Every
 # process started here is stopped by pid on exit (trap); the local stack
 # (deploy/local/up) is left running.
@@ -137,23 +137,43 @@ demo_secret() {
         --master-key "$MASTER_KEY" >/dev/null || demo_fail "secret set"
 }
 
-# moto (tests/peers) is the target cloud: through the exec provider and the
-# operator script deploy/demo/provider_moto.py (EC2 + Route 53 calls with
-# boto3), or through the aws provider with DEMO_PROVIDER=aws.
+# moto (tests/peers) is the target cloud: through the worker's aws provider,
+# or (DEMO_PROVIDER=exec) through the exec provider and the operator script
+# deploy/demo/provider_moto.py (EC2 + Route 53 calls with boto3).
 demo_moto() {
     DEMO_PROVIDER=${DEMO_PROVIDER:-}
     if [ -z "$DEMO_PROVIDER" ]; then
-        # aws once the worker has that provider and it was tried here:
-        # DEMO_PROVIDER=aws deploy/demo/run
-        DEMO_PROVIDER=exec
+        DEMO_PROVIDER=aws
     fi
     [ "$DEMO_PROVIDER" != sim ] || return 0
     MOTO_PORT=$(bash tests/peers/moto_server.sh start "$DEMO_DIR/moto") || demo_fail "moto did not start"
     MOTO_STARTED=1
+    AWS_SUBNET=subnet-demo AWS_SG_LIVE=sg-live AWS_SG_TEST=sg-test
+    [ "$DEMO_PROVIDER" = aws ] && demo_moto_network
     EXEC_SCRIPT=$DEMO_DIR/provider.sh
     printf '#!/bin/sh\n# exec provider of the demo: EC2 and Route 53 on the local moto server\nAWS_ENDPOINT_URL=http://127.0.0.1:%s DEMO_CMDB_FILE=%s exec %s %s "$@"\n' \
         "$MOTO_PORT" "$DEMO_DIR/cmdb.jsonl" "$WM_PY" "$DEMO_REPO/deploy/demo/provider_moto.py" >"$EXEC_SCRIPT"
     chmod 755 "$EXEC_SCRIPT"
+}
+
+# aws provider: the network it launches into exists in moto before the wave
+# (a subnet of the default VPC, the live and test groups, the DNS zone).
+demo_moto_network() {
+    local out
+    out=$(AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT "$WM_PY" - <<'PY'
+import os, boto3
+kw = dict(region_name="us-east-1", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+          aws_access_key_id="demo", aws_secret_access_key="demo")
+ec2, r53 = boto3.client("ec2", **kw), boto3.client("route53", **kw)
+vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]["SubnetId"]
+live = ec2.create_security_group(GroupName="wm-live", Description="live", VpcId=vpc)["GroupId"]
+test = ec2.create_security_group(GroupName="wm-test", Description="isolated test", VpcId=vpc)["GroupId"]
+zone = r53.create_hosted_zone(Name="demo.internal.", CallerReference="wm-demo")["HostedZone"]["Id"]
+print(subnet, live, test, zone.split("/")[-1])
+PY
+) || demo_fail "moto network"
+    read -r AWS_SUBNET AWS_SG_LIVE AWS_SG_TEST AWS_ZONE <<<"$out"
 }
 
 # The intake CSV of the wave, one row per host, then the per-server
@@ -170,7 +190,7 @@ demo_import() {
         st=$WM_HOSTS_DIR/$name
         disks=$st/disk0.img:$DEMO_DISK
         for ((i = 1; i < DEMO_DISKS; i++)); do disks="$disks;$st/disk$i.img:$DEMO_DISK"; done
-        echo "$DEMO_WAVE,app-$DEMO_NAME,$name,$name.demo.internal,linux,Debian,$addr,22,root,factory-ssh,$disks,$DEMO_PROVIDER,t3.micro,subnet-demo,sg-live,sg-test,env=demo" >>"$csv"
+        echo "$DEMO_WAVE,app-$DEMO_NAME,$name,$name.demo.internal,linux,Debian,$addr,22,root,factory-ssh,$disks,$DEMO_PROVIDER,t3.micro,${AWS_SUBNET:-subnet-demo},${AWS_SG_LIVE:-sg-live},${AWS_SG_TEST:-sg-test},env=demo" >>"$csv"
     done
     wm import "$csv" >"$DEMO_DIR/logs/import.log" 2>&1 || { cat "$DEMO_DIR/logs/import.log" >&2; demo_fail "import"; }
     for h in $DEMO_HOSTS; do
@@ -215,7 +235,9 @@ demo_worker_args() {
     for kv in $DEMO_WORKER_SET; do WORKER_ARGS+=(--set "$kv"); done
     if [ "${DEMO_PROVIDER}" = aws ]; then
         WORKER_ARGS+=(--set aws.endpoint="http://127.0.0.1:$MOTO_PORT"
-                      --set aws.route53_endpoint="http://127.0.0.1:$MOTO_PORT")
+                      --set aws.route53_endpoint="http://127.0.0.1:$MOTO_PORT"
+                      --set aws.access_key_id=demo --set aws.secret_access_key=demo
+                      --set aws.hosted_zone_id="$AWS_ZONE" --set aws.launch_timeout=60s)
     fi
 }
 

@@ -5,6 +5,7 @@
 # goes on to DONE with its data proven.
 DEMO_NAME=e2ep$$
 DEMO_TEST=1
+DEMO_PROVIDER=exec   # the exec provider path (the other e2e tests use aws)
 DEMO_HOSTS="e2p:10.231.161.2/24 e2q:10.231.162.2/24"
 DEMO_FULL_HOSTS="e2q"
 DEMO_DISK=16M
