@@ -135,6 +135,29 @@ demo_secret() {
     [ -f "$MASTER_KEY" ] || (umask 077 && head -c 32 /dev/urandom >"$MASTER_KEY")
     wm secret set factory-ssh --from-file "$WM_HOSTS_DIR/factory/id_ed25519" \
         --master-key "$MASTER_KEY" >/dev/null || demo_fail "secret set"
+    # the aws provider's keys (moto takes any) and the CMDB's token: the
+    # workers fetch both from the store; the token must never show in a log
+    CMDB_TOKEN=cmdb-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    (umask 077 && printf 'AKIDDEMO:demo-secret-%s\n' "$CMDB_TOKEN" >"$DEMO_DIR/aws.cred" &&
+        printf '%s' "$CMDB_TOKEN" >"$DEMO_DIR/cmdb.token")
+    wm secret set aws-demo --from-file "$DEMO_DIR/aws.cred" --master-key "$MASTER_KEY" >/dev/null &&
+        wm secret set cmdb-token --from-file "$DEMO_DIR/cmdb.token" --master-key "$MASTER_KEY" \
+            >/dev/null || demo_fail "secret set (aws, cmdb)"
+    rm -f "$DEMO_DIR/aws.cred" "$DEMO_DIR/cmdb.token"
+}
+
+# The CMDB (tests/peers/http_peer.py, recording every request) that the
+# cmdb_update step calls, and the validation probes' HTTP target.
+demo_cmdb_peer() {
+    CMDB_RECORD=$DEMO_DIR/cmdb-requests.jsonl
+    rm -f "$CMDB_RECORD"
+    demo_start cmdb "$WM_PY" tests/peers/http_peer.py --record "$CMDB_RECORD" --max-seconds 1800
+    for _ in $(seq 100); do
+        CMDB_PORT=$(sed -n 's/^PORT //p' "$DEMO_DIR/logs/cmdb.log" 2>/dev/null)
+        [ -n "$CMDB_PORT" ] && return 0
+        sleep 0.1
+    done
+    demo_fail "the CMDB peer did not start"
 }
 
 # moto (tests/peers) is the target cloud: through the worker's aws provider,
@@ -199,9 +222,18 @@ demo_import() {
         demo_sql "UPDATE servers SET settings = settings || jsonb_build_object(
             'transport', 'ssh', 'replication', 'wavemill', 'agent_dir', '$st/agent',
             'stop_command', '$st/bin/stop-service',
-            'shutdown_command', 'kill -TERM \$(cat $st/sshd.pid)', 'exec_script', '${EXEC_SCRIPT:-}')
+            'shutdown_command', 'kill -TERM \$(cat $st/sshd.pid)', 'exec_script', '${EXEC_SCRIPT:-}',
+            'probes', '$(demo_probes)')
             WHERE name = '$name'" || demo_fail "settings of $name"
     done
+}
+
+# Validation probes of every server.  The launched instances live in moto
+# and answer nothing, so the probes aim at what listens here: the receiver's
+# port (TCP) and the CMDB peer's health URL (HTTP).
+demo_probes() {
+    printf '[{"type":"tcp","host":"%s","port":%s,"name":"receiver-port"},' "$RX_ADDR" "$RX_PORT"
+    printf '{"type":"http","url":"http://127.0.0.1:%s/status/200","name":"app-health"}]' "$CMDB_PORT"
 }
 
 demo_setup() {
@@ -217,6 +249,7 @@ demo_setup() {
     demo_receiver
     demo_log "receiver on $RX_ADDR:$RX_PORT, volumes in $RX_ROOT"
     demo_secret
+    demo_cmdb_peer
     demo_moto
     demo_import
     demo_log "imported $(echo $DEMO_HOSTS | wc -w) servers into $DEMO_WAVE (provider $DEMO_PROVIDER)"
@@ -232,11 +265,13 @@ demo_worker_args() {
                  --set secrets.master_key="$MASTER_KEY" --set worker.slots=4
                  --set worker.lease=${DEMO_LEASE:-10s})
     local kv
+    WORKER_ARGS+=(--set cmdb.url="http://127.0.0.1:$CMDB_PORT/api/ci/{server}?wave={wave}"
+                  --set cmdb.secret=cmdb-token)
     for kv in $DEMO_WORKER_SET; do WORKER_ARGS+=(--set "$kv"); done
     if [ "${DEMO_PROVIDER}" = aws ]; then
         WORKER_ARGS+=(--set aws.endpoint="http://127.0.0.1:$MOTO_PORT"
                       --set aws.route53_endpoint="http://127.0.0.1:$MOTO_PORT"
-                      --set aws.access_key_id=demo --set aws.secret_access_key=demo
+                      --set aws.credential=aws-demo
                       --set aws.hosted_zone_id="$AWS_ZONE" --set aws.launch_timeout=60s)
     fi
 }
@@ -322,6 +357,7 @@ demo_summary() {
     echo "=== wavemill watch --wave $DEMO_WAVE: $(grep -c "  $DEMO_WAVE/" "$w") events on wm.status, the last ones"
     grep "  $DEMO_WAVE/" "$w" | tail -n 6
     demo_cloud_summary
+    demo_checks_summary
     echo
     echo "=== wavemill status --wave $DEMO_WAVE"
     wm status --wave "$DEMO_WAVE"
@@ -369,4 +405,32 @@ for z in r53.list_hosted_zones()["HostedZones"]:
         if rr["Type"] == "A":
             print("dns      %s A %s" % (rr["Name"], ",".join(v["Value"] for v in rr["ResourceRecords"])))
 PY
+}
+
+# What validation stored and what the CMDB received (never its token).
+demo_checks_summary() {
+    echo
+    echo "=== validation (servers.validation) and CMDB calls"
+    demo_psql -F '|' <<'SQL' | column -t -s '|'
+SELECT s.name, 'ok=' || coalesce(s.validation->>'ok', '-'),
+       coalesce(string_agg(p->>'name' || ':' || (p->>'detail'), '  '), '')
+FROM servers s LEFT JOIN LATERAL jsonb_array_elements(coalesce(s.validation->'probes', '[]')) p ON true
+GROUP BY s.name, s.validation ORDER BY s.name;
+SQL
+    [ -f "${CMDB_RECORD:-}" ] || return 0
+    "$WM_PY" - "$CMDB_RECORD" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["path"].startswith("/api/ci/"):
+        auth = r["headers"].get("authorization", "")
+        print("cmdb     %s %s auth=%s body=%s" % (r["method"], r["path"],
+              "Bearer <token from the store>" if auth.startswith("Bearer cmdb-") else repr(auth[:7]),
+              r["body"]))
+PY
+    if grep -rqF "$CMDB_TOKEN" "$DEMO_DIR/logs" 2>/dev/null; then
+        echo "cmdb     SECRET LEAK: the CMDB token appears in $DEMO_DIR/logs"
+    else
+        echo "cmdb     the token appears in no log of the run"
+    fi
 }

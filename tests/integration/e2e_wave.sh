@@ -23,4 +23,13 @@ demo_prove || demo_fail "data proof"
 demo_summary
 deltas=$(demo_sql "SELECT count(*) FROM tasks WHERE kind = 'delta_sync' AND state = 'SUCCEEDED'")
 [ "$deltas" -ge 2 ] || demo_fail "only $deltas delta syncs ran before the cutover window"
-demo_log "PASS: wave DONE in ${WAVE_SECONDS}s, $deltas delta syncs, data proven"
+# validation probes passed and were stored; the CMDB got one call per
+# server with the store's token, which no log shows
+bad=$(demo_sql "SELECT count(*) FROM servers WHERE coalesce(validation->>'ok', '') <> 'true'")
+[ "$bad" = 0 ] || demo_fail "$bad server(s) without a passing validation report"
+calls=$(grep -c "\"path\": \"/api/ci/" "$CMDB_RECORD" 2>/dev/null)
+[ "${calls:-0}" -ge 2 ] || demo_fail "the CMDB got ${calls:-0} calls"
+grep -c "\"authorization\": \"Bearer $CMDB_TOKEN\"" "$CMDB_RECORD" | grep -qx "$calls" ||
+    demo_fail "a CMDB call without the token from the store"
+! grep -rqF "$CMDB_TOKEN" "$DEMO_DIR/logs" || demo_fail "the CMDB token is in a log"
+demo_log "PASS: wave DONE in ${WAVE_SECONDS}s, $deltas delta syncs, data proven, validation + CMDB done"
