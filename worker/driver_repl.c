@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "blockmap.h"
 #include "config.h"
 #include "frame.h"
 #include "json.h"
@@ -47,6 +48,8 @@ static const struct wm_config_key repl_keys[] = {
      "this worker's certificate folder (role worker) for the agents' control port"},
     {"repl.agent_dir", WM_CFG_STRING, "/opt/wavemill/agent", 0, 0, false,
      "the agent's folder on a source (servers.settings agent_dir overrides)"},
+    {"repl.agent_space", WM_CFG_SIZE, "64M", 0, 0, false,
+     "free space the agent's folder on a source needs besides the digest maps (prereq_check)"},
     {"repl.agent_port", WM_CFG_INT, "7480", 1, 65535, false,
      "the resident agent's control port (servers.settings agent_port overrides)"},
     {"repl.streams", WM_CFG_INT, "1", 1, PROTO_MAX_RANGES, false, "parallel streams per disk"},
@@ -178,6 +181,39 @@ static struct wm_pg *rp_open(struct task_ctx *t, struct rp_server *s, bool want_
         return NULL;
     }
     return db;
+}
+
+/* A disk's digest map in the agent's state folder: a 4 KiB header and one
+ * digest per 4 KiB block (the agent's block size: the driver asks for none). */
+static uint64_t rp_map_bytes(int64_t size)
+{
+    return size > 0 ? 4096 + ((uint64_t)size + 4095) / 4096 * BLOCKMAP_DIGEST : 0;
+}
+
+int repl_driver_layout(struct task_ctx *t, struct repl_layout *l)
+{
+    struct rp_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return task_fail(t, "replication: out of memory");
+    struct wm_pg *db = rp_open(t, s, true);
+    if (!db) {
+        free(s);
+        return -EIO;
+    }
+    wm_pg_free(db);
+    memset(l, 0, sizeof(*l));
+    snprintf(l->agent_dir, sizeof(l->agent_dir), "%s", s->agent_dir);
+    snprintf(l->receiver, sizeof(l->receiver), "%s", s->receiver);
+    l->agent_space = (uint64_t)wm_config_int(t->cfg, "repl.agent_space");
+    for (int i = 0; i < s->ndisks && i < REPL_LAYOUT_MAX_DISKS; i++) {
+        struct repl_layout_disk *d = &l->disks[l->ndisks++];
+        snprintf(d->id, sizeof(d->id), "%s", s->disks[i].id);
+        snprintf(d->path, sizeof(d->path), "%s", s->disks[i].path);
+        d->size = s->disks[i].size;
+        l->agent_space += rp_map_bytes(d->size);
+    }
+    free(s);
+    return 0;
 }
 
 /* ------------------------------------------------------------ source side */

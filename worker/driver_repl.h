@@ -25,6 +25,7 @@
 #define WM_DRIVER_REPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "driver.h"
 
@@ -32,6 +33,27 @@ struct wm_config;
 
 /* Declares the repl.* keys. */
 int repl_driver_declare(struct wm_config *cfg, char *err, size_t errlen);
+
+/* Where the driver keeps things for the task's server, as install_agent
+ * and sync will see them: the agent's folder and the free space it needs
+ * there (repl.agent_space plus the disks' digest maps, from the inventory
+ * sizes), the receiver (HOST:PORT, "" if none) and the disks.  For the
+ * prereq_check step.  0, or negative errno after task_fail. */
+#define REPL_LAYOUT_MAX_DISKS 16
+struct repl_layout_disk {
+    char id[24];
+    char path[1024];
+    int64_t size; /* bytes, as the inventory says; 0 = unknown */
+};
+struct repl_layout {
+    char agent_dir[512];
+    uint64_t agent_space;
+    char receiver[256];
+    int ndisks;
+    struct repl_layout_disk disks[REPL_LAYOUT_MAX_DISKS];
+};
+struct task_ctx;
+int repl_driver_layout(struct task_ctx *t, struct repl_layout *l);
 
 extern const struct replication_driver repl_wavemill_driver;
 

@@ -11,7 +11,13 @@
  *
  * step_cmdb: with cmdb.url configured, the CMDB REST call (cmdb.h) with the
  * secret named by cmdb.secret from the credential store; without it, the
- * provider's cmdb_update. */
+ * provider's cmdb_update.
+ *
+ * step_prereq: over a real transport, the prerequisite checks of prereq.h
+ * on the server's disks, the replication driver's agent folder and space
+ * and its receiver (repl_driver_layout), with the source's OS facts and
+ * disk sizes stored in the inventory; every failed check named in the
+ * task error.  Then the provider's check of the target. */
 #ifndef WM_STEPS_H
 #define WM_STEPS_H
 
@@ -21,5 +27,6 @@ struct task_ctx;
 
 int step_validate(struct task_ctx *t);
 int step_cmdb(struct task_ctx *t);
+int step_prereq(struct task_ctx *t);
 
 #endif
