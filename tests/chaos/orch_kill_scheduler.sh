@@ -16,7 +16,8 @@ orch_start_waves w1 w2
 
 owner_sql="SELECT coalesce(max(split_part(a.application_name, ':', 2)), '') FROM pg_locks l
            JOIN pg_stat_activity a ON a.pid = l.pid JOIN waves w ON w.name = 'w1'
-           WHERE l.locktype = 'advisory' AND l.classid = 22349 AND l.objid = w.id AND l.granted"
+           WHERE l.locktype = 'advisory' AND l.classid = 22349 AND l.objid = w.id AND l.granted
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 orch_wait 15 "SELECT count(*) >= 20 FROM tasks t JOIN waves w ON w.id = t.wave_id
               WHERE w.name = 'w1' AND t.state = 'SUCCEEDED'" t || orch_fail "w1 made no progress"
 owner=$(orch_sql "$owner_sql")
