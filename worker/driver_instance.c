@@ -66,12 +66,12 @@ int driver_instance_get(struct task_ctx *t, enum launch_kind kind, char id[DRIVE
     if (!db)
         return -EIO;
     const char *p[] = {sid};
-    PGresult *r = wm_pg_query(db,
-                              kind == LAUNCH_TEST
-                                  ? "SELECT test_instance_id, test_instance_address FROM servers"
-                                    " WHERE id = $1"
-                                  : "SELECT instance_id, instance_address FROM servers WHERE id = $1",
-                              1, p, err, sizeof(err));
+    PGresult *r = wm_pg_query(
+        db,
+        kind == LAUNCH_TEST ? "SELECT test_instance_id, test_instance_address FROM servers"
+                              " WHERE id = $1"
+                            : "SELECT instance_id, instance_address FROM servers WHERE id = $1",
+        1, p, err, sizeof(err));
     int rc = r ? 0 : task_fail(t, "inventory: instance of server %s: %s", sid, err);
     if (r && PQntuples(r) == 1) {
         snprintf(id, DRIVER_INSTANCE_ID_LEN, "%s", PQgetvalue(r, 0, 0));

@@ -37,8 +37,8 @@ int provider_aws_declare(struct wm_config *cfg, char *err, size_t errlen)
     int rc = aws_declare(cfg, err, errlen);
     return rc < 0 ? rc
                   : wm_config_declare(cfg, aws_provider_keys,
-                                      sizeof(aws_provider_keys) / sizeof(aws_provider_keys[0]),
-                                      err, errlen);
+                                      sizeof(aws_provider_keys) / sizeof(aws_provider_keys[0]), err,
+                                      errlen);
 }
 
 /* --- clients --- */
@@ -84,8 +84,8 @@ struct groups {
 
 /* One group entry: an id as it is, a name created or found (with the
  * isolated group's ingress rule when isolated). */
-static int group_resolve(struct task_ctx *t, struct aws_client *c, const char *entry,
-                         bool isolated, char *id)
+static int group_resolve(struct task_ctx *t, struct aws_client *c, const char *entry, bool isolated,
+                         char *id)
 {
     char err[AWS_ERR_MAX];
     if (strncmp(entry, "sg-", 3) == 0) {
@@ -93,12 +93,11 @@ static int group_resolve(struct task_ctx *t, struct aws_client *c, const char *e
         return 0;
     }
     int rc = aws_ec2_create_security_group(
-        c, entry, isolated ? "wavemill isolated test group" : "wavemill live group", NULL, id,
-        err, sizeof(err));
+        c, entry, isolated ? "wavemill isolated test group" : "wavemill live group", NULL, id, err,
+        sizeof(err));
     if (rc == 0 && isolated)
-        rc = aws_ec2_authorize_ingress(c, id, "tcp", 22, 22,
-                                       wm_config_str(t->cfg, "aws.test_ingress_cidr"), err,
-                                       sizeof(err));
+        rc = aws_ec2_authorize_ingress(
+            c, id, "tcp", 22, 22, wm_config_str(t->cfg, "aws.test_ingress_cidr"), err, sizeof(err));
     return rc < 0 ? aws_failed(t, rc, err) : 0;
 }
 
@@ -147,8 +146,8 @@ static int describe_ids(struct task_ctx *t, struct aws_client *c, const char *ac
     struct wm_http_response r;
     int rc = n == 0 ? 0
              : body ? aws_client_call(c, "POST", "/", NULL,
-                                      "application/x-www-form-urlencoded; charset=utf-8", body,
-                                      len, &r, err, sizeof(err))
+                                      "application/x-www-form-urlencoded; charset=utf-8", body, len,
+                                      &r, err, sizeof(err))
                     : -ENOMEM;
     aws_form_free(f);
     if (rc == -ENOMEM)
@@ -167,8 +166,8 @@ static int aws_check_target(struct task_ctx *t)
     struct aws_client *c = aws_open(t, "ec2");
     if (!c)
         return -EIO;
-    int rc = describe_ids(t, c, "DescribeSubnets", "SubnetId.%d", task_param(t, "subnet_id"),
-                          false);
+    int rc =
+        describe_ids(t, c, "DescribeSubnets", "SubnetId.%d", task_param(t, "subnet_id"), false);
     if (rc == 0)
         rc = describe_ids(t, c, "DescribeSecurityGroups", "GroupId.%d",
                           task_param(t, "security_group_ids"), true);
@@ -220,8 +219,7 @@ static int volumes_ensure(struct task_ctx *t, struct aws_client *c, char *root)
 
 /* The image to launch: snapshot of the root volume, registered under a
  * name of this task (a retried step finds it by name). */
-static int image_build(struct task_ctx *t, struct aws_client *c, enum launch_kind kind,
-                       char *image)
+static int image_build(struct task_ctx *t, struct aws_client *c, enum launch_kind kind, char *image)
 {
     char root[AWS_EC2_ID_LEN], snap[AWS_EC2_ID_LEN], name[160], err[AWS_ERR_MAX];
     int rc = volumes_ensure(t, c, root);
@@ -255,11 +253,15 @@ static int instance_run(struct task_ctx *t, struct aws_client *c, enum launch_ki
         (rc = image_build(t, c, kind, image)) < 0)
         return rc;
     const char *type = task_param(t, "instance_type"), *subnet = task_param(t, "subnet_id");
-    struct aws_ec2_launch l = {image,       type && *type ? type : NULL,
+    struct aws_ec2_launch l = {image,
+                               type && *type ? type : NULL,
                                subnet && *subnet ? subnet : NULL,
-                               g.ptr,       g.n,
-                               token,       t->msg.wave,
-                               t->msg.server, purpose_of(kind)};
+                               g.ptr,
+                               g.n,
+                               token,
+                               t->msg.wave,
+                               t->msg.server,
+                               purpose_of(kind)};
     rc = aws_ec2_run_instances(c, &l, id, NULL, err, sizeof(err));
     return rc < 0 ? aws_failed(t, rc, err) : 0;
 }
@@ -388,8 +390,8 @@ static int aws_terminate(struct task_ctx *t, enum launch_kind kind)
         rc = 0; /* already gone */
     if (rc < 0)
         return aws_failed(t, rc, err);
-    wm_info("aws.terminated", "server=%s purpose=%s instance=%s", t->msg.server,
-            purpose_of(kind), id);
+    wm_info("aws.terminated", "server=%s purpose=%s instance=%s", t->msg.server, purpose_of(kind),
+            id);
     return 0;
 }
 

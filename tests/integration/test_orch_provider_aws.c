@@ -411,8 +411,8 @@ static void test_cutover_launch_swaps_groups_and_upserts_dns_then_terminate(void
              after.group_ids[0]);
     struct wm_http_response r;
     struct aws_client *c = ec2();
-    assert_int_equal(aws_client_call(c, "POST", "/", NULL, "application/x-www-form-urlencoded",
-                                     q, strlen(q), &r, err, sizeof(err)),
+    assert_int_equal(aws_client_call(c, "POST", "/", NULL, "application/x-www-form-urlencoded", q,
+                                     strlen(q), &r, err, sizeof(err)),
                      0);
     assert_non_null(strstr(r.body, live));
     wm_http_response_free(&r);
@@ -450,8 +450,8 @@ static void test_cutover_launch_swaps_groups_and_upserts_dns_then_terminate(void
 static void proxy_reset(int fail, const char *code)
 {
     char url[256], err[256];
-    snprintf(url, sizeof(url), "%s/__wm_fault/reset?fail=%d&status=503&code=%s", E.proxy_url,
-             fail, code);
+    snprintf(url, sizeof(url), "%s/__wm_fault/reset?fail=%d&status=503&code=%s", E.proxy_url, fail,
+             code);
     struct wm_http_request req = {"GET", url, NULL, 0, NULL, 0, 5000, 2000, 0};
     struct wm_http_response r;
     assert_int_equal(wm_http_do(&req, &r, err, sizeof(err)), 0);
@@ -514,8 +514,8 @@ static int ok_check(struct task_ctx *t, enum launch_kind kind)
 }
 
 /* the provider's instance check passes: the probes are what is tested here */
-static const struct provider_driver stub_provider = {"stub", false, NULL, NULL, ok_check,
-                                                     NULL,   NULL,  NULL};
+static const struct provider_driver stub_provider = {"stub",   false, NULL, NULL,
+                                                     ok_check, NULL,  NULL, NULL};
 
 static int listener(int *port)
 {
@@ -584,8 +584,7 @@ static void test_cmdb_call_carries_the_store_secret_never_logged(void **state)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/ci/{server}?wave={wave}", peer.port);
     set("cmdb.url", url);
     set("cmdb.secret", "cmdb-token");
-    struct task_ctx *t = task_new(107, "cmdb_update", "fqdn", "srv-pa.provaws.test",
-                                  (char *)NULL);
+    struct task_ctx *t = task_new(107, "cmdb_update", "fqdn", "srv-pa.provaws.test", (char *)NULL);
     ok_or_fail(step_cmdb(t), t, "cmdb");
     char *rec = orch_httppeer_records(&peer);
     assert_non_null(rec);
