@@ -44,3 +44,18 @@ workers=$(orch_sql "SELECT count(DISTINCT actor) FROM task_events WHERE actor LI
 left=$(orch_sql "SELECT count(*) FROM task_outbox")
 [ "$left" = 0 ] || orch_fail "$left outbox rows never published"
 orch_log "PASS: $(orch_sql "SELECT count(*) FROM tasks WHERE state = 'SUCCEEDED'") tasks, $deltas delta syncs, 2 schedulers, 3 workers"
+
+# wm.status is a public interface: every event this run published must decode
+# with an independent Avro library given only schemas/status.avsc.
+py=${WM_PY:-$HOME/.cache/wavemill/venv/bin/python}
+report=$(timeout 60 kcat -C -q -e -b "$WAVEMILL_KAFKA_BROKERS" -t "${WAVEMILL_KAFKA_TOPIC_PREFIX}wm.status" \
+             -f '%R%s' | "$py" "$ORCH_REPO/tests/peers/avro_peer.py" stream "$ORCH_REPO/schemas/status.avsc") ||
+    orch_fail "reading wm.status with kcat + fastavro failed"
+orch_log "wm.status by fastavro: $report"
+read -r decoded failed succeeded < <("$py" -c 'import json,sys; r=json.load(sys.stdin)
+print(r["decoded"], r["failed"], r["counts"].get("task/SUCCEEDED", 0))' <<<"$report")
+[ "$failed" = 0 ] || orch_fail "$failed wm.status events did not decode with fastavro"
+tasks_ok=$(orch_sql "SELECT count(*) FROM tasks WHERE state = 'SUCCEEDED'")
+[ "$succeeded" -ge "$tasks_ok" ] ||
+    orch_fail "fastavro saw $succeeded task/SUCCEEDED events for $tasks_ok succeeded tasks"
+orch_log "PASS: $decoded wm.status events decoded by fastavro, $succeeded task successes"

@@ -16,6 +16,12 @@
           ("ok" or "FAIL: why");
         - for every DIR/Y.py.json ({"schema": "task", "datum": {...}}): writes
           DIR/Y.py.bin, a single-object message encoded by fastavro.
+
+    avro_peer.py stream SCHEMA.avsc < MESSAGES
+        decodes a stream of Kafka message values as written by
+        `kcat -C -f '%R%s'` (4-byte big-endian length, then the value): each
+        must be a single-object message of SCHEMA.  Prints one JSON object:
+        {"decoded": N, "failed": N, "errors": [...], "counts": {"type/state": N}}.
 """
 import glob
 import io
@@ -118,12 +124,47 @@ def batch(d, schema_paths):
         print(os.path.basename(p), "encoded")
 
 
+def stream(schema_path, data):
+    """Every message of the stream against one schema, by fastavro alone."""
+    schema = strip_logical(load(schema_path))
+    parsed = parse_schema(schema)
+    _, fp = fp_bytes(schema)
+    out = {"decoded": 0, "failed": 0, "errors": [], "counts": {}}
+    pos = 0
+    while pos + 4 <= len(data):
+        n = int.from_bytes(data[pos : pos + 4], "big", signed=True)
+        msg = data[pos + 4 : pos + 4 + max(n, 0)]
+        pos += 4 + max(n, 0)
+        try:
+            if msg[:2] != MAGIC or msg[2:10] != fp:
+                raise ValueError("header is not C3 01 + the schema's fingerprint")
+            body = io.BytesIO(msg[10:])
+            datum = schemaless_reader(body, parsed)
+            if body.read(1):
+                raise ValueError("trailing bytes after the datum")
+            key = "%s/%s" % (datum["type"], datum["state"])
+            out["counts"][key] = out["counts"].get(key, 0) + 1
+            out["decoded"] += 1
+        except Exception as e:  # any failure is a finding, reported not raised
+            out["failed"] += 1
+            if len(out["errors"]) < 5:
+                out["errors"].append(str(e))
+    if pos != len(data):
+        out["failed"] += 1
+        out["errors"].append("stream ends inside a message")
+    json.dump(out, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "fingerprint":
         sys.stdout.writelines(fingerprint_lines(argv[1:]))
         return 0
     if len(argv) >= 3 and argv[0] == "batch":
         batch(argv[1], argv[2:])
+        return 0
+    if len(argv) == 2 and argv[0] == "stream":
+        stream(argv[1], sys.stdin.buffer.read())
         return 0
     sys.stderr.write(__doc__)
     return 2
