@@ -69,8 +69,8 @@ static int read_os_family(struct task_ctx *t, struct wm_pg *db, char *out, size_
     char err[256], sid[24];
     snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
     const char *p[] = {sid};
-    PGresult *r = wm_pg_query(db, "SELECT os_family FROM servers WHERE id = $1", 1, p, err,
-                              sizeof(err));
+    PGresult *r =
+        wm_pg_query(db, "SELECT os_family FROM servers WHERE id = $1", 1, p, err, sizeof(err));
     int rc = 0;
     if (!r)
         rc = task_fail(t, "prereq: reading server %s: %s", sid, err);

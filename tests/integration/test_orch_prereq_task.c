@@ -125,7 +125,8 @@ static int rx_listen(const char *addr)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};
     socklen_t len = sizeof(a);
-    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1 || (rx_fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+    if (inet_pton(AF_INET, addr, &a.sin_addr) != 1 ||
+        (rx_fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
         bind(rx_fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(rx_fd, 16) < 0 ||
         getsockname(rx_fd, (struct sockaddr *)&a, &len) < 0)
         return -1;
@@ -142,7 +143,8 @@ static int setup(void **state)
     }
     find_repo();
     snprintf(dir, sizeof(dir), FIX_DIR_FMT, (int)getpid());
-    if (sh("bash %s/tests/support/orch_prereq_fixture.sh up %s >%s.log 2>&1", repo, dir, dir) != 0) {
+    if (sh("bash %s/tests/support/orch_prereq_fixture.sh up %s >%s.log 2>&1", repo, dir, dir) !=
+        0) {
         sh("cat %s.log >&2", dir);
         return -1;
     }
@@ -291,9 +293,10 @@ static void test_changed_host_key_is_refused(void **state)
     /* the host passes first, so its log shows what a login looks like */
     assert_int_equal(run_prereq("key1", err, sizeof(err)), TASK_OK);
     expect_os_facts("key1");
-    sql1(got, sizeof(got), "UPDATE servers SET os_family = '', os_version = '' WHERE name = 'key1'");
-    assert_int_equal(sh("WM_HOSTS_DIR=%s QUIET=1 %s/tests/hosts/host rekey pqkey", fx("HOSTS_DIR"),
-                        repo), 0);
+    sql1(got, sizeof(got),
+         "UPDATE servers SET os_family = '', os_version = '' WHERE name = 'key1'");
+    assert_int_equal(
+        sh("WM_HOSTS_DIR=%s QUIET=1 %s/tests/hosts/host rekey pqkey", fx("HOSTS_DIR"), repo), 0);
     int before = logins("KEY_STATE");
     assert_true(before >= 1);
 
@@ -304,7 +307,8 @@ static void test_changed_host_key_is_refused(void **state)
         fail_msg("unexpected error: %s", err);
     /* refused before authentication: no login, nothing ran, nothing stored */
     assert_int_equal(logins("KEY_STATE"), before);
-    sql1(got, sizeof(got), "SELECT os_family || '|' || os_version FROM servers WHERE name = 'key1'");
+    sql1(got, sizeof(got),
+         "SELECT os_family || '|' || os_version FROM servers WHERE name = 'key1'");
     assert_string_equal(got, "|");
 }
 
