@@ -22,7 +22,7 @@
 #include "log.h"
 #include "pg.h"
 
-#define DEFAULT_CONNINFO "host=127.0.0.1 port=15432 dbname=wavemill user=wavemill"
+#include "../support/common_testdb.h"
 
 struct fixture {
     char dbname[64];
@@ -31,12 +31,6 @@ struct fixture {
     struct wm_pg *db;
     char tmpdir[64];     /* migrations written by the test, or "" */
 };
-
-static const char *base_conninfo(void)
-{
-    const char *c = getenv("WAVEMILL_PG_CONNINFO");
-    return c && *c ? c : DEFAULT_CONNINFO;
-}
 
 static int64_t now_ms(void)
 {
@@ -69,29 +63,14 @@ static void conninfo_with_db(const char *base, const char *dbname, char *out, si
     PQconninfoFree(opts);
 }
 
-static void admin_exec(PGconn *admin, const char *sql)
-{
-    PGresult *res = PQexec(admin, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(admin));
-    PQclear(res);
-}
-
 static int setup(void **state)
 {
     static int seq;
     struct fixture *fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
     snprintf(fx->dbname, sizeof(fx->dbname), "wm_test_pg_%d_%d", (int)getpid(), ++seq);
-    fx->admin = PQconnectdb(base_conninfo());
-    if (PQstatus(fx->admin) != CONNECTION_OK)
-        fail_msg("cannot reach PostgreSQL (%s): %s", base_conninfo(), PQerrorMessage(fx->admin));
-    /* the name is made here from numbers, not outside input; CREATE
-     * DATABASE takes no parameters */
-    char sql[160];
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
-    admin_exec(fx->admin, sql);
-    conninfo_with_db(base_conninfo(), fx->dbname, fx->conninfo, sizeof(fx->conninfo));
+    fx->admin = testdb_create(fx->dbname);
+    conninfo_with_db(testdb_base_conninfo(), fx->dbname, fx->conninfo, sizeof(fx->conninfo));
     char err[512];
     fx->db = wm_pg_new_conninfo(fx->conninfo, err, sizeof(err));
     if (!fx->db)
@@ -122,10 +101,7 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     wm_pg_free(fx->db);
-    char sql[160];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->dbname);
-    admin_exec(fx->admin, sql);
-    PQfinish(fx->admin);
+    testdb_drop(fx->admin, fx->dbname);
     if (fx->tmpdir[0])
         rm_tree(fx->tmpdir);
     free(fx);
@@ -180,29 +156,6 @@ static void write_migration(const char *dir, const char *name, const char *sql)
     assert_non_null(f);
     fputs(sql, f);
     fclose(f);
-}
-
-/* schemas/sql of the repository: $WM_REPO (tests/run sets it), else up
- * from the executable (bin/tests/ or bin/asan/tests/), else the cwd's. */
-static void repo_sql_dir(char *out, size_t outlen)
-{
-    const char *repo = getenv("WM_REPO");
-    if (repo && *repo) {
-        snprintf(out, outlen, "%s/schemas/sql", repo);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    assert_true(n > 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    static const char *const rel[] = {"/../../schemas/sql", "/../../../schemas/sql"};
-    struct stat st;
-    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-        if (snprintf(out, outlen, "%s%s", exe, rel[i]) < (int)outlen && stat(out, &st) == 0)
-            return;
-    }
-    snprintf(out, outlen, "schemas/sql");
 }
 
 static int count_sql_files(const char *dir)
@@ -268,7 +221,7 @@ static void test_migrate_project_schema_twice_second_is_noop(void **state)
 {
     struct fixture *fx = *state;
     char dir[PATH_MAX], err[1024];
-    repo_sql_dir(dir, sizeof(dir));
+    testdb_sql_dir(dir, sizeof(dir));
     int files = count_sql_files(dir), applied = -1;
     assert_true(files >= 2);
 
@@ -489,7 +442,7 @@ static int tx_conflicting_update(struct wm_pg *db, void *arg, char *err, size_t 
         rc = wm_pg_exec(db, "SELECT v FROM c", 0, NULL, NULL, err, errlen); /* takes the snapshot */
     if (rc == 0 && c->calls == 1) {
         PGconn *other = PQconnectdb(c->fx->conninfo);
-        admin_exec(other, "UPDATE c SET v = v + 1");
+        testdb_admin_exec(other, "UPDATE c SET v = v + 1");
         PQfinish(other);
     }
     return rc ? rc : wm_pg_exec(db, "UPDATE c SET v = v + 10", 0, NULL, NULL, err, errlen);
@@ -655,7 +608,7 @@ static void test_connect_to_missing_database_fails_fast(void **state)
 {
     (void)state;
     char conninfo[1024], err[512] = "";
-    conninfo_with_db(base_conninfo(), "wm_test_no_such_db", conninfo, sizeof(conninfo));
+    conninfo_with_db(testdb_base_conninfo(), "wm_test_no_such_db", conninfo, sizeof(conninfo));
     int64_t t0 = now_ms();
     struct wm_pg *db = wm_pg_new_conninfo(conninfo, err, sizeof(err)); /* 10 s timeout */
     assert_null(db);

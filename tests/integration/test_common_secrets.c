@@ -21,7 +21,8 @@
 #include "pg.h"
 #include "secrets.h"
 
-#define DEFAULT_CONNINFO "host=127.0.0.1 port=15432 dbname=wavemill user=wavemill"
+#include "../support/common_testdb.h"
+
 #define VALUE "s3cr3t-Value-\xe2\x9c\x93-0123456789"
 
 struct fixture {
@@ -31,40 +32,6 @@ struct fixture {
     char dir[64];
     char key1[PATH_MAX], key2[PATH_MAX];
 };
-
-static const char *base_conninfo(void)
-{
-    const char *c = getenv("WAVEMILL_PG_CONNINFO");
-    return c && *c ? c : DEFAULT_CONNINFO;
-}
-
-static void admin_exec(PGconn *admin, const char *sql)
-{
-    PGresult *res = PQexec(admin, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(admin));
-    PQclear(res);
-}
-
-static void repo_sql_dir(char *out, size_t outlen)
-{
-    const char *repo = getenv("WM_REPO");
-    if (repo && *repo) {
-        snprintf(out, outlen, "%s/schemas/sql", repo);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    assert_true(n > 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    static const char *const rel[] = {"/../../schemas/sql", "/../../../schemas/sql"};
-    struct stat st;
-    for (size_t i = 0; i < 2; i++)
-        if (snprintf(out, outlen, "%s%s", exe, rel[i]) < (int)outlen && stat(out, &st) == 0)
-            return;
-    snprintf(out, outlen, "schemas/sql");
-}
 
 static void write_key(const char *path, mode_t mode, unsigned char fill)
 {
@@ -86,18 +53,14 @@ static int setup(void **state)
     static int seq;
     struct fixture *fx = calloc(1, sizeof(*fx));
     snprintf(fx->dbname, sizeof(fx->dbname), "wm_test_secrets_%d_%d", (int)getpid(), ++seq);
-    fx->admin = PQconnectdb(base_conninfo());
-    if (PQstatus(fx->admin) != CONNECTION_OK)
-        fail_msg("cannot reach PostgreSQL (%s): %s", base_conninfo(), PQerrorMessage(fx->admin));
-    char sql[160], conninfo[1200], err[512], dir[PATH_MAX];
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname); /* name made of numbers */
-    admin_exec(fx->admin, sql);
+    fx->admin = testdb_create(fx->dbname);
+    char conninfo[1200], err[512], dir[PATH_MAX];
     /* in a key=value conninfo the last dbname wins */
-    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", base_conninfo(), fx->dbname);
+    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", testdb_base_conninfo(), fx->dbname);
     fx->db = wm_pg_new_conninfo(conninfo, err, sizeof(err));
     if (!fx->db)
         fail_msg("connect: %s", err);
-    repo_sql_dir(dir, sizeof(dir));
+    testdb_sql_dir(dir, sizeof(dir));
     int applied = 0;
     if (wm_pg_migrate(fx->db, dir, &applied, err, sizeof(err)) < 0)
         fail_msg("migrate %s: %s", dir, err);
@@ -115,10 +78,8 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     wm_pg_free(fx->db);
-    char sql[160], path[PATH_MAX];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->dbname);
-    admin_exec(fx->admin, sql);
-    PQfinish(fx->admin);
+    char path[PATH_MAX];
+    testdb_drop(fx->admin, fx->dbname);
     static const char *const files[] = {"key1", "key2", "key3"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof(path), "%s/%s", fx->dir, files[i]);
