@@ -6,22 +6,9 @@
 # bad command lines.
 set -u
 cd "$(dirname "$0")/../.."
-WM_BIN=${WM_BIN:-$PWD/bin}
-WAVEMILL=$WM_BIN/wavemill
-BASE=${WAVEMILL_PG_CONNINFO:-host=127.0.0.1 port=15432 dbname=wavemill user=wavemill}
-DB=wm_test_cli_$$
-TMP=$(mktemp -d /tmp/wm_cli_db.XXXXXX)
-fails=0
+. tests/support/cli_lib.sh
+cli_db_init wm_test_cli_$$ wm_cli_db
 
-# in a key=value conninfo the last dbname wins
-export WAVEMILL_PG_CONNINFO="$BASE dbname=$DB"
-admin() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$BASE" "$@"; }
-in_db() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$WAVEMILL_PG_CONNINFO" "$@"; }
-cleanup() { admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-ok() { echo "ok   - $1"; }
-no() { echo "FAIL - $1"; fails=$((fails + 1)); }
 # check NAME EXPECTED_RC PATTERN_ON_STREAM STREAM(out|err) -- cmd...
 check() {
     local name=$1 want_rc=$2 pattern=$3 stream=$4; shift 5
@@ -37,8 +24,7 @@ check() {
     fi
 }
 
-[ -x "$WAVEMILL" ] || { echo "FAIL - $WAVEMILL not built"; exit 1; }
-admin -c "CREATE DATABASE $DB" || { echo "FAIL - cannot create database $DB at $BASE"; exit 1; }
+cli_db_create
 
 check "first migrate applies every migration" 0 \
     '^applied [0-9]+ migrations? \(now at version [0-9]+\)$' out -- "$WAVEMILL" db migrate

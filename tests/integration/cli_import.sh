@@ -6,23 +6,11 @@
 # and that refusal rolls back the rows before it; audit_log rows.
 set -u
 cd "$(dirname "$0")/../.."
-WM_BIN=${WM_BIN:-$PWD/bin}
-WAVEMILL=$WM_BIN/wavemill
-BASE=${WAVEMILL_PG_CONNINFO:-host=127.0.0.1 port=15432 dbname=wavemill user=wavemill}
-DB=wm_test_cli_import_$$
-TMP=$(mktemp -d /tmp/wm_cli_import.XXXXXX)
+. tests/support/cli_lib.sh
+cli_db_init wm_test_cli_import_$$ wm_cli_import
 GOOD=tests/data/inventory_good.csv
 BAD=tests/data/inventory_bad.csv
-fails=0
 
-export WAVEMILL_PG_CONNINFO="$BASE dbname=$DB" # the last dbname wins
-admin() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$BASE" "$@"; }
-q() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$WAVEMILL_PG_CONNINFO" -c "$1"; }
-cleanup() { admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-ok() { echo "ok   - $1"; }
-no() { echo "FAIL - $1"; fails=$((fails + 1)); }
 # run EXPECTED_RC cmd... : runs with output in $TMP/out, $TMP/err; says if rc differs
 run() {
     local want=$1; shift
@@ -38,9 +26,7 @@ has() { if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else no "$1: $2 lacks '$3':
 counts() { q "SELECT (SELECT count(*) FROM waves) || ' ' || (SELECT count(*) FROM applications)
               || ' ' || (SELECT count(*) FROM servers) || ' ' || (SELECT count(*) FROM disks)"; }
 
-[ -x "$WAVEMILL" ] || { echo "FAIL - $WAVEMILL not built"; exit 1; }
-admin -c "CREATE DATABASE $DB" || { echo "FAIL - cannot create database $DB"; exit 1; }
-"$WAVEMILL" db migrate >/dev/null 2>"$TMP/err" || { echo "FAIL - migrate: $(cat "$TMP/err")"; exit 1; }
+cli_db_create migrate
 
 # --- a bad row: nothing imported, the message names file, line and column
 if run 1 "$WAVEMILL" import "$BAD"; then

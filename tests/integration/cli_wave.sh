@@ -6,26 +6,15 @@
 # audit_log row (with the person's name) for every operator action.
 set -u
 cd "$(dirname "$0")/../.."
-WM_BIN=${WM_BIN:-$PWD/bin}
-WAVEMILL=$WM_BIN/wavemill
-BASE=${WAVEMILL_PG_CONNINFO:-host=127.0.0.1 port=15432 dbname=wavemill user=wavemill}
-DB=wm_test_cli_wave_$$
-TMP=$(mktemp -d /tmp/wm_cli_wave.XXXXXX)
+. tests/support/cli_lib.sh
+cli_db_init wm_test_cli_wave_$$ wm_cli_wave
 PY=${WM_PY:-python3}
 [ -x "$PY" ] || PY=python3
-fails=0
 
-export WAVEMILL_PG_CONNINFO="$BASE dbname=$DB" # the last dbname wins
 # the audit log must name the person: SUDO_USER first, then USER
 unset SUDO_USER
 export USER=operator-test
-admin() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$BASE" "$@"; }
-q() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$WAVEMILL_PG_CONNINFO" -c "$1"; }
-cleanup() { admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; rm -rf "$TMP"; }
-trap cleanup EXIT
 
-ok() { echo "ok   - $1"; }
-no() { echo "FAIL - $1"; fails=$((fails + 1)); }
 run() {
     local want=$1; shift
     timeout 60 "$@" >"$TMP/out" 2>"$TMP/err"
@@ -39,9 +28,7 @@ has() { if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else no "$1: $2 lacks '$3':
 # json EXPR: evaluates a Python expression over d = the JSON on stdout
 json() { "$PY" -c "import json,sys; d=json.load(open('$TMP/out')); print($1)" 2>&1; }
 
-[ -x "$WAVEMILL" ] || { echo "FAIL - $WAVEMILL not built"; exit 1; }
-admin -c "CREATE DATABASE $DB" || { echo "FAIL - cannot create database $DB"; exit 1; }
-"$WAVEMILL" db migrate >/dev/null 2>"$TMP/err" || { echo "FAIL - migrate: $(cat "$TMP/err")"; exit 1; }
+cli_db_create migrate
 run 0 "$WAVEMILL" import tests/data/inventory_good.csv || exit 1
 
 # --- create / list / show

@@ -7,22 +7,11 @@
 # line with the right exit status; rotation moves every secret.
 set -u
 cd "$(dirname "$0")/../.."
-WM_BIN=${WM_BIN:-$PWD/bin}
-WAVEMILL=$WM_BIN/wavemill
-BASE=${WAVEMILL_PG_CONNINFO:-host=127.0.0.1 port=15432 dbname=wavemill user=wavemill}
-DB=wm_test_secret_cli_$$
-TMP=$(mktemp -d /tmp/wm_secret_cli.XXXXXX)
-fails=0
+. tests/support/cli_lib.sh
+cli_db_init wm_test_secret_cli_$$ wm_secret_cli
 
-export WAVEMILL_PG_CONNINFO="$BASE dbname=$DB"
 export WAVEMILL_LOG_LEVEL=debug
-admin() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$BASE" "$@"; }
-in_db() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$WAVEMILL_PG_CONNINFO" "$@"; }
-cleanup() { admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; rm -rf "$TMP"; }
-trap cleanup EXIT
 
-ok() { echo "ok   - $1"; }
-no() { echo "FAIL - $1"; fails=$((fails + 1)); }
 # everything any command printed, for the leak checks at the end
 ALL=$TMP/all-output
 : >"$ALL"
@@ -41,9 +30,7 @@ check() {
     fi
 }
 
-[ -x "$WAVEMILL" ] || { echo "FAIL - $WAVEMILL not built"; exit 1; }
-admin -c "CREATE DATABASE $DB" || { echo "FAIL - cannot create database $DB at $BASE"; exit 1; }
-"$WAVEMILL" db migrate >/dev/null 2>&1 || { echo "FAIL - db migrate"; exit 1; }
+cli_db_create migrate
 
 VALUE="wm-distinctive-$$-Zq7xK9pL3mN8vR2t"
 printf '%s' "$VALUE" >"$TMP/value"
