@@ -1,101 +1,35 @@
 /* wavemill-scheduler — options, config, then the scheduler loop. */
-#include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 #include "orch_sched.h"
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: wavemill-scheduler [--config FILE] [--set key=value]... [--print-config]\n");
-}
-
-static int apply_set(struct wm_config *cfg, const char *kv, char *err, size_t errlen)
-{
-    char key[128];
-    const char *eq = strchr(kv, '=');
-    if (!eq || (size_t)(eq - kv) >= sizeof(key)) {
-        snprintf(err, errlen, "--set wants key=value, got '%s'", kv);
-        return -EINVAL;
-    }
-    snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-    return wm_config_set(cfg, key, eq + 1, "--set", err, errlen);
-}
-
-static int load_config(struct wm_config *cfg, int argc, char **argv, bool *print, char *err,
-                       size_t errlen)
-{
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"print-config", no_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    int o, rc;
-    for (optind = 1; (o = getopt_long(argc, argv, "c:s:ph", opts, NULL)) != -1;)
-        if (o == 'c')
-            path = optarg;
-        else if (o == 'p')
-            *print = true;
-        else if (o != 's') {
-            usage(o == 'h' ? stdout : stderr);
-            snprintf(err, errlen, "%s", o == 'h' ? "" : "bad option");
-            return o == 'h' ? 1 : -EINVAL;
-        }
-    if ((rc = wm_config_load(cfg, path, err, errlen)) < 0)
-        return rc;
-    for (optind = 1; (o = getopt_long(argc, argv, "c:s:ph", opts, NULL)) != -1;)
-        if (o == 's' && (rc = apply_set(cfg, optarg, err, errlen)) < 0)
-            return rc;
-    return wm_config_validate(cfg, err, errlen);
-}
 
 int main(int argc, char **argv)
 {
     char err[1024] = "";
-    bool print = false;
     wm_log_set_component("scheduler");
     struct wm_config *cfg = wm_config_new();
     if (!cfg || orch_sched_declare(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "wavemill-scheduler: %s\n", err);
         return 1;
     }
-    int rc = load_config(cfg, argc, argv, &print, err, sizeof(err));
+    int rc = wm_daemon_config(cfg, argc, argv, "wavemill-scheduler", true, err, sizeof(err));
     if (rc != 0) {
         if (*err)
             fprintf(stderr, "wavemill-scheduler: %s\n", err);
         wm_config_free(cfg);
         return rc > 0 ? 0 : 2;
     }
-    if (print) {
-        static char buf[16384];
-        wm_config_dump(cfg, buf, sizeof(buf));
-        fputs(buf, stdout);
-        wm_config_free(cfg);
-        return 0;
-    }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    volatile sig_atomic_t *stop = wm_daemon_signals();
     struct orch_sched *s = orch_sched_new(cfg, err, sizeof(err));
     if (!s) {
         fprintf(stderr, "wavemill-scheduler: %s\n", err);
         wm_config_free(cfg);
         return 1;
     }
-    rc = orch_sched_run(s, &stop_flag, err, sizeof(err));
+    rc = orch_sched_run(s, stop, err, sizeof(err));
     orch_sched_free(s);
     wm_config_free(cfg);
     if (rc < 0) {
