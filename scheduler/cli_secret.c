@@ -29,33 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The config with secrets.* declared before the file and environment are
- * read (cli_config() would reject the key as unknown). */
-static struct wm_config *secret_config(struct cli_ctx *ctx)
-{
-    if (ctx->cfg)
-        return ctx->cfg;
-    char err[1024];
-    struct wm_config *cfg = wm_config_new();
-    if (!cfg) {
-        cli_error(ctx, "config: out of memory");
-        return NULL;
-    }
-    if (wm_secrets_declare(cfg, err, sizeof(err)) < 0 ||
-        wm_config_load(cfg, ctx->config_path, err, sizeof(err)) < 0 ||
-        wm_config_validate(cfg, err, sizeof(err)) < 0) {
-        cli_error(ctx, "config: %s", err);
-        wm_config_free(cfg);
-        return NULL;
-    }
-    enum wm_log_level level;
-    const char *name = wm_config_str(cfg, "log.level");
-    if (name && wm_log_parse_level(name, &level) == 0)
-        wm_log_set_level(level);
-    ctx->cfg = cfg;
-    return cfg;
-}
-
 /* Opens the store; with need_key, under the master key from --master-key or
  * config, checked before the database is reached.  NULL with *rc set after
  * printing the reason. */
@@ -63,7 +36,7 @@ static struct wm_secrets *secret_store(struct cli_ctx *ctx, const char *key_opt,
                                        int *rc)
 {
     *rc = CLI_ERR;
-    struct wm_config *cfg = secret_config(ctx);
+    struct wm_config *cfg = cli_config(ctx); /* declares secrets.* */
     if (!cfg)
         return NULL;
     const char *key = key_opt ? key_opt : wm_config_str(cfg, "secrets.master_key");
