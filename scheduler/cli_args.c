@@ -83,6 +83,19 @@ int cli_args_parse(struct cli_ctx *ctx, int argc, char **argv, int first,
     return CLI_OK;
 }
 
+int cli_args_name(struct cli_ctx *ctx, int argc, char **argv, const struct cli_opt *opts,
+                  size_t nopts, const char *what, int maxlen, const char *usage, const char **name)
+{
+    int npos, rc = cli_args_parse(ctx, argc, argv, 2, opts, nopts, name, 1, &npos);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(ctx, "which %s? (wavemill %s)", what, usage);
+    if (strlen(*name) > (size_t)maxlen)
+        return cli_usage_error(ctx, "%s name longer than %d bytes", what, maxlen);
+    return CLI_OK;
+}
+
 int cli_args_int(struct cli_ctx *ctx, const char *opt, const char *text, long min, long max,
                  long *out)
 {

@@ -26,6 +26,13 @@ int cli_args_parse(struct cli_ctx *ctx, int argc, char **argv, int first,
                    const struct cli_opt *opts, size_t nopts, const char **pos, int maxpos,
                    int *npos);
 
+/* A subcommand taking exactly one NAME of a `what` ("server", "wave") of at
+ * most maxlen bytes, plus opts: cli_args_parse() from argv[2], then the name
+ * checked ("which server? (wavemill USAGE)" when missing).  CLI_OK or
+ * CLI_USAGE (reason printed). */
+int cli_args_name(struct cli_ctx *ctx, int argc, char **argv, const struct cli_opt *opts,
+                  size_t nopts, const char *what, int maxlen, const char *usage, const char **name);
+
 /* Integer option value in [min, max]; CLI_OK or CLI_USAGE (reason printed). */
 int cli_args_int(struct cli_ctx *ctx, const char *opt, const char *text, long min, long max,
                  long *out);

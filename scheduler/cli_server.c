@@ -174,22 +174,12 @@ static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
     }
 }
 
-static int need_name(struct cli_ctx *ctx, int npos, const char *name, const char *usage)
-{
-    if (npos != 1)
-        return cli_usage_error(ctx, "which server? (wavemill %s)", usage);
-    if (strlen(name) > SERVER_MAX_NAME)
-        return cli_usage_error(ctx, "server name longer than %d bytes", SERVER_MAX_NAME);
-    return CLI_OK;
-}
-
 static int server_show(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "server show";
     const char *name = NULL;
-    int npos, rc = cli_args_parse(ctx, argc, argv, 2, NULL, 0, &name, 1, &npos);
-    if (rc == CLI_OK)
-        rc = need_name(ctx, npos, name, "server show NAME [--json]");
+    int rc = cli_args_name(ctx, argc, argv, NULL, 0, "server", SERVER_MAX_NAME,
+                           "server show NAME [--json]", &name);
     if (rc != CLI_OK)
         return rc;
     const char *p[] = {name};
@@ -276,9 +266,8 @@ static int server_retry(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "server retry";
     const char *name = NULL;
-    int npos, rc = cli_args_parse(ctx, argc, argv, 2, NULL, 0, &name, 1, &npos);
-    if (rc == CLI_OK)
-        rc = need_name(ctx, npos, name, "server retry NAME");
+    int rc = cli_args_name(ctx, argc, argv, NULL, 0, "server", SERVER_MAX_NAME,
+                           "server retry NAME", &name);
     if (rc != CLI_OK)
         return rc;
     struct wm_pg *db = cli_pg(ctx);
@@ -306,9 +295,8 @@ static int server_skip(struct cli_ctx *ctx, int argc, char **argv)
     ctx->command = "server skip";
     const char *name = NULL, *kind = NULL;
     const struct cli_opt opts[] = {{"--task", &kind, NULL}};
-    int npos, rc = cli_args_parse(ctx, argc, argv, 2, opts, 1, &name, 1, &npos);
-    if (rc == CLI_OK)
-        rc = need_name(ctx, npos, name, "server skip NAME --task KIND");
+    int rc = cli_args_name(ctx, argc, argv, opts, 1, "server", SERVER_MAX_NAME,
+                           "server skip NAME --task KIND", &name);
     if (rc != CLI_OK)
         return rc;
     if (!kind)

@@ -17,15 +17,6 @@
 
 #define WAVE_MAX_NAME 128
 
-static int need_name(struct cli_ctx *ctx, int npos, const char *name, const char *usage)
-{
-    if (npos != 1)
-        return cli_usage_error(ctx, "which wave? (wavemill %s)", usage);
-    if (strlen(name) > WAVE_MAX_NAME)
-        return cli_usage_error(ctx, "wave name longer than %d bytes", WAVE_MAX_NAME);
-    return CLI_OK;
-}
-
 /* --- create / set: one statement and its audit row in one transaction --- */
 
 struct wave_write {
@@ -121,9 +112,8 @@ static int wave_create(struct cli_ctx *ctx, int argc, char **argv)
                                    {"--max-parallel", &maxp, NULL},
                                    {"--max-launching", &maxl, NULL},
                                    {"--priority", &prio, NULL}};
-    int npos, rc = cli_args_parse(ctx, argc, argv, 2, opts, 4, &name, 1, &npos);
-    if (rc == CLI_OK)
-        rc = need_name(ctx, npos, name, "wave create NAME [--cutover-at TIME] ...");
+    int rc = cli_args_name(ctx, argc, argv, opts, 4, "wave", WAVE_MAX_NAME,
+                           "wave create NAME [--cutover-at TIME] ...", &name);
     if (rc == CLI_OK)
         rc = check_limits(ctx, maxp, maxl, prio);
     if (rc != CLI_OK)
@@ -153,9 +143,8 @@ static int wave_set(struct cli_ctx *ctx, int argc, char **argv)
     const struct cli_opt opts[] = {{"--max-parallel", &maxp, NULL},
                                    {"--max-launching", &maxl, NULL},
                                    {"--priority", &prio, NULL}};
-    int npos, rc = cli_args_parse(ctx, argc, argv, 2, opts, 3, &name, 1, &npos);
-    if (rc == CLI_OK)
-        rc = need_name(ctx, npos, name, "wave set NAME [--max-parallel N] ...");
+    int rc = cli_args_name(ctx, argc, argv, opts, 3, "wave", WAVE_MAX_NAME,
+                           "wave set NAME [--max-parallel N] ...", &name);
     if (rc == CLI_OK)
         rc = check_limits(ctx, maxp, maxl, prio);
     if (rc != CLI_OK)
@@ -287,9 +276,8 @@ static int wave_show(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "wave show";
     const char *name = NULL;
-    int npos, rc = cli_args_parse(ctx, argc, argv, 2, NULL, 0, &name, 1, &npos);
-    if (rc == CLI_OK)
-        rc = need_name(ctx, npos, name, "wave show NAME [--json]");
+    int rc = cli_args_name(ctx, argc, argv, NULL, 0, "wave", WAVE_MAX_NAME,
+                           "wave show NAME [--json]", &name);
     if (rc != CLI_OK)
         return rc;
     PGresult *w = cli_wave_summaries(ctx, name);
@@ -389,11 +377,9 @@ static int wave_op_cmd(struct cli_ctx *ctx, int argc, char **argv, enum wave_op 
     ctx->command = ops[op].command;
     const char *name = NULL, *at_arg = NULL;
     const struct cli_opt opts[] = {{"--at", &at_arg, NULL}};
-    int npos, rc = cli_args_parse(ctx, argc, argv, 2, opts, op == OP_CUTOVER ? 1 : 0, &name, 1,
-                                  &npos);
-    if (rc == CLI_OK)
-        rc = need_name(ctx, npos, name, op == OP_CUTOVER ? "wave cutover NAME [--at TIME]"
-                                                         : "wave start|pause|resume NAME");
+    int rc = cli_args_name(ctx, argc, argv, opts, op == OP_CUTOVER ? 1 : 0, "wave", WAVE_MAX_NAME,
+                           op == OP_CUTOVER ? "wave cutover NAME [--at TIME]"
+                                                         : "wave start|pause|resume NAME", &name);
     if (rc != CLI_OK)
         return rc;
     char at[64], err[1024];
