@@ -1,11 +1,11 @@
 /* cli_db — `wavemill db migrate` and `wavemill db status`: the schema of
  * the factory's PostgreSQL database (schemas/sql/NNN_*.sql, see pg.h). */
 #include "cli.h"
+#include "cli_args.h"
 
 #include "json.h"
 #include "pg.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,22 +14,11 @@
  * dir (defaulting to cli_sql_dir()).  CLI_OK or CLI_USAGE/CLI_ERR. */
 static int db_parse_dir(struct cli_ctx *ctx, int argc, char **argv, char *dir, size_t dirlen)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {NULL, 0, NULL, 0}};
     const char *given = NULL;
-    optind = 0; /* GNU: full reset, the parser may have run before */
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
-        if (c == 'd')
-            given = optarg;
-        else if (c == ':')
-            return cli_usage_error(ctx, "%s needs a value", argv[optind - 1]);
-        else
-            return cli_usage_error(ctx, "unknown option %s", argv[optind - 1]);
-    }
-    if (optind < argc)
-        return cli_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+    const struct cli_opt opts[] = {{"--dir", &given, NULL}};
+    int npos, rc = cli_args_parse(ctx, argc, argv, 1, opts, 1, NULL, 0, &npos);
+    if (rc != CLI_OK)
+        return rc;
     if (given) {
         snprintf(dir, dirlen, "%s", given);
         return CLI_OK;
