@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../support/orch_fixture.h"
 #include "config.h"
 #include "driver.h"
 #include "task.h"
@@ -27,96 +28,26 @@
 #define FIX_DIR_FMT "/tmp/wm-prereq.%d"
 #define DISK_BYTES "8388608" /* the fixture's 8M images */
 
-static char repo[512] = ".", dir[64], env[32][2][512];
-static int nenv;
+static char repo[512] = ".", dir[64];
+static struct fixture_env env;
+
+static const char *fx(const char *key)
+{
+    return fixture_env_get(&env, key);
+}
 static struct wm_config *cfg;
 static int rx_fd = -1; /* a listening "receiver" on the hosts' root side */
 static char rx_addr[64];
 
-static const char *fx(const char *key)
-{
-    for (int i = 0; i < nenv; i++)
-        if (strcmp(env[i][0], key) == 0)
-            return env[i][1];
-    fail_msg("fixture has no %s", key);
-    return "";
-}
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* First line of a command's output. */
-static void capture(char *buf, size_t cap, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    buf[0] = '\0';
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return;
-    if (fgets(buf, (int)cap, p))
-        buf[strcspn(buf, "\n")] = '\0';
-    pclose(p);
-}
-
 static void sql1(char *out, size_t cap, const char *q)
 {
-    capture(out, cap, "psql '%s' -Atqc \"%s\"", fx("CONNINFO"), q);
-}
-
-static void find_repo(void)
-{
-    const char *e = getenv("WM_REPO");
-    if (e && *e) {
-        snprintf(repo, sizeof(repo), "%s", e);
-        return;
-    }
-    ssize_t n = readlink("/proc/self/exe", repo, sizeof(repo) - 1);
-    repo[n > 0 ? n : 0] = '\0';
-    for (char *s; (s = strrchr(repo, '/')) && s != repo;) {
-        char p[700];
-        *s = '\0';
-        snprintf(p, sizeof(p), "%s/tests/support/orch_prereq_fixture.sh", repo);
-        if (access(p, R_OK) == 0)
-            return;
-    }
-    strcpy(repo, ".");
+    fixture_capture(out, cap, "psql '%s' -Atqc \"%s\"", fx("CONNINFO"), q);
 }
 
 static void set(const char *k, const char *v)
 {
     char err[256];
     assert_int_equal(wm_config_set(cfg, k, v, "test", err, sizeof(err)), 0);
-}
-
-static void read_env(void)
-{
-    char path[128], line[1100];
-    snprintf(path, sizeof(path), "%s/fixture.env", dir);
-    FILE *f = fopen(path, "r");
-    while (f && nenv < 32 && fgets(line, sizeof(line), f)) {
-        char *eq = strchr(line, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        eq[1 + strcspn(eq + 1, "\n")] = '\0';
-        snprintf(env[nenv][0], sizeof(env[0][0]), "%.200s", line);
-        snprintf(env[nenv][1], sizeof(env[0][1]), "%.500s", eq + 1);
-        nenv++;
-    }
-    if (f)
-        fclose(f);
 }
 
 /* Listens on the root-side address (the namespaces route there), port
@@ -141,14 +72,14 @@ static int setup(void **state)
         fprintf(stderr, "needs root (network namespaces)\n");
         return -1;
     }
-    find_repo();
+    fixture_find_repo(repo, sizeof(repo), "tests/support/orch_prereq_fixture.sh", R_OK);
     snprintf(dir, sizeof(dir), FIX_DIR_FMT, (int)getpid());
-    if (sh("bash %s/tests/support/orch_prereq_fixture.sh up %s >%s.log 2>&1", repo, dir, dir) !=
-        0) {
-        sh("cat %s.log >&2", dir);
+    if (fixture_sh("bash %s/tests/support/orch_prereq_fixture.sh up %s >%s.log 2>&1", repo, dir,
+                   dir) != 0) {
+        fixture_sh("cat %s.log >&2", dir);
         return -1;
     }
-    read_env();
+    fixture_env_read(&env, dir);
     char err[256];
     cfg = wm_config_new();
     if (!cfg || driver_declare(cfg, err, sizeof(err)) < 0)
@@ -170,8 +101,8 @@ static int teardown(void **state)
     (void)state;
     if (rx_fd >= 0)
         close(rx_fd);
-    sh("bash %s/tests/support/orch_prereq_fixture.sh down %s >>%s.log 2>&1 && rm -f %s.log", repo,
-       dir, dir, dir);
+    fixture_sh("bash %s/tests/support/orch_prereq_fixture.sh down %s >>%s.log 2>&1 && rm -f %s.log",
+               repo, dir, dir, dir);
     wm_config_free(cfg);
     return 0;
 }
@@ -216,7 +147,7 @@ static enum task_result run_prereq(const char *name, char *error, size_t cap)
 static int logins(const char *state_key)
 {
     char n[32];
-    capture(n, sizeof(n), "grep -c 'Accepted publickey' %s/sshd.log", fx(state_key));
+    fixture_capture(n, sizeof(n), "grep -c 'Accepted publickey' %s/sshd.log", fx(state_key));
     return atoi(n);
 }
 
@@ -224,7 +155,7 @@ static void expect_os_facts(const char *name)
 {
     char want[200], got[300], q[256];
     /* the namespaces share this machine's files, /etc/os-release included */
-    capture(want, sizeof(want), ". /etc/os-release && echo \"linux|$ID $VERSION_ID\"");
+    fixture_capture(want, sizeof(want), ". /etc/os-release && echo \"linux|$ID $VERSION_ID\"");
     snprintf(q, sizeof(q), "SELECT os_family || '|' || os_version FROM servers WHERE name = '%s'",
              name);
     sql1(got, sizeof(got), q);
@@ -295,8 +226,9 @@ static void test_changed_host_key_is_refused(void **state)
     expect_os_facts("key1");
     sql1(got, sizeof(got),
          "UPDATE servers SET os_family = '', os_version = '' WHERE name = 'key1'");
-    assert_int_equal(
-        sh("WM_HOSTS_DIR=%s QUIET=1 %s/tests/hosts/host rekey pqkey", fx("HOSTS_DIR"), repo), 0);
+    assert_int_equal(fixture_sh("WM_HOSTS_DIR=%s QUIET=1 %s/tests/hosts/host rekey pqkey",
+                                fx("HOSTS_DIR"), repo),
+                     0);
     int before = logins("KEY_STATE");
     assert_true(before >= 1);
 

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "../support/orch_fixture.h"
 #include "jsonr.h"
 #include "log.h"
 #include "probe.h"
@@ -26,25 +27,6 @@
 
 static char repo[512] = ".";
 static char key[512], known_hosts[512];
-
-static void find_repo(void)
-{
-    const char *env = getenv("WM_REPO");
-    if (env && *env) {
-        snprintf(repo, sizeof repo, "%s", env);
-        return;
-    }
-    ssize_t n = readlink("/proc/self/exe", repo, sizeof repo - 1);
-    repo[n > 0 ? n : 0] = '\0';
-    for (char *slash; (slash = strrchr(repo, '/')) != NULL && slash != repo;) {
-        char path[600];
-        *slash = '\0';
-        snprintf(path, sizeof path, "%s/tests/hosts/host", repo);
-        if (access(path, X_OK) == 0)
-            return;
-    }
-    strcpy(repo, ".");
-}
 
 static int host_cmd(const char *args)
 {
@@ -142,7 +124,7 @@ static int setup(void **state)
         fprintf(stderr, "test_orch_probe_ssh needs root (network namespaces)\n");
         return -1;
     }
-    find_repo();
+    fixture_find_repo(repo, sizeof(repo), "tests/hosts/host", X_OK);
     setenv("WM_HOSTS_DIR", STATE_ROOT, 1);
     host_cmd("down-all >/dev/null 2>&1");
     if (host_cmd("up pa --addr " HOST_ADDR "/24 --disks 1 --disk-size 4M") != 0)

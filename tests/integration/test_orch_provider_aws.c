@@ -34,6 +34,7 @@
 
 #include <libpq-fe.h>
 
+#include "../support/orch_fixture.h"
 #include "../support/orch_httppeer.h"
 #include "aws.h"
 #include "aws_ec2.h"
@@ -68,36 +69,6 @@ static struct {
 } E;
 
 /* --- fixture --- */
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void find_repo(void)
-{
-    const char *r = getenv("WM_REPO");
-    if (r && *r) {
-        snprintf(E.repo, sizeof(E.repo), "%s", r);
-        return;
-    }
-    ssize_t n = readlink("/proc/self/exe", E.repo, sizeof(E.repo) - 1);
-    E.repo[n > 0 ? n : 0] = '\0';
-    for (char *s; (s = strrchr(E.repo, '/')) && s != E.repo;) {
-        char p[PATH_MAX + 64];
-        *s = '\0';
-        snprintf(p, sizeof(p), "%s/tests/peers/moto_server.sh", E.repo);
-        if (access(p, R_OK) == 0)
-            return;
-    }
-    strcpy(E.repo, ".");
-}
 
 static const char *python(void)
 {
@@ -151,9 +122,9 @@ static int db_setup(void)
     const char *base = getenv("WAVEMILL_PG_CONNINFO");
     base = base && *base ? base : DEFAULT_CONNINFO;
     snprintf(E.dbname, sizeof(E.dbname), "wm_test_provaws_%d", (int)getpid());
-    if (sh("PGOPTIONS='-c client_min_messages=warning' psql '%s' -qAt -c 'DROP DATABASE IF "
-           "EXISTS %s' -c 'CREATE DATABASE %s' >/dev/null",
-           base, E.dbname, E.dbname) != 0)
+    if (fixture_sh("PGOPTIONS='-c client_min_messages=warning' psql '%s' -qAt -c 'DROP DATABASE IF "
+                   "EXISTS %s' -c 'CREATE DATABASE %s' >/dev/null",
+                   base, E.dbname, E.dbname) != 0)
         return -1;
     snprintf(E.conninfo, sizeof(E.conninfo), "%s dbname=%s", base, E.dbname);
     char err[512], dir[PATH_MAX + 16];
@@ -203,7 +174,8 @@ static int start_proxy(void)
 static int cloud_setup(void)
 {
     char pf[PATH_MAX], err[AWS_ERR_MAX], ref[64];
-    if (sh("timeout 60 '%s/tests/peers/moto_server.sh' start '%s' >/dev/null", E.repo, E.dir))
+    if (fixture_sh("timeout 60 '%s/tests/peers/moto_server.sh' start '%s' >/dev/null", E.repo,
+                   E.dir))
         return -1;
     snprintf(pf, sizeof(pf), "%s/moto.port", E.dir);
     E.moto_port = read_int_file(pf);
@@ -261,12 +233,12 @@ static int server_setup(void)
 static int group_setup(void **state)
 {
     (void)state;
-    find_repo();
+    fixture_find_repo(E.repo, sizeof(E.repo), "tests/peers/moto_server.sh", R_OK);
     snprintf(E.dir, sizeof(E.dir), "/tmp/wm_provaws.XXXXXX");
     if (!mkdtemp(E.dir))
         return -1;
     snprintf(E.master_key, sizeof(E.master_key), "%s/master.key", E.dir);
-    if (sh("umask 077; head -c 32 /dev/urandom >'%s'", E.master_key) != 0)
+    if (fixture_sh("umask 077; head -c 32 /dev/urandom >'%s'", E.master_key) != 0)
         return -1;
     E.logf = tmpfile();
     wm_log_set_stream(E.logf);
@@ -287,11 +259,11 @@ static int group_teardown(void **state)
         kill(E.proxy_pid, SIGTERM);
         waitpid(E.proxy_pid, NULL, 0);
     }
-    sh("'%s/tests/peers/moto_server.sh' stop '%s'; rm -rf '%s'", E.repo, E.dir, E.dir);
+    fixture_sh("'%s/tests/peers/moto_server.sh' stop '%s'; rm -rf '%s'", E.repo, E.dir, E.dir);
     wm_pg_free(E.db);
     const char *base = getenv("WAVEMILL_PG_CONNINFO");
-    sh("psql '%s' -qAt -c 'DROP DATABASE IF EXISTS %s WITH (FORCE)' >/dev/null",
-       base && *base ? base : DEFAULT_CONNINFO, E.dbname);
+    fixture_sh("psql '%s' -qAt -c 'DROP DATABASE IF EXISTS %s WITH (FORCE)' >/dev/null",
+               base && *base ? base : DEFAULT_CONNINFO, E.dbname);
     wm_config_free(E.cfg);
     if (E.logf)
         fclose(E.logf);

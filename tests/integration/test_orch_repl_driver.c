@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/orch_fixture.h"
 #include "config.h"
 #include "driver.h"
 #include "driver_repl.h"
@@ -30,64 +31,13 @@
 
 #define FIX_DIR_FMT "/tmp/wm-repldrv.%d"
 
-static char repo[512] = ".", dir[64], env[32][2][512];
-static int nenv;
+static char repo[512] = ".", dir[64];
+static struct fixture_env env;
 static struct wm_config *cfg;
 
 static const char *fx(const char *key)
 {
-    for (int i = 0; i < nenv; i++)
-        if (strcmp(env[i][0], key) == 0)
-            return env[i][1];
-    fail_msg("fixture has no %s", key);
-    return "";
-}
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* First line of a command's output. */
-static void capture(char *buf, size_t cap, const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    buf[0] = '\0';
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return;
-    if (fgets(buf, (int)cap, p))
-        buf[strcspn(buf, "\n")] = '\0';
-    pclose(p);
-}
-
-static void find_repo(void)
-{
-    const char *e = getenv("WM_REPO");
-    if (e && *e) {
-        snprintf(repo, sizeof(repo), "%s", e);
-        return;
-    }
-    ssize_t n = readlink("/proc/self/exe", repo, sizeof(repo) - 1);
-    repo[n > 0 ? n : 0] = '\0';
-    for (char *s; (s = strrchr(repo, '/')) && s != repo;) {
-        char p[700];
-        *s = '\0';
-        snprintf(p, sizeof(p), "%s/tests/support/orch_repl_fixture.sh", repo);
-        if (access(p, R_OK) == 0)
-            return;
-    }
-    strcpy(repo, ".");
+    return fixture_env_get(&env, key);
 }
 
 static void set(const char *k, const char *v)
@@ -103,27 +53,14 @@ static int setup(void **state)
         fprintf(stderr, "needs root (network namespaces)\n");
         return -1;
     }
-    find_repo();
+    fixture_find_repo(repo, sizeof(repo), "tests/support/orch_repl_fixture.sh", R_OK);
     snprintf(dir, sizeof(dir), FIX_DIR_FMT, (int)getpid());
-    if (sh("bash %s/tests/support/orch_repl_fixture.sh up %s >%s.log 2>&1", repo, dir, dir) != 0) {
-        sh("cat %s.log >&2", dir);
+    if (fixture_sh("bash %s/tests/support/orch_repl_fixture.sh up %s >%s.log 2>&1", repo, dir,
+                   dir) != 0) {
+        fixture_sh("cat %s.log >&2", dir);
         return -1;
     }
-    char path[128], line[1100];
-    snprintf(path, sizeof(path), "%s/fixture.env", dir);
-    FILE *f = fopen(path, "r");
-    while (f && nenv < 32 && fgets(line, sizeof(line), f)) {
-        char *eq = strchr(line, '=');
-        if (!eq)
-            continue;
-        *eq = '\0';
-        line[strcspn(eq + 1, "\n") + (size_t)(eq + 1 - line)] = '\0';
-        snprintf(env[nenv][0], sizeof(env[0][0]), "%.200s", line);
-        snprintf(env[nenv][1], sizeof(env[0][1]), "%.500s", eq + 1);
-        nenv++;
-    }
-    if (f)
-        fclose(f);
+    fixture_env_read(&env, dir);
     char err[256], bin[600];
     cfg = wm_config_new();
     if (!cfg || driver_declare(cfg, err, sizeof(err)) < 0)
@@ -140,8 +77,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    sh("bash %s/tests/support/orch_repl_fixture.sh down %s >>%s.log 2>&1 && rm -f %s.log", repo,
-       dir, dir, dir);
+    fixture_sh("bash %s/tests/support/orch_repl_fixture.sh down %s >>%s.log 2>&1 && rm -f %s.log",
+               repo, dir, dir, dir);
     wm_config_free(cfg);
     return 0;
 }
@@ -205,17 +142,18 @@ static void run_op(const struct srv *s, const char *kind, int want_ok, char *err
 
 static void agent_pid(const struct srv *s, char *pid, size_t cap)
 {
-    capture(pid, cap, "cat %s/agent.pid 2>/dev/null", fxs(s, "AGENT_DIR"));
+    fixture_capture(pid, cap, "cat %s/agent.pid 2>/dev/null", fxs(s, "AGENT_DIR"));
 }
 
 static void sql1(char *out, size_t cap, const char *q)
 {
-    capture(out, cap, "psql '%s' -Atqc \"%s\"", fx("CONNINFO"), q);
+    fixture_capture(out, cap, "psql '%s' -Atqc \"%s\"", fx("CONNINFO"), q);
 }
 
 static void target_equals_source(const struct srv *s)
 {
-    assert_int_equal(sh("cmp -s %s %s/%s-disk0.img", fxs(s, "DISK"), fx("ROOT"), s->name), 0);
+    assert_int_equal(fixture_sh("cmp -s %s %s/%s-disk0.img", fxs(s, "DISK"), fx("ROOT"), s->name),
+                     0);
 }
 
 static void install_then_sync(const struct srv *s)
@@ -246,8 +184,11 @@ static void install_then_sync(const struct srv *s)
 
 static void change_source(const struct srv *s, int block)
 {
-    assert_int_equal(sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=%d conv=notrunc "
-                        "status=none", fxs(s, "DISK"), block), 0);
+    assert_int_equal(
+        fixture_sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=%d conv=notrunc "
+                   "status=none",
+                   fxs(s, "DISK"), block),
+        0);
 }
 
 static void delta_then_verify(const struct srv *s)
@@ -279,8 +220,11 @@ static void delta_then_verify(const struct srv *s)
      * stopped) always verifies strictly */
     char tgt[300];
     snprintf(tgt, sizeof(tgt), "%s/%s-disk0.img", fx("ROOT"), s->name);
-    assert_int_equal(sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=300 conv=notrunc "
-                        "status=none", tgt), 0);
+    assert_int_equal(
+        fixture_sh("head -c 65536 /dev/urandom | dd of=%s bs=4096 seek=300 conv=notrunc "
+                   "status=none",
+                   tgt),
+        0);
     set("repl.verify_lag_blocks", "0");
     run_op(s, "verify", 0, err, sizeof(err));
     set("repl.verify_lag_blocks", "256");
@@ -308,8 +252,11 @@ static void stop_then_reattach(const struct srv *s)
 {
     char log[300], err[512];
     /* 12 MiB of change at 2 MiB/s: about six seconds of sync */
-    assert_int_equal(sh("head -c 12582912 /dev/urandom | dd of=%s bs=1M seek=2 conv=notrunc "
-                        "status=none", fxs(s, "DISK")), 0);
+    assert_int_equal(
+        fixture_sh("head -c 12582912 /dev/urandom | dd of=%s bs=1M seek=2 conv=notrunc "
+                   "status=none",
+                   fxs(s, "DISK")),
+        0);
     set("repl.bwlimit", "2M");
     struct stopper st = {task_for(s, "delta_sync"), 1};
     st.t->msg.task_id += 1000; /* a task of its own: never joins an earlier job's result */
@@ -334,10 +281,11 @@ static void stop_then_reattach(const struct srv *s)
     if (rc != 0)
         fail_msg("re-run of the stopped sync failed: %s", err);
     /* the changed range arrived (the earlier test left other blocks damaged) */
-    assert_int_equal(sh("cmp -s -i 2097152 -n 12582912 %s %s/%s-disk0.img", fxs(s, "DISK"),
-                        fx("ROOT"), s->name), 0);
+    assert_int_equal(fixture_sh("cmp -s -i 2097152 -n 12582912 %s %s/%s-disk0.img", fxs(s, "DISK"),
+                                fx("ROOT"), s->name),
+                     0);
     snprintf(log, sizeof(log), "%s/agent.log", fxs(s, "AGENT_DIR"));
-    assert_int_equal(sh("grep -q 'volume=%s-disk0 op=1 attached=1' %s", s->name, log), 0);
+    assert_int_equal(fixture_sh("grep -q 'volume=%s-disk0 op=1 attached=1' %s", s->name, log), 0);
 }
 
 static void test_local_stopped_sync_is_released_and_reattached(void **state)
@@ -352,7 +300,7 @@ static void new_version_then_remove(const struct srv *s)
     agent_pid(s, p1, sizeof(p1));
     snprintf(v2, sizeof(v2), "%s/agent-v2", dir);
     snprintf(bin, sizeof(bin), "cp %s/bin/wavemill-agent %s && printf x >>%s", repo, v2, v2);
-    assert_int_equal(sh("%s", bin), 0);
+    assert_int_equal(fixture_sh("%s", bin), 0);
     set("repl.agent_bin", v2);
     run_op(s, "agent_install", 1, err, sizeof(err));
     snprintf(bin, sizeof(bin), "%s/bin/wavemill-agent", repo);
@@ -364,8 +312,8 @@ static void new_version_then_remove(const struct srv *s)
     run_op(s, "remove_agent", 1, NULL, 0);
     usleep(200 * 1000);
     assert_int_not_equal(kill(atoi(p2), 0), 0);
-    assert_int_equal(sh("test -e %s/wavemill-agent", fxs(s, "AGENT_DIR")), 1);
-    assert_int_equal(sh("test -e %s/tls", fxs(s, "AGENT_DIR")), 1);
+    assert_int_equal(fixture_sh("test -e %s/wavemill-agent", fxs(s, "AGENT_DIR")), 1);
+    assert_int_equal(fixture_sh("test -e %s/tls", fxs(s, "AGENT_DIR")), 1);
     /* removing again is fine (idempotent) */
     run_op(s, "remove_agent", 1, NULL, 0);
 }

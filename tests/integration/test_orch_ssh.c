@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/orch_fixture.h"
 #include "prereq.h"
 #include "transport.h"
 #include "transport_ssh.h"
@@ -41,25 +42,6 @@ static struct host hb = {.name = "tb", .addr_arg = "10.231.202.2/24"};
 static char repo[512] = ".";
 static char *out;
 static struct transport_result res;
-
-static void find_repo(void)
-{
-    const char *env = getenv("WM_REPO");
-    if (env && *env) {
-        snprintf(repo, sizeof repo, "%s", env);
-        return;
-    }
-    ssize_t n = readlink("/proc/self/exe", repo, sizeof repo - 1);
-    repo[n > 0 ? n : 0] = '\0';
-    for (char *slash; (slash = strrchr(repo, '/')) != NULL && slash != repo;) {
-        char path[600];
-        *slash = '\0';
-        snprintf(path, sizeof path, "%s/tests/hosts/host", repo);
-        if (access(path, X_OK) == 0)
-            return;
-    }
-    strcpy(repo, ".");
-}
 
 /* Runs `tests/hosts/host ARGS`; its exit status. */
 static int host_cmd(const char *fmt, ...)
@@ -184,7 +166,7 @@ static int setup_hosts(void **state)
     }
     if (lock_state_root() < 0)
         return -1;
-    find_repo();
+    fixture_find_repo(repo, sizeof(repo), "tests/hosts/host", X_OK);
     setenv("WM_HOSTS_DIR", STATE_ROOT, 1);
     out = malloc(OUT_CAP);
     host_cmd("down-all >/dev/null 2>&1"); /* leftovers of an earlier, killed run */

@@ -1,0 +1,89 @@
+/* Shell-fixture helpers of the orch tests; see orch_fixture.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "orch_fixture.h"
+
+int fixture_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void fixture_capture(char *buf, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    buf[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    if (fgets(buf, (int)cap, p))
+        buf[strcspn(buf, "\n")] = '\0';
+    pclose(p);
+}
+
+void fixture_find_repo(char *repo, size_t cap, const char *marker, int mode)
+{
+    const char *e = getenv("WM_REPO");
+    if (e && *e) {
+        snprintf(repo, cap, "%s", e);
+        return;
+    }
+    ssize_t n = readlink("/proc/self/exe", repo, cap - 1);
+    repo[n > 0 ? n : 0] = '\0';
+    for (char *s; (s = strrchr(repo, '/')) && s != repo;) {
+        char p[4096 + 256];
+        *s = '\0';
+        snprintf(p, sizeof(p), "%s/%s", repo, marker);
+        if (access(p, mode) == 0)
+            return;
+    }
+    snprintf(repo, cap, ".");
+}
+
+void fixture_env_read(struct fixture_env *env, const char *dir)
+{
+    char path[512], line[1100];
+    snprintf(path, sizeof(path), "%s/fixture.env", dir);
+    FILE *f = fopen(path, "r");
+    while (f && env->n < 32 && fgets(line, sizeof(line), f)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        eq[1 + strcspn(eq + 1, "\n")] = '\0';
+        snprintf(env->kv[env->n][0], sizeof(env->kv[0][0]), "%.200s", line);
+        snprintf(env->kv[env->n][1], sizeof(env->kv[0][1]), "%.500s", eq + 1);
+        env->n++;
+    }
+    if (f)
+        fclose(f);
+}
+
+const char *fixture_env_get(const struct fixture_env *env, const char *key)
+{
+    for (int i = 0; i < env->n; i++)
+        if (strcmp(env->kv[i][0], key) == 0)
+            return env->kv[i][1];
+    fail_msg("fixture has no %s", key);
+    return "";
+}

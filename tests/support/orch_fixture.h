@@ -1,0 +1,37 @@
+/* Helpers the orch integration tests share to drive their shell fixtures
+ * (the orch_*_fixture.sh scripts, the peers in tests/peers): run a command, read
+ * its first output line, find the repository, read the fixture's
+ * KEY=value file.  libc and cmocka only: every test program links it. */
+#ifndef ORCH_FIXTURE_H
+#define ORCH_FIXTURE_H
+
+#include <stddef.h>
+
+/* Runs a printf-formatted shell command (at most 4 KiB); returns its exit
+ * status, -1 if it did not exit normally. */
+int fixture_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* First line of a printf-formatted command's output, without its newline;
+ * "" when there is none. */
+void fixture_capture(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The repository root into repo: $WM_REPO (tests/run sets it), else the
+ * nearest directory above the executable holding marker (a path relative
+ * to the root, checked with access(mode)), else ".". */
+void fixture_find_repo(char *repo, size_t cap, const char *marker, int mode);
+
+/* The KEY=value lines of <dir>/fixture.env, as a fixture script writes
+ * them (at most 32; keys cut at 200 bytes, values at 500). */
+struct fixture_env {
+    int n;
+    char kv[32][2][512];
+};
+
+/* Appends the lines of <dir>/fixture.env to env; a missing file adds none. */
+void fixture_env_read(struct fixture_env *env, const char *dir);
+
+/* The value of key; fails the running test if the fixture has none. */
+const char *fixture_env_get(const struct fixture_env *env, const char *key);
+
+#endif
