@@ -41,8 +41,7 @@ static int journal_read(int fd, void *buf, size_t n, uint64_t off)
     return pread(fd, buf, n, (off_t)off) == (ssize_t)n ? 0 : -EIO;
 }
 
-/* Applies one chunk (entries + data already in memory). */
-static int journal_chunk(const struct frame_blocks *fb, const uint8_t *raw, int img_fd,
+int journal_write_blocks(const struct frame_blocks *fb, const uint8_t *raw, int img_fd,
                          struct blockmap *map, uint64_t size)
 {
     uint32_t bs = blockmap_bs(map);
@@ -109,7 +108,7 @@ int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64
         if ((rc = journal_read(fd, buf, elen + fb.raw_len, off + JOURNAL_HDR)) < 0)
             break;
         fb.entries = buf;
-        rc = journal_chunk(&fb, buf + elen, img_fd, map, size);
+        rc = journal_write_blocks(&fb, buf + elen, img_fd, map, size);
         off += JOURNAL_HDR + elen + fb.raw_len;
     }
     if (rc < 0)

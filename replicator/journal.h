@@ -22,6 +22,14 @@ struct blockmap;
 /* Appends one verified frame's entries and data at *pos (advanced). */
 int journal_append(int fd, uint64_t *pos, const struct frame_blocks *fb, const uint8_t *raw);
 
+/* Writes one frame's entries (already in memory, data in raw) into the
+ * image img_fd of `size` bytes and its map: contiguous DATA blocks in one
+ * pwrite, ZERO runs as holes.  Used for a chunk of a journal being replayed
+ * and, in a full sync, for a received frame directly.  -EBADMSG when the
+ * entries do not fit the image or raw, -errno/-EIO on a failed write. */
+int journal_write_blocks(const struct frame_blocks *fb, const uint8_t *raw, int img_fd,
+                         struct blockmap *map, uint64_t size);
+
 /* Replays [0, len) of journal fd into the image (pwrite, holes for zero
  * runs) and the map.  -errno with err; a malformed journal is -EBADMSG. */
 int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64_t size, char *err,

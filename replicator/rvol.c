@@ -369,44 +369,6 @@ void rvol_release(struct rvol *v, uint16_t idx, uint64_t token)
     pthread_mutex_unlock(&v->mu);
 }
 
-/* Writes one verified entry list: contiguous DATA blocks in one pwrite. */
-static int rvol_write_entries(struct rvol *v, const struct frame_blocks *fb, const uint8_t *raw)
-{
-    size_t pos = 0;
-    uint32_t bs = v->st.pending_bs;
-    for (uint32_t i = 0; i < fb->nentries;) {
-        struct frame_entry e;
-        frame_entry_get(fb, i, &e);
-        if (e.kind == FRAME_KIND_ZERO) {
-            struct repl_digest z;
-            for (uint64_t off = e.off; off < e.off + e.len; off += bs) {
-                blockmap_zero_digest(off + bs > v->st.pending_size ? v->st.pending_size - off : bs,
-                                     &z);
-                blockmap_set(v->stage_map, off / bs, &z);
-            }
-            if (fallocate(v->stage_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)e.off,
-                          (off_t)e.len) < 0)
-                return -errno;
-            i++;
-            continue;
-        }
-        uint64_t start = e.off, len = 0;
-        size_t from = pos;
-        while (i < fb->nentries) {
-            frame_entry_get(fb, i, &e);
-            if (e.kind != FRAME_KIND_DATA || e.off != start + len)
-                break;
-            blockmap_set(v->stage_map, e.off / bs, &e.digest);
-            len += e.len;
-            pos += e.len;
-            i++;
-        }
-        if (pwrite(v->stage_fd, raw + from, len, (off_t)start) != (ssize_t)len)
-            return -EIO;
-    }
-    return 0;
-}
-
 static int rvol_is_owner(struct rvol *v, uint16_t idx, uint64_t token)
 {
     pthread_mutex_lock(&v->mu);
@@ -421,8 +383,9 @@ int rvol_write(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token,
     pthread_rwlock_rdlock(&v->stage_lock);
     int rc = -ESTALE;
     if (v->st.epoch == epoch && v->staged && rvol_is_owner(v, idx, token))
-        rc = v->st.mode == PROTO_MODE_DELTA ? journal_append(v->jfd[idx], &v->jpos[idx], fb, raw)
-                                            : rvol_write_entries(v, fb, raw);
+        rc = v->st.mode == PROTO_MODE_DELTA
+                 ? journal_append(v->jfd[idx], &v->jpos[idx], fb, raw)
+                 : journal_write_blocks(fb, raw, v->stage_fd, v->stage_map, v->st.pending_size);
     pthread_rwlock_unlock(&v->stage_lock);
     if (rc == -ESTALE)
         snprintf(err, errlen, "stale session for volume %s", v->name);
