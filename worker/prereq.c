@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport_ssh.h"
+
 #define PREREQ_OUT_MAX 16384
 #define PREREQ_REACH_TIMEOUT_S 3
 
@@ -34,16 +36,6 @@ static bool printable_path(const char *p)
     return true;
 }
 
-static bool host_ok(const char *h)
-{
-    if (!h || !*h || *h == '-' || strlen(h) >= 256)
-        return false;
-    for (; *h; h++)
-        if (!isalnum((unsigned char)*h) && !strchr(".-_:", *h))
-            return false;
-    return true;
-}
-
 static int validate(const struct prereq_spec *sp, char *err, size_t errlen)
 {
     if (sp->ndisks < 0 || sp->ndisks > PREREQ_MAX_DISKS || (sp->ndisks && !sp->disks))
@@ -53,8 +45,8 @@ static int validate(const struct prereq_spec *sp, char *err, size_t errlen)
             return snprintf(err, errlen, "prereq: disk %d has a bad path", i), -EINVAL;
     if (!printable_path(sp->agent_dir) || sp->agent_dir[0] != '/')
         return snprintf(err, errlen, "prereq: agent_dir must be an absolute path"), -EINVAL;
-    if (sp->receiver_host &&
-        (!host_ok(sp->receiver_host) || sp->receiver_port <= 0 || sp->receiver_port > 65535))
+    if (sp->receiver_host && (!transport_ssh_host_ok(sp->receiver_host) || sp->receiver_port <= 0 ||
+                              sp->receiver_port > 65535))
         return snprintf(err, errlen, "prereq: bad receiver host or port"), -EINVAL;
     return 0;
 }

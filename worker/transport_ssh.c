@@ -28,9 +28,7 @@ struct ssh_transport {
 
 static const struct transport_ops ssh_ops;
 
-/* Host names and addresses (IPv6 too): no leading '-', nothing a shell or
- * ssh would read as syntax. */
-static bool host_ok(const char *h)
+bool transport_ssh_host_ok(const char *h)
 {
     if (!h || !*h || *h == '-' || strlen(h) >= 256)
         return false;
@@ -64,7 +62,7 @@ struct transport *transport_ssh_new(const struct transport_ssh_config *cfg, char
                                     size_t errlen)
 {
     const char *user = cfg->user ? cfg->user : "root";
-    if (!host_ok(cfg->host)) {
+    if (!transport_ssh_host_ok(cfg->host)) {
         snprintf(err, errlen, "ssh transport: bad host name");
         return NULL;
     }
@@ -333,7 +331,7 @@ static int pin_locked(const char *known_hosts, const char *host, int port, const
                       char *err, size_t errlen)
 {
     char spec[300], type[64], blob[8192];
-    if (!host_ok(host) || port <= 0 || port > 65535)
+    if (!transport_ssh_host_ok(host) || port <= 0 || port > 65535)
         return snprintf(err, errlen, "pin host: bad host or port"), -EINVAL;
     bool parsed = pubkey && sscanf(pubkey, "%63s %8191s", type, blob) == 2;
     if (!parsed || (strncmp(type, "ssh-", 4) != 0 && strncmp(type, "ecdsa-", 6) != 0))

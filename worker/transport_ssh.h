@@ -9,6 +9,8 @@
 #ifndef WM_TRANSPORT_SSH_H
 #define WM_TRANSPORT_SSH_H
 
+#include <stdbool.h>
+
 #include "transport.h"
 
 struct transport_ssh_config {
@@ -20,6 +22,10 @@ struct transport_ssh_config {
     int connect_timeout_s;   /* 0 = 10 */
     const char *ssh_path;    /* NULL = /usr/bin/ssh */
 };
+
+/* A host name or address (IPv6 too) safe to put on an ssh or remote shell
+ * command line: no leading '-', nothing a shell or ssh would read as syntax. */
+bool transport_ssh_host_ok(const char *h);
 
 /* NULL with the reason in err if an argument is unusable (bad host or
  * user name, unreadable key file).  Copies everything it keeps. */
