@@ -21,6 +21,8 @@
 #include "kafka.h"
 #include "log.h"
 
+#include "../support/common_kafkatest.h"
+
 #define PARTITIONS 3
 #define MAX_TOPICS 16
 #define WAIT_MS 20000 /* longest wait for messages or a group join */
@@ -43,17 +45,6 @@ static int64_t now_ms(void)
 /* ------------------------------------------------------------------ */
 /* admin helpers                                                        */
 
-static rd_kafka_t *admin_new(void)
-{
-    char why[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", wm_config_str(cfg, "kafka.brokers"), why,
-                      sizeof(why));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
-    assert_non_null(rk);
-    return rk;
-}
-
 /* Waits for one admin result event of type want; returns it (caller destroys). */
 static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t want)
 {
@@ -74,7 +65,7 @@ static void create_topic(const char *logical, const char *cfg_name, const char *
     wm_kafka_topic(cfg, logical, out, outlen);
     assert_true(ntopics < MAX_TOPICS);
     snprintf(topics[ntopics++], sizeof(topics[0]), "%s", out);
-    rd_kafka_t *rk = admin_new();
+    rd_kafka_t *rk = kafkatest_admin_new(cfg);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     char why[256];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(out, PARTITIONS, 1, why, sizeof(why));
@@ -98,20 +89,10 @@ static void create_topic(const char *logical, const char *cfg_name, const char *
 
 static void delete_topics(void)
 {
-    if (ntopics == 0)
-        return;
-    rd_kafka_t *rk = admin_new();
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopic_t *dt[MAX_TOPICS];
+    const char *names[MAX_TOPICS];
     for (int i = 0; i < ntopics; i++)
-        dt[i] = rd_kafka_DeleteTopic_new(topics[i]);
-    rd_kafka_DeleteTopics(rk, dt, (size_t)ntopics, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, WAIT_MS);
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_DeleteTopic_destroy_array(dt, (size_t)ntopics);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_destroy(rk);
+        names[i] = topics[i];
+    kafkatest_delete_topics(cfg, names, (size_t)ntopics, WAIT_MS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -475,11 +456,7 @@ static int setup(void **state)
         fprintf(stderr, "config: %s\n", err);
         return -1;
     }
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    snprintf(prefix, sizeof(prefix), "wmtest.%d.%lld.%04x.", (int)getpid(),
-             (long long)time(NULL), rand() & 0xffff);
-    /* like a --topic-prefix flag: wins over WAVEMILL_KAFKA_TOPIC_PREFIX */
-    if (wm_config_set(cfg, "kafka.topic_prefix", prefix, "test", err, sizeof(err)) < 0 ||
+    if (kafkatest_set_prefix(cfg, "wmtest.", prefix, sizeof(prefix), err, sizeof(err)) < 0 ||
         wm_config_set(cfg, "kafka.client_id", "wm-test-kafka", "test", err, sizeof(err)) < 0)
         return -1;
     /* shorter sessions: a closed member's partitions move on quickly */

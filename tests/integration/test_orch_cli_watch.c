@@ -28,6 +28,8 @@
 #include "kafka.h"
 #include "msg.h"
 
+#include "../support/common_kafkatest.h"
+
 #define WAIT_MS 40000
 #define RESEND_MS 500
 
@@ -41,52 +43,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static rd_kafka_t *admin_new(void)
-{
-    char why[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", wm_config_str(cfg, "kafka.brokers"), why,
-                      sizeof(why));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
-    assert_non_null(rk);
-    return rk;
-}
-
-/* Creates (create=1) or deletes the test's topic and waits for the result. */
-static int topic_admin(int create)
-{
-    char why[256];
-    rd_kafka_t *rk = admin_new();
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_event_t *ev;
-    int rc = 0;
-    if (create) {
-        rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, why, sizeof(why));
-        rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-        ev = rd_kafka_queue_poll(q, WAIT_MS);
-        size_t n = 0;
-        const rd_kafka_topic_result_t **res =
-            ev ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
-               : NULL;
-        if (!ev || n != 1 || rd_kafka_topic_result_error(res[0])) {
-            fprintf(stderr, "create %s failed: %s\n", topic,
-                    n == 1 ? rd_kafka_topic_result_error_string(res[0]) : "no answer");
-            rc = -1;
-        }
-        rd_kafka_NewTopic_destroy(nt);
-    } else {
-        rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
-        rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
-        ev = rd_kafka_queue_poll(q, WAIT_MS);
-        rd_kafka_DeleteTopic_destroy(dt);
-    }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_destroy(rk);
-    return rc;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -96,19 +52,23 @@ static int setup(void **state)
         fprintf(stderr, "config: %s\n", err);
         return -1;
     }
-    snprintf(prefix, sizeof(prefix), "wmtest.watch.%d.%lld.", (int)getpid(),
-             (long long)time(NULL));
     snprintf(wave, sizeof(wave), "wm_test_watch_%d", (int)getpid());
-    if (wm_config_set(cfg, "kafka.topic_prefix", prefix, "test", err, sizeof(err)) < 0)
+    if (kafkatest_set_prefix(cfg, "wmtest.watch.", prefix, sizeof(prefix), err, sizeof(err)) < 0)
         return -1;
     wm_kafka_topic(cfg, WM_TOPIC_STATUS, topic, sizeof(topic));
-    return topic_admin(1);
+    const char *topics[] = {topic};
+    if (wm_kafka_ensure_topics(cfg, topics, 1, 1, WAIT_MS, NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "create %s failed: %s\n", topic, err);
+        return -1;
+    }
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    topic_admin(0);
+    const char *topics[] = {topic};
+    kafkatest_delete_topics(cfg, topics, 1, WAIT_MS);
     wm_config_free(cfg);
     return 0;
 }
