@@ -111,15 +111,15 @@ static int db_status(struct cli_ctx *ctx, int argc, char **argv)
 int cli_db(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct {
-        const char *name;
+        const char *name, *command;
         int (*run)(struct cli_ctx *, int, char **);
-    } subs[] = {{"migrate", db_migrate}, {"status", db_status}};
+    } subs[] = {{"migrate", "db migrate", db_migrate}, {"status", "db status", db_status}};
     ctx->command = "db";
     if (argc < 2)
         return cli_usage_error(ctx, "missing subcommand (migrate, status)");
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (strcmp(argv[1], subs[i].name) == 0) {
-            ctx->command = strcmp(argv[1], "migrate") == 0 ? "db migrate" : "db status";
+            ctx->command = subs[i].command;
             return subs[i].run(ctx, argc - 1, argv + 1);
         }
     }
