@@ -19,6 +19,7 @@
 
 #include "json.h"
 #include "pg.h"
+#include "pgarr.h"
 
 /* A small name -> id cache, so each wave and application is written once
  * per import however many rows name it. */
@@ -148,91 +149,23 @@ static int64_t app_id(struct import *im, const char *name, int64_t wave)
     return id;
 }
 
-/* --- PostgreSQL array literals, one per column, built a chunk at a time --- */
-
-struct pgarr {
-    char *buf;
-    size_t len, cap, n;
-    bool oom;
-};
-
-static void arr_put(struct pgarr *a, const char *s, size_t n)
-{
-    if (a->oom)
-        return;
-    if (a->len + n + 2 > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (cap < a->len + n + 2)
-            cap *= 2;
-        char *nb = realloc(a->buf, cap);
-        if (!nb) {
-            a->oom = true;
-            return;
-        }
-        a->buf = nb;
-        a->cap = cap;
-    }
-    memcpy(a->buf + a->len, s, n);
-    a->len += n;
-}
-
-static void arr_sep(struct pgarr *a)
-{
-    arr_put(a, a->n++ ? "," : "{", 1);
-}
-
-static void arr_text(struct pgarr *a, const char *s)
-{
-    arr_sep(a);
-    arr_put(a, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            arr_put(a, "\\", 1);
-        arr_put(a, s, 1);
-    }
-    arr_put(a, "\"", 1);
-}
-
-static void arr_int(struct pgarr *a, int64_t v, bool null)
-{
-    char b[24];
-    int n = null ? snprintf(b, sizeof(b), "NULL") : snprintf(b, sizeof(b), "%" PRId64, v);
-    arr_sep(a);
-    arr_put(a, b, (size_t)n);
-}
-
-/* The finished literal ("{}" when empty); NULL when out of memory. */
-static const char *arr_end(struct pgarr *a)
-{
-    if (a->n == 0)
-        arr_put(a, "{", 1);
-    arr_put(a, "}", 1);
-    if (a->oom)
-        return NULL;
-    a->buf[a->len] = '\0';
-    return a->buf;
-}
-
-static void arr_reset(struct pgarr *a)
-{
-    a->len = a->n = 0;
-}
+/* --- PostgreSQL array literals (pgarr.h), one per column, built a chunk at a time --- */
 
 /* The literal of a list of strings, as one element of another array. */
-static void arr_list(struct pgarr *a, char *const *items, size_t n)
+static void arr_list(struct wm_pgarr *a, char *const *items, size_t n)
 {
-    struct pgarr inner = {0};
+    struct wm_pgarr inner = {0};
     for (size_t i = 0; i < n; i++)
-        arr_text(&inner, items[i]);
-    const char *lit = arr_end(&inner);
+        wm_pgarr_text(&inner, items[i]);
+    const char *lit = wm_pgarr_end(&inner);
     if (lit)
-        arr_text(a, lit);
+        wm_pgarr_text(a, lit);
     else
         a->oom = true;
-    free(inner.buf);
+    wm_pgarr_free(&inner);
 }
 
-static void arr_tags(struct pgarr *a, const struct inv_row *r)
+static void arr_tags(struct wm_pgarr *a, const struct inv_row *r)
 {
     struct wm_json *j = wm_json_new();
     wm_json_obj_begin(j);
@@ -242,7 +175,7 @@ static void arr_tags(struct pgarr *a, const struct inv_row *r)
     if (wm_json_error(j))
         a->oom = true;
     else
-        arr_text(a, wm_json_text(j));
+        wm_pgarr_text(a, wm_json_text(j));
     wm_json_free(j);
 }
 
@@ -257,8 +190,8 @@ enum scol {
 enum dcol { D_SERVER, D_PATH, D_SIZE, D_NCOLS };
 
 struct chunk {
-    struct pgarr s[S_NCOLS];
-    struct pgarr d[D_NCOLS];
+    struct wm_pgarr s[S_NCOLS];
+    struct wm_pgarr d[D_NCOLS];
     const char *sp[S_NCOLS];
     const char *dp[D_NCOLS + 1];
 };
@@ -333,17 +266,17 @@ static void add_server(struct chunk *c, const struct inv_row *r, int64_t wave, i
         [S_INSTANCE] = r->instance_type, [S_SUBNET] = r->subnet_id};
     for (int i = 0; i < S_NCOLS; i++)
         if (texts[i])
-            arr_text(&c->s[i], texts[i]);
-    arr_int(&c->s[S_WAVE], wave, false);
-    arr_int(&c->s[S_APP], app, false);
-    arr_int(&c->s[S_PORT], r->source_port, false);
+            wm_pgarr_text(&c->s[i], texts[i]);
+    wm_pgarr_int(&c->s[S_WAVE], wave, false);
+    wm_pgarr_int(&c->s[S_APP], app, false);
+    wm_pgarr_int(&c->s[S_PORT], r->source_port, false);
     arr_list(&c->s[S_SGS], r->sgs, r->nsgs);
     arr_list(&c->s[S_TSGS], r->test_sgs, r->ntest_sgs);
     arr_tags(&c->s[S_TAGS], r);
     for (size_t i = 0; i < r->ndisks; i++) {
-        arr_text(&c->d[D_SERVER], r->server);
-        arr_text(&c->d[D_PATH], r->disks[i].path);
-        arr_int(&c->d[D_SIZE], r->disks[i].size, r->disks[i].size < 0);
+        wm_pgarr_text(&c->d[D_SERVER], r->server);
+        wm_pgarr_text(&c->d[D_PATH], r->disks[i].path);
+        wm_pgarr_int(&c->d[D_SIZE], r->disks[i].size, r->disks[i].size < 0);
     }
 }
 
@@ -352,9 +285,9 @@ static int chunk_end(struct import *im, struct chunk *c)
 {
     bool ok = true;
     for (int i = 0; i < S_NCOLS; i++)
-        ok &= (c->sp[i] = arr_end(&c->s[i])) != NULL;
+        ok &= (c->sp[i] = wm_pgarr_end(&c->s[i])) != NULL;
     for (int i = 0; i < D_NCOLS; i++)
-        ok &= (c->dp[i] = arr_end(&c->d[i])) != NULL;
+        ok &= (c->dp[i] = wm_pgarr_end(&c->d[i])) != NULL;
     c->dp[D_NCOLS] = c->sp[S_NAME];
     if (!ok)
         snprintf(im->err, im->errlen, "out of memory");
@@ -364,17 +297,17 @@ static int chunk_end(struct import *im, struct chunk *c)
 static void chunk_reset(struct chunk *c)
 {
     for (int i = 0; i < S_NCOLS; i++)
-        arr_reset(&c->s[i]);
+        wm_pgarr_reset(&c->s[i]);
     for (int i = 0; i < D_NCOLS; i++)
-        arr_reset(&c->d[i]);
+        wm_pgarr_reset(&c->d[i]);
 }
 
 static void chunk_free(struct chunk *c)
 {
     for (int i = 0; i < S_NCOLS; i++)
-        free(c->s[i].buf);
+        wm_pgarr_free(&c->s[i]);
     for (int i = 0; i < D_NCOLS; i++)
-        free(c->d[i].buf);
+        wm_pgarr_free(&c->d[i]);
 }
 
 /* Refuses the chunk if a server with tasks would change wave; names the

@@ -12,6 +12,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "pgprep.h"
 #include "worker_int.h"
 
@@ -140,71 +141,6 @@ static const char *result_message(const struct task_ctx *t)
     return t->simulated ? "simulated" : NULL;
 }
 
-/* A growable PostgreSQL array literal. */
-struct arr {
-    char *s;
-    size_t len, cap;
-    bool oom;
-};
-
-static void arr_put(struct arr *a, const char *s, size_t n)
-{
-    if (a->oom)
-        return;
-    if (a->len + n + 2 > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (cap < a->len + n + 2)
-            cap *= 2;
-        char *p = realloc(a->s, cap);
-        if (!p) {
-            a->oom = true;
-            return;
-        }
-        a->s = p;
-        a->cap = cap;
-    }
-    memcpy(a->s + a->len, s, n);
-    a->len += n;
-    a->s[a->len] = '\0';
-}
-
-static void arr_sep(struct arr *a)
-{
-    arr_put(a, a->len == 0 ? "{" : ",", 1);
-}
-
-static void arr_int(struct arr *a, long long v)
-{
-    char b[24];
-    arr_sep(a);
-    arr_put(a, b, (size_t)snprintf(b, sizeof(b), "%lld", v));
-}
-
-/* NULL, or the text quoted with " and \ escaped. */
-static void arr_text(struct arr *a, const char *s)
-{
-    arr_sep(a);
-    if (!s) {
-        arr_put(a, "NULL", 4);
-        return;
-    }
-    arr_put(a, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            arr_put(a, "\\", 1);
-        arr_put(a, s, 1);
-    }
-    arr_put(a, "\"", 1);
-}
-
-static const char *arr_end(struct arr *a)
-{
-    if (a->len == 0)
-        arr_put(a, "{", 1);
-    arr_put(a, "}", 1);
-    return a->oom ? NULL : a->s;
-}
-
 static int release_one(struct wm_pg *db, struct worker *w, struct task_ctx *t, bool *applied,
                        char *err, size_t errlen)
 {
@@ -221,26 +157,26 @@ static int release_one(struct wm_pg *db, struct worker *w, struct task_ctx *t, b
 /* Every non-released task of the batch in one statement. */
 static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_t errlen)
 {
-    struct arr a[7] = {{0}};
+    struct wm_pgarr a[7] = {{0}};
     size_t k = 0;
     for (size_t i = 0; i < b->n; i++) {
         struct task_ctx *t = b->t[i];
         if (t->result == TASK_RELEASED)
             continue;
-        arr_int(&a[0], (long long)t->msg.task_id);
-        arr_int(&a[1], (long long)t->msg.attempt);
-        arr_text(&a[2], result_state(t));
-        arr_text(&a[3], t->result == TASK_FAILED ? t->error : NULL);
-        arr_int(&a[4], (long long)atomic_load(&t->bytes_done));
-        arr_int(&a[5], (long long)atomic_load(&t->bytes_total));
-        arr_text(&a[6], result_message(t));
+        wm_pgarr_int(&a[0], (int64_t)t->msg.task_id, false);
+        wm_pgarr_int(&a[1], (int64_t)t->msg.attempt, false);
+        wm_pgarr_text(&a[2], result_state(t));
+        wm_pgarr_text(&a[3], t->result == TASK_FAILED ? t->error : NULL);
+        wm_pgarr_int(&a[4], (int64_t)atomic_load(&t->bytes_done), false);
+        wm_pgarr_int(&a[5], (int64_t)atomic_load(&t->bytes_total), false);
+        wm_pgarr_text(&a[6], result_message(t));
         k++;
     }
     int rc = 0;
     if (k > 0) {
         const char *p[9];
         for (int j = 0; j < 7; j++)
-            p[j] = arr_end(&a[j]);
+            p[j] = wm_pgarr_end(&a[j]);
         p[7] = b->w->id;
         p[8] = b->w->actor;
         PGresult *r = NULL;
@@ -267,7 +203,7 @@ static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_
         PQclear(r);
     }
     for (int j = 0; j < 7; j++)
-        free(a[j].s);
+        wm_pgarr_free(&a[j]);
     return rc;
 }
 
