@@ -51,22 +51,11 @@ static void ev_clear(struct orch_ev *e)
     memset(e, 0, sizeof(*e));
 }
 
-void orch_events_rollback(struct orch_events *ev, size_t mark)
-{
-    for (size_t i = mark; i < ev->n; i++)
-        ev_clear(&ev->v[i]);
-    if (mark < ev->n)
-        ev->n = mark;
-}
-
-size_t orch_events_mark(const struct orch_events *ev)
-{
-    return ev->n;
-}
-
 void orch_events_discard(struct orch_events *ev)
 {
-    orch_events_rollback(ev, 0);
+    for (size_t i = 0; i < ev->n; i++)
+        ev_clear(&ev->v[i]);
+    ev->n = 0;
 }
 
 void orch_events_free(struct orch_events *ev)

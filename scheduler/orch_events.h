@@ -19,9 +19,6 @@ void orch_events_add(struct orch_events *ev, const char *type, const char *wave,
                      const char *server, const char *state, const char *message);
 /* Forgets what was collected (the transaction rolled back). */
 void orch_events_discard(struct orch_events *ev);
-/* A mark, and forgetting what was added after it (a retried transaction). */
-size_t orch_events_mark(const struct orch_events *ev);
-void orch_events_rollback(struct orch_events *ev, size_t mark);
 /* Sends and forgets what was collected; returns the number sent. */
 size_t orch_events_send(struct orch_events *ev, struct wm_kafka_producer *p);
 

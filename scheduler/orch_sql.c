@@ -62,20 +62,6 @@ void orch_buf_addf(struct orch_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void orch_buf_add_array_str(struct orch_buf *b, const char *s)
-{
-    if (!buf_reserve(b, 2 * strlen(s) + 2))
-        return;
-    b->s[b->len++] = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            b->s[b->len++] = '\\';
-        b->s[b->len++] = *s;
-    }
-    b->s[b->len++] = '"';
-    b->s[b->len] = '\0';
-}
-
 const char *orch_buf_str(const struct orch_buf *b)
 {
     if (b->oom)
@@ -127,9 +113,4 @@ int64_t orch_get_i64(const PGresult *r, int row, int col)
     if (PQgetisnull(r, row, col))
         return 0;
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-const char *orch_get_str(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }

@@ -20,8 +20,6 @@ void orch_buf_init(struct orch_buf *b);
 void orch_buf_free(struct orch_buf *b);
 void orch_buf_reset(struct orch_buf *b);
 void orch_buf_addf(struct orch_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as an element of a PostgreSQL array literal (quoted, escaped). */
-void orch_buf_add_array_str(struct orch_buf *b, const char *s);
 /* The text, "" when empty; NULL after an allocation failure. */
 const char *orch_buf_str(const struct orch_buf *b);
 
@@ -38,6 +36,5 @@ PGresult *orch_query(struct wm_pg *db, const char *what, const char *sql, int n,
                      const char *const *params, char *err, size_t errlen);
 
 int64_t orch_get_i64(const PGresult *r, int row, int col);
-const char *orch_get_str(const PGresult *r, int row, int col); /* NULL for SQL NULL */
 
 #endif
