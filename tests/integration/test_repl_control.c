@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "../support/repl_cutproxy.h"
+#include "../support/repl_fixture.h"
 #include "../support/tls_fixture.h"
 #include "control.h"
 #include "receiver.h"
@@ -32,28 +33,8 @@
 
 static char pki[256], root[300], src[300], state[300], rcv_addr[64], agent_addr[64], dir[400];
 static volatile sig_atomic_t stop_flag;
-static int rfd, afd;
-static struct receiver *rcv;
+static int afd;
 static struct control_opts co;
-
-static int listen_any(char *addr, size_t n)
-{
-    char err[256];
-    int fd = wm_tcp_listen("127.0.0.1:0", 16, err, sizeof(err));
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    if (fd < 0 || getsockname(fd, (struct sockaddr *)&a, &al) < 0)
-        return -1;
-    snprintf(addr, n, "127.0.0.1:%u", ntohs(a.sin_port));
-    return fd;
-}
-
-static void *receiver_thread(void *arg)
-{
-    (void)arg;
-    receiver_serve(rcv, rfd, &stop_flag);
-    return NULL;
-}
 
 static void *agent_thread(void *arg)
 {
@@ -67,40 +48,25 @@ static int setup(void **st)
     (void)st;
     char err[512];
     signal(SIGPIPE, SIG_IGN);
-    if (tls_fixture_new(pki, sizeof(pki)) < 0 ||
-        tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
-        tls_fixture_issue(pki, "recv1", "receiver", 0, 0) < 0 ||
-        tls_fixture_issue(pki, "worker1", "worker", 0, 0) < 0)
+    if (repl_fixture_pki(pki, sizeof(pki), root, sizeof(root), 1) < 0)
         return -1;
-    snprintf(root, sizeof(root), "%s/root", pki);
     snprintf(src, sizeof(src), "%s/src.img", pki);
     snprintf(state, sizeof(state), "%s/state", pki);
-    mkdir(root, 0700);
-    snprintf(dir, sizeof(dir), "%s/recv1", pki);
-    struct receiver_opts ro = {.root = root,
-                               .io_timeout_ms = 10000,
-                               .tls = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err))};
-    rcv = receiver_new(&ro, err, sizeof(err));
     snprintf(dir, sizeof(dir), "%s/agent1", pki);
     co = (struct control_opts){.server_tls = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err)),
                                .client_tls = wm_tls_ctx_new(dir, WM_TLS_CLIENT, err, sizeof(err)),
                                .state_dir = state,
                                .progress_ms = 200};
-    rfd = listen_any(rcv_addr, sizeof(rcv_addr));
-    afd = listen_any(agent_addr, sizeof(agent_addr));
-    if (!rcv || !co.server_tls || !co.client_tls || rfd < 0 || afd < 0)
+    afd = repl_fixture_listen(agent_addr, sizeof(agent_addr));
+    if (!co.server_tls || !co.client_tls || afd < 0)
+        return -1;
+    if (repl_fixture_receiver(pki, root, rcv_addr, sizeof(rcv_addr), &stop_flag, err, sizeof(err)) <
+        0)
         return -1;
     pthread_t t;
-    pthread_create(&t, NULL, receiver_thread, NULL);
-    pthread_detach(t);
     pthread_create(&t, NULL, agent_thread, NULL);
     pthread_detach(t);
-    int fd = open(src, O_CREAT | O_WRONLY, 0600), ufd = open("/dev/urandom", O_RDONLY);
-    char *b = malloc(SRC_SIZE);
-    int ok = read(ufd, b, SRC_SIZE) == SRC_SIZE && write(fd, b, SRC_SIZE) == SRC_SIZE;
-    free(b);
-    close(fd);
-    close(ufd);
+    int ok = repl_fixture_random_file(src, SRC_SIZE, 0) == 0;
     snprintf(dir, sizeof(dir), "%s/worker1", pki);
     return ok ? 0 : -1;
 }

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "../support/repl_cutproxy.h"
+#include "../support/repl_fixture.h"
 #include "../support/tls_fixture.h"
 #include "receiver.h"
 #include "sync.h"
@@ -30,64 +31,25 @@
 #define SRC_SIZE (24u << 20)
 
 static char pki[256], root[300], src[300], state[300], hostport[64];
-static struct wm_tls_ctx *agent_ctx, *server_ctx;
-static struct receiver *rcv;
+static struct wm_tls_ctx *agent_ctx;
 static volatile sig_atomic_t stop_flag;
-static int lfd;
-
-static void *serve_thread(void *arg)
-{
-    (void)arg;
-    receiver_serve(rcv, lfd, &stop_flag);
-    return NULL;
-}
-
-/* Random file of size bytes, with a zero region in the middle. */
-static int write_source(const char *path, size_t size)
-{
-    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600), ufd = open("/dev/urandom", O_RDONLY);
-    char *b = malloc(size);
-    int ok = fd >= 0 && ufd >= 0 && b && read(ufd, b, size) == (ssize_t)size;
-    if (ok) {
-        memset(b + size / 3, 0, size / 6);
-        ok = write(fd, b, size) == (ssize_t)size;
-    }
-    free(b);
-    close(fd);
-    close(ufd);
-    return ok ? 0 : -1;
-}
 
 static int setup(void **state_)
 {
     (void)state_;
     char err[512], dir[400];
     signal(SIGPIPE, SIG_IGN);
-    if (tls_fixture_new(pki, sizeof(pki)) < 0 ||
-        tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
-        tls_fixture_issue(pki, "recv1", "receiver", 0, 0) < 0)
+    if (repl_fixture_pki(pki, sizeof(pki), root, sizeof(root), 0) < 0)
         return -1;
-    snprintf(root, sizeof(root), "%s/root", pki);
     snprintf(src, sizeof(src), "%s/src.img", pki);
     snprintf(state, sizeof(state), "%s/state", pki);
-    mkdir(root, 0700);
     snprintf(dir, sizeof(dir), "%s/agent1", pki);
     agent_ctx = wm_tls_ctx_new(dir, WM_TLS_CLIENT, err, sizeof(err));
-    snprintf(dir, sizeof(dir), "%s/recv1", pki);
-    server_ctx = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err));
-    struct receiver_opts o = {.root = root, .tls = server_ctx, .io_timeout_ms = 10000};
-    rcv = receiver_new(&o, err, sizeof(err));
-    lfd = wm_tcp_listen("127.0.0.1:0", 16, err, sizeof(err));
-    if (!agent_ctx || !rcv || lfd < 0)
+    if (!agent_ctx || repl_fixture_receiver(pki, root, hostport, sizeof(hostport), &stop_flag, err,
+                                            sizeof(err)) < 0)
         return -1;
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    getsockname(lfd, (struct sockaddr *)&a, &al);
-    snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", ntohs(a.sin_port));
-    pthread_t t;
-    pthread_create(&t, NULL, serve_thread, NULL);
-    pthread_detach(t);
-    return write_source(src, SRC_SIZE);
+    /* random, with a zero region in the middle */
+    return repl_fixture_random_file(src, SRC_SIZE, 1);
 }
 
 static int teardown(void **state_)

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "../support/repl_fixture.h"
 #include "../support/tls_fixture.h"
 #include "blockmap.h"
 #include "frame.h"
@@ -35,57 +36,29 @@
 #define SRC_SIZE (1u << 20)
 
 static char pki[256], root[300], src[300], hostport[64];
-static struct wm_tls_ctx *agent_ctx, *worker_ctx, *server_ctx;
-static struct receiver *rcv;
+static struct wm_tls_ctx *agent_ctx, *worker_ctx;
 static volatile sig_atomic_t stop_flag;
-static int lfd;
-
-static void *serve_thread(void *arg)
-{
-    (void)arg;
-    receiver_serve(rcv, lfd, &stop_flag);
-    return NULL;
-}
 
 static int setup(void **state)
 {
     (void)state;
     char err[512], dir[400];
     signal(SIGPIPE, SIG_IGN);
-    if (tls_fixture_new(pki, sizeof(pki)) < 0 ||
-        tls_fixture_issue(pki, "agent1", "agent", 0, 0) < 0 ||
-        tls_fixture_issue(pki, "recv1", "receiver", 0, 0) < 0 ||
-        tls_fixture_issue(pki, "worker1", "worker", 0, 0) < 0)
+    if (repl_fixture_pki(pki, sizeof(pki), root, sizeof(root), 1) < 0)
         return -1;
-    snprintf(root, sizeof(root), "%s/root", pki);
-    mkdir(root, 0700);
     snprintf(dir, sizeof(dir), "%s/agent1", pki);
     agent_ctx = wm_tls_ctx_new(dir, WM_TLS_CLIENT, err, sizeof(err));
     snprintf(dir, sizeof(dir), "%s/worker1", pki);
     worker_ctx = wm_tls_ctx_new(dir, WM_TLS_CLIENT, err, sizeof(err));
-    snprintf(dir, sizeof(dir), "%s/recv1", pki);
-    server_ctx = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err));
-    struct receiver_opts o = {.root = root, .tls = server_ctx, .io_timeout_ms = 10000};
-    rcv = receiver_new(&o, err, sizeof(err));
-    lfd = wm_tcp_listen("127.0.0.1:0", 16, err, sizeof(err));
-    if (!agent_ctx || !worker_ctx || !rcv || lfd < 0)
+    if (!agent_ctx || !worker_ctx)
         return -1;
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    getsockname(lfd, (struct sockaddr *)&a, &al);
-    snprintf(hostport, sizeof(hostport), "127.0.0.1:%u", ntohs(a.sin_port));
-    pthread_t t;
-    pthread_create(&t, NULL, serve_thread, NULL);
-    pthread_detach(t);
+    if (repl_fixture_receiver(pki, root, hostport, sizeof(hostport), &stop_flag, err, sizeof(err)) <
+        0)
+        return -1;
     /* generation 1 of volume "v": 1 MiB of random data */
     snprintf(src, sizeof(src), "%s/src.img", pki);
-    int fd = open(src, O_CREAT | O_WRONLY, 0600), ufd = open("/dev/urandom", O_RDONLY);
-    char *b = malloc(SRC_SIZE);
-    if (read(ufd, b, SRC_SIZE) != SRC_SIZE || write(fd, b, SRC_SIZE) != SRC_SIZE)
+    if (repl_fixture_random_file(src, SRC_SIZE, 0) < 0)
         return -1;
-    free(b);
-    close(fd);
-    close(ufd);
     struct sync_opts so;
     struct sync_result res;
     sync_opts_defaults(&so);
