@@ -46,20 +46,6 @@ static void db_print_json(const char *cmd, int applied, int version, int pending
     wm_json_free(j);
 }
 
-/* What both subcommands start with: [--dir DIR] parsed and the database
- * opened.  NULL with *rc = CLI_USAGE/CLI_ERR after printing the reason. */
-static struct wm_pg *db_open(struct cli_ctx *ctx, int argc, char **argv, char *dir, size_t dirlen,
-                             int *rc)
-{
-    *rc = db_parse_dir(ctx, argc, argv, dir, dirlen);
-    if (*rc != CLI_OK)
-        return NULL;
-    struct wm_pg *db = cli_pg(ctx);
-    if (!db)
-        *rc = CLI_ERR;
-    return db;
-}
-
 /* A migrations directory other than the project's may not create audit_log;
  * migrating such a database is still a success. */
 static bool db_has_audit_log(struct wm_pg *db)
@@ -75,10 +61,12 @@ static bool db_has_audit_log(struct wm_pg *db)
 static int db_migrate(struct cli_ctx *ctx, int argc, char **argv)
 {
     char dir[PATH_MAX], err[1024];
-    int rc;
-    struct wm_pg *db = db_open(ctx, argc, argv, dir, sizeof(dir), &rc);
-    if (!db)
+    int rc = db_parse_dir(ctx, argc, argv, dir, sizeof(dir));
+    if (rc != CLI_OK)
         return rc;
+    struct wm_pg *db = cli_pg(ctx);
+    if (!db)
+        return CLI_ERR;
     int applied = 0, version = 0;
     if (wm_pg_migrate(db, dir, &applied, err, sizeof(err)) < 0)
         return cli_error(ctx, "%s", err);
@@ -103,10 +91,12 @@ static int db_migrate(struct cli_ctx *ctx, int argc, char **argv)
 static int db_status(struct cli_ctx *ctx, int argc, char **argv)
 {
     char dir[PATH_MAX], err[1024];
-    int rc;
-    struct wm_pg *db = db_open(ctx, argc, argv, dir, sizeof(dir), &rc);
-    if (!db)
+    int rc = db_parse_dir(ctx, argc, argv, dir, sizeof(dir));
+    if (rc != CLI_OK)
         return rc;
+    struct wm_pg *db = cli_pg(ctx);
+    if (!db)
+        return CLI_ERR;
     int version = 0, pending = 0;
     if (wm_pg_migrate_status(db, dir, &version, &pending, err, sizeof(err)) < 0)
         return cli_error(ctx, "%s", err);
