@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/orch_fixture.h"
+#include "../support/orch_moto.h"
 #include "aws.h"
 #include "aws_ec2.h"
 #include "aws_r53.h"
@@ -33,120 +35,26 @@
 struct env {
     char repo[PATH_MAX];
     char dir[64];
-    int moto_port, proxy_port;
-    pid_t proxy_pid;
-    char moto_url[64], proxy_url[64];
-    char proxy_log[PATH_MAX];
+    struct orch_moto moto;
 };
 
 static struct env E;
 static char uniq[32]; /* per run, so names never collide with an earlier run */
 
-static void find_repo(char *out, size_t len)
-{
-    const char *r = getenv("WM_REPO");
-    if (r && *r) {
-        snprintf(out, len, "%s", r);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    assert_true(n > 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    static const char *const rel[] = {"/../..", "/../../.."};
-    struct stat st;
-    for (int i = 0; i < 2; i++) {
-        char probe[PATH_MAX + 64];
-        snprintf(probe, sizeof(probe), "%s%s/tests/peers/moto_server.sh", exe, rel[i]);
-        if (stat(probe, &st) == 0) {
-            if ((size_t)snprintf(out, len, "%.*s%s", (int)(len - 16), exe, rel[i]) < len)
-                return;
-        }
-    }
-    snprintf(out, len, ".");
-}
-
-static const char *python(void)
-{
-    static char py[PATH_MAX];
-    const char *p = getenv("WM_PY");
-    if (p && *p)
-        return p;
-    snprintf(py, sizeof(py), "%s/.cache/wavemill/venv/bin/python", getenv("HOME"));
-    return py;
-}
-
-static int read_int_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    int v = 0;
-    if (f) {
-        if (fscanf(f, "%d", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v;
-}
-
-static void start_proxy(void)
-{
-    char port_file[PATH_MAX], target[16];
-    snprintf(port_file, sizeof(port_file), "%s/proxy.port", E.dir);
-    snprintf(E.proxy_log, sizeof(E.proxy_log), "%s/proxy.log", E.dir);
-    snprintf(target, sizeof(target), "%d", E.moto_port);
-    char script[PATH_MAX + 64];
-    snprintf(script, sizeof(script), "%s/tests/peers/moto_fault_proxy.py", E.repo);
-    E.proxy_pid = fork();
-    assert_true(E.proxy_pid >= 0);
-    if (E.proxy_pid == 0) {
-        setsid();
-        execl(python(), python(), script, "--target-port", target, "--port-file", port_file,
-              "--log", E.proxy_log, "--max-seconds", "300", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100 && !E.proxy_port; i++) { /* 10 s at most */
-        usleep(100 * 1000);
-        E.proxy_port = read_int_file(port_file);
-    }
-    if (!E.proxy_port)
-        fail_msg("fault proxy did not start");
-    snprintf(E.proxy_url, sizeof(E.proxy_url), "http://127.0.0.1:%d", E.proxy_port);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    find_repo(E.repo, sizeof(E.repo));
+    fixture_find_repo(E.repo, sizeof(E.repo), "tests/peers/moto_server.sh", R_OK);
     snprintf(E.dir, sizeof(E.dir), "/tmp/wm_aws.XXXXXX");
     assert_non_null(mkdtemp(E.dir));
     snprintf(uniq, sizeof(uniq), "%d-%ld", (int)getpid(), (long)time(NULL));
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof(cmd), "timeout 60 '%s/tests/peers/moto_server.sh' start '%s' >/dev/null",
-             E.repo, E.dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "cannot start moto (see %s/moto.log)\n", E.dir);
-        return -1;
-    }
-    char pf[PATH_MAX];
-    snprintf(pf, sizeof(pf), "%s/moto.port", E.dir);
-    E.moto_port = read_int_file(pf);
-    snprintf(E.moto_url, sizeof(E.moto_url), "http://127.0.0.1:%d", E.moto_port);
-    start_proxy();
-    return 0;
+    return orch_moto_start(&E.moto, E.repo, E.dir);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (E.proxy_pid > 0) {
-        kill(E.proxy_pid, SIGTERM);
-        waitpid(E.proxy_pid, NULL, 0);
-    }
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof(cmd), "'%s/tests/peers/moto_server.sh' stop '%s'; rm -rf '%s'", E.repo,
-             E.dir, E.dir);
-    if (system(cmd) != 0)
+    if (orch_moto_stop(&E.moto, E.repo, E.dir) != 0)
         fprintf(stderr, "cleanup of %s failed\n", E.dir);
     return 0;
 }
@@ -185,8 +93,8 @@ static void ok_or_fail(int rc, const char *what, const char *err)
 static void proxy_reset(int fail, int status, const char *code)
 {
     char url[256], err[256];
-    snprintf(url, sizeof(url), "%s/__wm_fault/reset?fail=%d&status=%d&code=%s", E.proxy_url, fail,
-             status, code);
+    snprintf(url, sizeof(url), "%s/__wm_fault/reset?fail=%d&status=%d&code=%s", E.moto.proxy_url,
+             fail, status, code);
     struct wm_http_request req = {"GET", url, NULL, 0, NULL, 0, 5000, 2000, 0};
     struct wm_http_response r;
     ok_or_fail(wm_http_do(&req, &r, err, sizeof(err)), "proxy reset", err);
@@ -197,7 +105,7 @@ static void proxy_reset(int fail, int status, const char *code)
 /* Arrival times (ms) of the requests the proxy saw since its reset. */
 static int proxy_times(double *t, int max)
 {
-    FILE *f = fopen(E.proxy_log, "r");
+    FILE *f = fopen(E.moto.proxy_log, "r");
     int n = 0;
     char kind[16];
     while (f && n < max && fscanf(f, "%lf %15s", &t[n], kind) == 2)
@@ -212,7 +120,7 @@ static int proxy_times(double *t, int max)
 static void test_security_group_and_ingress_idempotent(void **state)
 {
     (void)state;
-    struct aws_client *c = client(E.moto_url, "ec2", 3, NULL);
+    struct aws_client *c = client(E.moto.moto_url, "ec2", 3, NULL);
     char name[64], sg[AWS_EC2_ID_LEN], sg2[AWS_EC2_ID_LEN], err[AWS_ERR_MAX];
     snprintf(name, sizeof(name), "wm-test-iso-%s", uniq);
     ok_or_fail(
@@ -269,7 +177,7 @@ static void make_image(struct aws_client *c, const char *name, char *image)
 static void test_volume_snapshot_image(void **state)
 {
     (void)state;
-    struct aws_client *c = client(E.moto_url, "ec2", 3, NULL);
+    struct aws_client *c = client(E.moto.moto_url, "ec2", 3, NULL);
     char name[64], image[AWS_EC2_ID_LEN], again[AWS_EC2_ID_LEN], err[AWS_ERR_MAX];
     snprintf(name, sizeof(name), "wm-img-%s", uniq);
     make_image(c, name, image);
@@ -286,7 +194,7 @@ static void test_volume_snapshot_image(void **state)
 static void test_launch_is_idempotent_tagged_waits_swaps_terminates(void **state)
 {
     (void)state;
-    struct aws_client *c = client(E.moto_url, "ec2", 3, NULL);
+    struct aws_client *c = client(E.moto.moto_url, "ec2", 3, NULL);
     char err[AWS_ERR_MAX], name[64], image[AWS_EC2_ID_LEN], test_sg[AWS_EC2_ID_LEN],
         live_sg[AWS_EC2_ID_LEN], token[64];
     snprintf(name, sizeof(name), "wm-launch-img-%s", uniq);
@@ -345,7 +253,7 @@ static void test_launch_is_idempotent_tagged_waits_swaps_terminates(void **state
 static void test_route53_upsert_twice_leaves_one_record_with_latest_value(void **state)
 {
     (void)state;
-    struct aws_client *c = client(E.moto_url, "route53", 3, NULL);
+    struct aws_client *c = client(E.moto.moto_url, "route53", 3, NULL);
     char zone[AWS_R53_ID_LEN], err[AWS_ERR_MAX], zname[96], rname[128];
     snprintf(zname, sizeof(zname), "w%s.example.test.", uniq);
     ok_or_fail(aws_r53_create_hosted_zone(c, zname, uniq, zone, err, sizeof(err)), "zone", err);
@@ -379,7 +287,7 @@ static void test_throttled_call_succeeds_after_retries_with_growing_waits(void *
 {
     (void)state;
     /* jitter pinned to its ceiling so the waits are exactly 50, 100, 200 ms */
-    struct aws_client *c = client(E.proxy_url, "ec2", 6, rand_max);
+    struct aws_client *c = client(E.moto.proxy_url, "ec2", 6, rand_max);
     proxy_reset(3, 503, "RequestLimitExceeded");
     char vol[AWS_EC2_ID_LEN], err[AWS_ERR_MAX];
     ok_or_fail(aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)), "volume", err);
@@ -421,7 +329,7 @@ static void test_full_jitter_stays_under_a_doubling_ceiling(void **state)
 static void test_throttling_code_on_400_is_retried(void **state)
 {
     (void)state;
-    struct aws_client *c = client(E.proxy_url, "ec2", 4, NULL);
+    struct aws_client *c = client(E.moto.proxy_url, "ec2", 4, NULL);
     proxy_reset(1, 400, "Throttling");
     char vol[AWS_EC2_ID_LEN], err[AWS_ERR_MAX];
     ok_or_fail(aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)), "volume", err);
@@ -432,7 +340,7 @@ static void test_throttling_code_on_400_is_retried(void **state)
 static void test_throttling_that_never_ends_gives_up_after_max_attempts(void **state)
 {
     (void)state;
-    struct aws_client *c = client(E.proxy_url, "ec2", 3, NULL);
+    struct aws_client *c = client(E.moto.proxy_url, "ec2", 3, NULL);
     proxy_reset(10, 503, "RequestLimitExceeded");
     char vol[AWS_EC2_ID_LEN], err[AWS_ERR_MAX];
     assert_int_equal(aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)), -EAGAIN);
@@ -448,7 +356,7 @@ static void test_throttling_that_never_ends_gives_up_after_max_attempts(void **s
 static void test_non_retryable_error_ends_at_once_with_aws_message(void **state)
 {
     (void)state;
-    struct aws_client *c = client(E.proxy_url, "ec2", 5, NULL);
+    struct aws_client *c = client(E.moto.proxy_url, "ec2", 5, NULL);
     proxy_reset(0, 503, "RequestLimitExceeded");
     char err[AWS_ERR_MAX];
     int rc = aws_ec2_authorize_ingress(c, "sg-0000000000doesnotexist", "tcp", 22, 22, "10.0.0.0/8",
@@ -478,7 +386,7 @@ static void test_response_over_the_size_limit_is_refused(void **state)
 {
     (void)state;
     char url[96], err[512];
-    snprintf(url, sizeof(url), "%s/moto-api/", E.moto_url);
+    snprintf(url, sizeof(url), "%s/moto-api/", E.moto.moto_url);
     struct wm_http_request req = {"GET", url, NULL, 0, NULL, 0, 5000, 2000, 64};
     struct wm_http_response r;
     assert_int_equal(wm_http_do(&req, &r, err, sizeof(err)), -EFBIG);
@@ -524,7 +432,8 @@ static void test_client_from_config_and_from_store_value(void **state)
     char err[AWS_ERR_MAX], vol[AWS_EC2_ID_LEN];
     struct wm_config *cfg = wm_config_new();
     assert_int_equal(aws_declare(cfg, err, sizeof(err)), 0);
-    assert_int_equal(wm_config_set(cfg, "aws.endpoint", E.moto_url, "test", err, sizeof(err)), 0);
+    assert_int_equal(wm_config_set(cfg, "aws.endpoint", E.moto.moto_url, "test", err, sizeof(err)),
+                     0);
     assert_int_equal(
         wm_config_set(cfg, "aws.access_key_id", "AKIDCONFIG", "test", err, sizeof(err)), 0);
     assert_int_equal(wm_config_set(cfg, "aws.secret_access_key", "config-secret-key-value", "test",

@@ -36,6 +36,7 @@
 
 #include "../support/orch_fixture.h"
 #include "../support/orch_httppeer.h"
+#include "../support/orch_moto.h"
 #include "aws.h"
 #include "aws_ec2.h"
 #include "aws_r53.h"
@@ -57,9 +58,7 @@
 
 static struct {
     char repo[PATH_MAX], dir[64], conninfo[1200], dbname[64], master_key[128];
-    int moto_port, proxy_port;
-    pid_t proxy_pid;
-    char moto_url[64], proxy_url[64], proxy_log[PATH_MAX];
+    struct orch_moto moto;
     char zone[AWS_R53_ID_LEN];
     long long server_id;
     struct wm_config *cfg;
@@ -69,28 +68,6 @@ static struct {
 } E;
 
 /* --- fixture --- */
-
-static const char *python(void)
-{
-    static char py[PATH_MAX];
-    const char *p = getenv("WM_PY");
-    if (p && *p)
-        return p;
-    snprintf(py, sizeof(py), "%s/.cache/wavemill/venv/bin/python", getenv("HOME"));
-    return py;
-}
-
-static int read_int_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    int v = 0;
-    if (f) {
-        if (fscanf(f, "%d", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v;
-}
 
 static void sql(const char *q, int n, const char *const *p)
 {
@@ -149,40 +126,12 @@ static int store_secret(const char *name, const char *value)
     return rc;
 }
 
-static int start_proxy(void)
-{
-    char port_file[PATH_MAX], target[16], script[PATH_MAX + 64];
-    snprintf(port_file, sizeof(port_file), "%s/proxy.port", E.dir);
-    snprintf(E.proxy_log, sizeof(E.proxy_log), "%s/proxy.log", E.dir);
-    snprintf(target, sizeof(target), "%d", E.moto_port);
-    snprintf(script, sizeof(script), "%s/tests/peers/moto_fault_proxy.py", E.repo);
-    E.proxy_pid = fork();
-    if (E.proxy_pid == 0) {
-        setsid();
-        execl(python(), python(), script, "--target-port", target, "--port-file", port_file,
-              "--log", E.proxy_log, "--max-seconds", "300", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100 && !E.proxy_port; i++) {
-        usleep(100 * 1000);
-        E.proxy_port = read_int_file(port_file);
-    }
-    snprintf(E.proxy_url, sizeof(E.proxy_url), "http://127.0.0.1:%d", E.proxy_port);
-    return E.proxy_port ? 0 : -1;
-}
-
 static int cloud_setup(void)
 {
-    char pf[PATH_MAX], err[AWS_ERR_MAX], ref[64];
-    if (fixture_sh("timeout 60 '%s/tests/peers/moto_server.sh' start '%s' >/dev/null", E.repo,
-                   E.dir))
+    char err[AWS_ERR_MAX], ref[64];
+    if (orch_moto_start(&E.moto, E.repo, E.dir) < 0)
         return -1;
-    snprintf(pf, sizeof(pf), "%s/moto.port", E.dir);
-    E.moto_port = read_int_file(pf);
-    snprintf(E.moto_url, sizeof(E.moto_url), "http://127.0.0.1:%d", E.moto_port);
-    if (start_proxy() < 0)
-        return -1;
-    struct aws_config ac = {E.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
+    struct aws_config ac = {E.moto.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
     struct aws_client *c = aws_client_new(&ac, "route53", err, sizeof(err));
     snprintf(ref, sizeof(ref), "wm-provaws-%d", (int)getpid());
     int rc = c ? aws_r53_create_hosted_zone(c, "provaws.test.", ref, E.zone, err, sizeof(err)) : -1;
@@ -203,7 +152,7 @@ static int config_setup(void)
         return -1;
     }
     set("secrets.master_key", E.master_key);
-    set("aws.endpoint", E.moto_url);
+    set("aws.endpoint", E.moto.moto_url);
     set("aws.credential", "aws-test");
     set("aws.hosted_zone_id", E.zone);
     set("aws.attempts", "6");
@@ -255,11 +204,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    if (E.proxy_pid > 0) {
-        kill(E.proxy_pid, SIGTERM);
-        waitpid(E.proxy_pid, NULL, 0);
-    }
-    fixture_sh("'%s/tests/peers/moto_server.sh' stop '%s'; rm -rf '%s'", E.repo, E.dir, E.dir);
+    orch_moto_stop(&E.moto, E.repo, E.dir);
     wm_pg_free(E.db);
     const char *base = getenv("WAVEMILL_PG_CONNINFO");
     fixture_sh("psql '%s' -qAt -c 'DROP DATABASE IF EXISTS %s WITH (FORCE)' >/dev/null",
@@ -309,7 +254,7 @@ static void ok_or_fail(int rc, const struct task_ctx *t, const char *what)
 static struct aws_client *ec2(void)
 {
     char err[AWS_ERR_MAX];
-    struct aws_config ac = {E.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
+    struct aws_config ac = {E.moto.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
     struct aws_client *c = aws_client_new(&ac, "ec2", err, sizeof(err));
     assert_non_null(c);
     return c;
@@ -391,7 +336,7 @@ static void test_cutover_launch_swaps_groups_and_upserts_dns_then_terminate(void
     aws_client_free(c);
     /* DNS: srv-pa.provaws.test. A -> the instance's address; UPSERT twice leaves one */
     ok_or_fail(provider_aws_driver.switch_network(t), t, "switch_network again");
-    struct aws_config ac = {E.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
+    struct aws_config ac = {E.moto.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
     c = aws_client_new(&ac, "route53", err, sizeof(err));
     struct aws_r53_record recs[16];
     size_t n = 0;
@@ -422,8 +367,8 @@ static void test_cutover_launch_swaps_groups_and_upserts_dns_then_terminate(void
 static void proxy_reset(int fail, const char *code)
 {
     char url[256], err[256];
-    snprintf(url, sizeof(url), "%s/__wm_fault/reset?fail=%d&status=503&code=%s", E.proxy_url, fail,
-             code);
+    snprintf(url, sizeof(url), "%s/__wm_fault/reset?fail=%d&status=503&code=%s", E.moto.proxy_url,
+             fail, code);
     struct wm_http_request req = {"GET", url, NULL, 0, NULL, 0, 5000, 2000, 0};
     struct wm_http_response r;
     assert_int_equal(wm_http_do(&req, &r, err, sizeof(err)), 0);
@@ -432,7 +377,7 @@ static void proxy_reset(int fail, const char *code)
 
 static int proxy_count(const char *kind)
 {
-    FILE *f = fopen(E.proxy_log, "r");
+    FILE *f = fopen(E.moto.proxy_log, "r");
     char line[128];
     int n = 0;
     while (f && fgets(line, sizeof(line), f))
@@ -445,12 +390,12 @@ static int proxy_count(const char *kind)
 static void test_throttled_launch_succeeds_after_retries(void **state)
 {
     (void)state;
-    set("aws.endpoint", E.proxy_url);
+    set("aws.endpoint", E.moto.proxy_url);
     proxy_reset(3, "RequestLimitExceeded");
     struct task_ctx *t = task_new(103, "launch_test", (char *)NULL);
     char id[128];
     int rc = provider_aws_driver.launch(t, LAUNCH_TEST, id, sizeof(id));
-    set("aws.endpoint", E.moto_url);
+    set("aws.endpoint", E.moto.moto_url);
     ok_or_fail(rc, t, "throttled launch");
     assert_int_equal(proxy_count("fault"), 3);
     assert_true(proxy_count("forward") >= 3);
@@ -463,12 +408,12 @@ static void test_throttled_launch_succeeds_after_retries(void **state)
 static void test_non_retryable_error_ends_the_task_with_aws_message(void **state)
 {
     (void)state;
-    set("aws.endpoint", E.proxy_url);
+    set("aws.endpoint", E.moto.proxy_url);
     proxy_reset(0, "RequestLimitExceeded");
     struct task_ctx *t = task_new(104, "prereq_check", "test_security_group_ids",
                                   "sg-0000000000doesnotexist", (char *)NULL);
     int rc = provider_aws_driver.check_target(t);
-    set("aws.endpoint", E.moto_url);
+    set("aws.endpoint", E.moto.moto_url);
     assert_true(rc < 0);
     assert_non_null(strstr(t->error, "InvalidGroup.NotFound"));
     assert_non_null(strstr(t->error, "sg-0000000000doesnotexist"));
