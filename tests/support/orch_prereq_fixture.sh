@@ -9,20 +9,13 @@
 # prereq_check step fills them in.  Writes DIR/fixture.env (KEY=value).
 #   orch_prereq_fixture.sh up DIR | down DIR
 set -euo pipefail
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$REPO"
-[ -f deploy/local/env ] && . deploy/local/env
-WM=$REPO/bin/wavemill
 export WM_HOSTS_DIR=/var/tmp/wavemill-hosts-test-prereq
-HOST=tests/hosts/host
+. "$(dirname "${BASH_SOURCE[0]}")/orch_fixture_lib.sh"
 cmd=$1 DIR=$2
 
 down() {
     QUIET=1 $HOST down-all >/dev/null 2>&1 || true
-    if [ -f "$DIR/fixture.env" ]; then
-        db=$(sed -n 's/^DB=//p' "$DIR/fixture.env")
-        [ -n "$db" ] && dropdb -h 127.0.0.1 -p "$WM_PG_PORT" -U wavemill --if-exists --force "$db" 2>/dev/null
-    fi
+    fixture_db_down
     rm -rf "$DIR" "$WM_HOSTS_DIR"
 }
 
@@ -31,10 +24,7 @@ info() { $HOST info "$1" | sed -n "s/^$2=//p"; }
 up() {
     mkdir -p "$DIR"
     local db=wm_prereq_$$
-    echo "DB=$db" >"$DIR/fixture.env"
-    createdb -h 127.0.0.1 -p "$WM_PG_PORT" -U wavemill "$db"
-    export WAVEMILL_PG_CONNINFO="host=127.0.0.1 port=$WM_PG_PORT dbname=$db user=wavemill"
-    $WM db migrate >/dev/null
+    fixture_db_up "$db"
     QUIET=1 $HOST down-all >/dev/null 2>&1 || true
     QUIET=1 $HOST up pqok --addr 10.231.231.2/24 --disks 2 --disk-size 8M >/dev/null
     QUIET=1 $HOST up pqkey --addr 10.231.232.2/24 --disks 1 --disk-size 8M >/dev/null
@@ -65,8 +55,4 @@ ENV
     while read -r name id; do echo "${name^^}_ID=$id"; done <"$DIR/ids" >>"$DIR/fixture.env"
 }
 
-case $cmd in
-up) up ;;
-down) down ;;
-*) echo "usage: $0 up|down DIR" >&2; exit 2 ;;
-esac
+fixture_main "$cmd"

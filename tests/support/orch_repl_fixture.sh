@@ -6,12 +6,8 @@
 # RUNNING task each.  Writes DIR/fixture.env (KEY=value) for the test.
 #   orch_repl_fixture.sh up DIR | down DIR
 set -euo pipefail
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$REPO"
-[ -f deploy/local/env ] && . deploy/local/env
-WM=$REPO/bin/wavemill
 export WM_HOSTS_DIR=/var/tmp/wavemill-hosts-test-repldrv
-HOST=tests/hosts/host
+. "$(dirname "${BASH_SOURCE[0]}")/orch_fixture_lib.sh"
 HNAME=rdt
 ADDR_ARG=10.231.221.2/24
 cmd=$1 DIR=$2
@@ -26,20 +22,14 @@ down() {
         [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true
     done
     QUIET=1 $HOST down-all >/dev/null 2>&1 || true
-    if [ -f "$DIR/fixture.env" ]; then
-        db=$(sed -n 's/^DB=//p' "$DIR/fixture.env")
-        [ -n "$db" ] && dropdb -h 127.0.0.1 -p "$WM_PG_PORT" -U wavemill --if-exists --force "$db" 2>/dev/null
-    fi
+    fixture_db_down
     rm -rf "$DIR"
 }
 
 up() {
     mkdir -p "$DIR"
     local db=wm_repldrv_$$
-    echo "DB=$db" >"$DIR/fixture.env"
-    createdb -h 127.0.0.1 -p "$WM_PG_PORT" -U wavemill "$db"
-    export WAVEMILL_PG_CONNINFO="host=127.0.0.1 port=$WM_PG_PORT dbname=$db user=wavemill"
-    $WM db migrate >/dev/null
+    fixture_db_up "$db"
     $WM pki init --dir "$DIR/pki" >/dev/null
     for r in agent receiver worker; do $WM pki issue --dir "$DIR/pki" --name "t-$r" --role $r >/dev/null; done
     QUIET=1 $HOST down-all >/dev/null 2>&1 || true
@@ -94,8 +84,4 @@ SSH_AGENT_DIR=$WM_HOSTS_DIR/$HNAME/agent
 ENV
 }
 
-case $cmd in
-up) up ;;
-down) down ;;
-*) echo "usage: $0 up|down DIR" >&2; exit 2 ;;
-esac
+fixture_main "$cmd"
