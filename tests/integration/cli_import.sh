@@ -11,18 +11,6 @@ cli_db_init wm_test_cli_import_$$ wm_cli_import
 GOOD=tests/data/inventory_good.csv
 BAD=tests/data/inventory_bad.csv
 
-# run EXPECTED_RC cmd... : runs with output in $TMP/out, $TMP/err; says if rc differs
-run() {
-    local want=$1; shift
-    timeout 60 "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$?
-    [ "$rc" -eq "$want" ] && return 0
-    no "'$*' exit $rc, wanted $want; stdout: $(cat "$TMP/out"); stderr: $(cat "$TMP/err")"
-    return 1
-}
-# same NAME GOT WANT
-same() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1: got '$2', wanted '$3'"; fi; }
-has() { if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else no "$1: $2 lacks '$3': $(cat "$TMP/$2")"; fi; }
 counts() { q "SELECT (SELECT count(*) FROM waves) || ' ' || (SELECT count(*) FROM applications)
               || ' ' || (SELECT count(*) FROM servers) || ' ' || (SELECT count(*) FROM disks)"; }
 

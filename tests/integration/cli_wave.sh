@@ -15,16 +15,6 @@ PY=${WM_PY:-python3}
 unset SUDO_USER
 export USER=operator-test
 
-run() {
-    local want=$1; shift
-    timeout 60 "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$?
-    [ "$rc" -eq "$want" ] && return 0
-    no "'$*' exit $rc, wanted $want; stdout: $(cat "$TMP/out"); stderr: $(cat "$TMP/err")"
-    return 1
-}
-same() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1: got '$2', wanted '$3'"; fi; }
-has() { if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else no "$1: $2 lacks '$3': $(cat "$TMP/$2")"; fi; }
 # json EXPR: evaluates a Python expression over d = the JSON on stdout
 json() { "$PY" -c "import json,sys; d=json.load(open('$TMP/out')); print($1)" 2>&1; }
 

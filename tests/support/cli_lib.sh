@@ -3,8 +3,8 @@
 #   . tests/support/cli_lib.sh
 #   cli_db_init wm_test_cli_foo_$$ wm_cli_foo   # DB and TMP, dropped on exit
 #   cli_db_create [migrate]                     # or exit 1 with a FAIL line
-# Each test keeps its own check/run helpers (they differ on purpose) and
-# ends with its own summary from $fails.
+# run/same/has are shared; each test keeps its own check() (they differ
+# on purpose) and ends with its own summary from $fails.
 WM_BIN=${WM_BIN:-$PWD/bin}
 WAVEMILL=$WM_BIN/wavemill
 BASE=${WAVEMILL_PG_CONNINFO:-host=127.0.0.1 port=15432 dbname=wavemill user=wavemill}
@@ -12,6 +12,19 @@ fails=0
 
 ok() { echo "ok   - $1"; }
 no() { echo "FAIL - $1"; fails=$((fails + 1)); }
+
+# run EXPECTED_RC cmd... : runs with output in $TMP/out, $TMP/err; says if rc differs
+run() {
+    local want=$1; shift
+    timeout 60 "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    [ "$rc" -eq "$want" ] && return 0
+    no "'$*' exit $rc, wanted $want; stdout: $(cat "$TMP/out"); stderr: $(cat "$TMP/err")"
+    return 1
+}
+# same NAME GOT WANT; has NAME out|err TEXT (a fixed string)
+same() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1: got '$2', wanted '$3'"; fi; }
+has() { if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else no "$1: $2 lacks '$3': $(cat "$TMP/$2")"; fi; }
 
 admin() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$BASE" "$@"; }
 in_db() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$WAVEMILL_PG_CONNINFO" "$@"; }
