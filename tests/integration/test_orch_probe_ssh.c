@@ -30,10 +30,7 @@ static char key[512], known_hosts[512];
 
 static int host_cmd(const char *args)
 {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s/tests/hosts/host %s", repo, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return fixture_sh("%s/tests/hosts/host %s", repo, args);
 }
 
 /* key and known_hosts of host pa, from `host info`. */

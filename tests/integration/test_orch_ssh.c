@@ -46,26 +46,18 @@ static struct transport_result res;
 /* Runs `tests/hosts/host ARGS`; its exit status. */
 static int host_cmd(const char *fmt, ...)
 {
-    char args[512], cmd[1200];
+    char args[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s/tests/hosts/host %s", repo, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return fixture_sh("%s/tests/hosts/host %s", repo, args);
 }
 
 /* First line of a shell command's output into buf ("" if none). */
 static void capture(const char *cmd, char *buf, size_t cap)
 {
-    buf[0] = '\0';
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return;
-    if (fgets(buf, (int)cap, p))
-        buf[strcspn(buf, "\n")] = '\0';
-    pclose(p);
+    fixture_capture(buf, cap, "%s", cmd);
 }
 
 static void read_info(struct host *h)
