@@ -107,15 +107,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void add_param(struct wm_task_msg *m, const char *k, const char *v)
-{
-    m->params = realloc(m->params, (m->nparams + 1) * sizeof(*m->params));
-    assert_non_null(m->params);
-    m->params[m->nparams].key = strdup(k);
-    m->params[m->nparams].value = strdup(v);
-    m->nparams++;
-}
-
 /* Runs the prereq_check task of server NAME (fixture id NAME_ID) the way a
  * worker does: drivers from the params, then the handler. */
 static enum task_result run_prereq(const char *name, char *error, size_t cap)
@@ -124,19 +115,11 @@ static enum task_result run_prereq(const char *name, char *error, size_t cap)
     snprintf(key, sizeof(key), "%s_ID", name);
     for (char *c = key; *c; c++)
         *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
-    struct task_ctx *t = calloc(1, sizeof(*t));
-    assert_non_null(t);
-    t->msg.task_id = 1;
-    t->msg.attempt = 1;
-    t->msg.server_id = atoll(fx(key));
+    struct task_ctx *t = fixture_task_new(cfg, fx("CONNINFO"), 1, atoll(fx(key)), "prereq_check");
     t->msg.server = strdup(name);
-    t->msg.kind = strdup("prereq_check");
-    add_param(&t->msg, "transport", "ssh");
-    add_param(&t->msg, "provider", "sim");
-    add_param(&t->msg, "replication", "wavemill");
-    t->cfg = cfg;
-    t->worker_id = "test-worker";
-    t->conninfo = fx("CONNINFO");
+    fixture_task_param(t, "transport", "ssh");
+    fixture_task_param(t, "provider", "sim");
+    fixture_task_param(t, "replication", "wavemill");
     enum task_result r = handler_run(t);
     snprintf(error, cap, "%s", t->error);
     task_ctx_free(t);

@@ -220,26 +220,17 @@ static int group_teardown(void **state)
 /* A task of kind for srv-pa with params "k=v" pairs (NULL-terminated). */
 static struct task_ctx *task_new(int64_t task_id, const char *kind, ...)
 {
-    struct task_ctx *t = calloc(1, sizeof(*t));
-    assert_non_null(t);
-    t->msg.task_id = task_id;
-    t->msg.attempt = 1;
+    struct task_ctx *t = fixture_task_new(E.cfg, E.conninfo, task_id, E.server_id, kind);
     t->msg.wave_id = 1;
     t->msg.wave = strdup("wave-pa");
-    t->msg.server_id = E.server_id;
     t->msg.server = strdup("srv-pa");
-    t->msg.kind = strdup(kind);
-    t->msg.params = calloc(16, sizeof(struct wm_kv));
     va_list ap;
     va_start(ap, kind);
     for (const char *k; (k = va_arg(ap, const char *)) && t->msg.nparams < 16;) {
-        t->msg.params[t->msg.nparams].key = strdup(k);
-        t->msg.params[t->msg.nparams++].value = strdup(va_arg(ap, const char *));
+        const char *v = va_arg(ap, const char *);
+        fixture_task_param(t, k, v);
     }
     va_end(ap);
-    t->cfg = E.cfg;
-    t->worker_id = "test-worker";
-    t->conninfo = E.conninfo;
     t->transport = &transport_local_driver;
     t->provider = &provider_aws_driver;
     return t;

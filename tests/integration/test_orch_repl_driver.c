@@ -100,15 +100,8 @@ static const char *fxs(const struct srv *s, const char *key)
 
 static struct task_ctx *task_for(const struct srv *s, const char *kind)
 {
-    struct task_ctx *t = calloc(1, sizeof(*t));
-    assert_non_null(t);
-    t->msg.task_id = atoll(fxs(s, "TASK"));
-    t->msg.attempt = 1;
-    t->msg.server_id = atoll(fxs(s, "ID"));
-    t->msg.kind = strdup(kind);
-    t->cfg = cfg;
-    t->worker_id = "test-worker";
-    t->conninfo = fx("CONNINFO");
+    struct task_ctx *t =
+        fixture_task_new(cfg, fx("CONNINFO"), atoll(fxs(s, "TASK")), atoll(fxs(s, "ID")), kind);
     t->transport = s->tp;
     t->replication = &repl_wavemill_driver;
     return t;

@@ -87,3 +87,28 @@ const char *fixture_env_get(const struct fixture_env *env, const char *key)
     fail_msg("fixture has no %s", key);
     return "";
 }
+
+struct task_ctx *fixture_task_new(const struct wm_config *cfg, const char *conninfo,
+                                  int64_t task_id, int64_t server_id, const char *kind)
+{
+    struct task_ctx *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    t->msg.task_id = task_id;
+    t->msg.attempt = 1;
+    t->msg.server_id = server_id;
+    t->msg.kind = strdup(kind);
+    t->cfg = cfg;
+    t->worker_id = "test-worker";
+    t->conninfo = conninfo;
+    return t;
+}
+
+void fixture_task_param(struct task_ctx *t, const char *key, const char *value)
+{
+    struct wm_task_msg *m = &t->msg;
+    m->params = realloc(m->params, (m->nparams + 1) * sizeof(*m->params));
+    assert_non_null(m->params);
+    m->params[m->nparams].key = strdup(key);
+    m->params[m->nparams].value = strdup(value);
+    m->nparams++;
+}

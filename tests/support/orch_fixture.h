@@ -1,11 +1,15 @@
 /* Helpers the orch integration tests share to drive their shell fixtures
  * (the orch_*_fixture.sh scripts, the peers in tests/peers): run a command, read
  * its first output line, find the repository, read the fixture's
- * KEY=value file.  libc and cmocka only: every test program links it. */
+ * KEY=value file; build a task context as a worker would.  Linked into
+ * the orch tests only (tests/module.mk). */
 #ifndef ORCH_FIXTURE_H
 #define ORCH_FIXTURE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "task.h"
 
 /* Runs a printf-formatted shell command (at most 4 KiB); returns its exit
  * status, -1 if it did not exit normally. */
@@ -33,5 +37,14 @@ void fixture_env_read(struct fixture_env *env, const char *dir);
 
 /* The value of key; fails the running test if the fixture has none. */
 const char *fixture_env_get(const struct fixture_env *env, const char *key);
+
+/* A task context as a worker builds one when it claims a task: attempt 1,
+ * worker "test-worker", cfg and conninfo borrowed, kind copied.  The
+ * caller sets the rest and frees it with task_ctx_free(). */
+struct task_ctx *fixture_task_new(const struct wm_config *cfg, const char *conninfo,
+                                  int64_t task_id, int64_t server_id, const char *kind);
+
+/* Appends the parameter key=value (both copied) to t's message. */
+void fixture_task_param(struct task_ctx *t, const char *key, const char *value);
 
 #endif
