@@ -4,15 +4,11 @@
 # with one line on stderr and writes nothing.  Needs no stack.
 set -u
 cd "$(dirname "$0")/../.."
-WM_BIN=${WM_BIN:-$PWD/bin}
-WAVEMILL=$WM_BIN/wavemill
+. tests/support/cli_lib.sh # WAVEMILL, ok/no/$fails; no database here
 TMP=$(mktemp -d /tmp/wm_cli_pki.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 D=$TMP/pki
-fails=0
 
-ok() { echo "ok   - $1"; }
-no() { echo "FAIL - $1"; fails=$((fails + 1)); }
 # check NAME EXPECTED_RC PATTERN STREAM(out|err) -- cmd...; errors must be one line
 check() {
     local name=$1 want_rc=$2 pattern=$3 stream=$4; shift 5

@@ -1,5 +1,6 @@
 # Shared setup of the CLI shell tests (tests/integration/cli_*.sh,
-# secret_cli.sh), sourced from the repository root:
+# secret_cli.sh), sourced from the repository root (cli_pki.sh uses only
+# the binary and the ok/no counters):
 #   . tests/support/cli_lib.sh
 #   cli_db_init wm_test_cli_foo_$$ wm_cli_foo   # DB and TMP, dropped on exit
 #   cli_db_create [migrate]                     # or exit 1 with a FAIL line
