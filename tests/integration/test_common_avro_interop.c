@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "../support/common_avro_examples.h"
+#include "../support/common_repo.h"
 #include "avro.h"
 #include "msg.h"
 
@@ -34,32 +35,6 @@
 static char dir[64];
 static char repo[512] = ".";
 static int peer_status = -1;
-
-/* The repository: $WM_REPO (tests/run sets it), else the first directory
- * above this program that holds schemas/task.avsc. */
-static void find_repo(void)
-{
-    const char *env = getenv("WM_REPO");
-    char path[600];
-
-    if (env && *env) {
-        snprintf(repo, sizeof(repo), "%s", env);
-        return;
-    }
-    ssize_t n = readlink("/proc/self/exe", repo, sizeof(repo) - 1);
-    if (n <= 0) {
-        strcpy(repo, ".");
-        return;
-    }
-    repo[n] = '\0';
-    for (char *slash; (slash = strrchr(repo, '/')) != NULL && slash != repo;) {
-        *slash = '\0';
-        snprintf(path, sizeof(path), "%s/schemas/task.avsc", repo);
-        if (access(path, R_OK) == 0)
-            return;
-    }
-    strcpy(repo, ".");
-}
 
 /* ------------------------------------------------------ the messages */
 
@@ -333,7 +308,7 @@ static int run_peer(void)
 static int group_setup(void **state)
 {
     (void)state;
-    find_repo();
+    fixture_find_repo(repo, sizeof(repo), "schemas/task.avsc", R_OK);
     snprintf(dir, sizeof(dir), "/tmp/wm-avro-interop-XXXXXX");
     if (!mkdtemp(dir) || write_inputs() != 0)
         return -1;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common_repo.h" /* fixture_find_repo */
 #include "task.h"
 
 /* Runs a printf-formatted shell command (at most 4 KiB); returns its exit
@@ -19,11 +20,6 @@ int fixture_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * "" when there is none. */
 void fixture_capture(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* The repository root into repo: $WM_REPO (tests/run sets it), else the
- * nearest directory above the executable holding marker (a path relative
- * to the root, checked with access(mode)), else ".". */
-void fixture_find_repo(char *repo, size_t cap, const char *marker, int mode);
 
 /* The KEY=value lines of <dir>/fixture.env, as a fixture script writes
  * them (at most 32; keys cut at 200 bytes, values at 500). */
