@@ -2,6 +2,8 @@
  * same way. */
 #include "daemon.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -39,6 +41,14 @@ static void usage(FILE *f, const char *name, bool print_config)
 {
     fprintf(f, "usage: %s [--config FILE] [--set key=value]...%s\n", name,
             print_config ? " [--print-config]" : "");
+}
+
+/* log.level is validated by config when set, so parsing it cannot fail here. */
+static void apply_log_level(const struct wm_config *cfg)
+{
+    enum wm_log_level level;
+    if (wm_log_parse_level(wm_config_str(cfg, "log.level"), &level) == 0)
+        wm_log_set_level(level);
 }
 
 static int print_cfg(const struct wm_config *cfg)
@@ -80,5 +90,6 @@ int wm_daemon_config(struct wm_config *cfg, int argc, char **argv, const char *n
             return rc;
     if ((rc = wm_config_validate(cfg, err, errlen)) < 0)
         return rc;
+    apply_log_level(cfg);
     return print ? print_cfg(cfg) : 0;
 }

@@ -11,7 +11,7 @@
 #include "config.h"
 
 /* Loads FILE from --config (or the defaults), applies every --set key=value
- * over it, then validates.  `name` is the program name for the usage line;
+ * over it, then validates and applies log.level to the logger.  `name` is the program name for the usage line;
  * `print_config` accepts --print-config, which dumps the loaded config to
  * stdout.  Returns 0 to go on running, 1 when the daemon should exit 0
  * (--help or --print-config done; err is ""), negative errno with err. */
