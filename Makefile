@@ -93,6 +93,13 @@ demo:
 	$(MAKE) all
 	deploy/demo/run
 
+# Benchmarks (not tests): figures and ratios against their peers, printed.
+# Each needs the local stack or root as its own header says.
+bench: all
+	deploy/local/up
+	tests/bench/replicate
+	tests/bench/orchestrate
+
 # libFuzzer targets (clang), a bounded time each: FUZZ_SECONDS=30 by default
 fuzz:
 	tests/fuzz/run
