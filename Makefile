@@ -16,8 +16,15 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
 WMCFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(OPT) $(SAN_FLAGS)
-WMCPPFLAGS := -Icommon -Ireplicator -Iworker -Ischeduler -I$(BUILD)/gen \
-              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Include paths are per module (MOD_INC, set by each module.mk for the
+# objects under its folder): a module sees itself and the modules it may use,
+# so an include that crosses the layout the wrong way fails the build.  The
+# allowed edges are in tests/layout_deps (checked by make test):
+#   common -> (nothing)   replicator -> common   scheduler -> common
+#   worker -> common, replicator   cli -> common, scheduler
+#   tests -> everything
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+WMCPPFLAGS = $(MOD_INC) $(PKG_CFLAGS)
 WMLDFLAGS := $(SAN_FLAGS)
 WMLDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -58,6 +65,7 @@ include schemas/module.mk
 include replicator/module.mk
 include worker/module.mk
 include scheduler/module.mk
+include cli/module.mk
 include tests/module.mk
 
 all: $(BINS)

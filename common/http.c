@@ -1,5 +1,6 @@
 /* http — bounded libcurl requests and backoff with full jitter; see http.h. */
 #include "http.h"
+#include "clock.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -202,13 +203,6 @@ long wm_http_backoff_delay(const struct wm_http_backoff *b, int n, long *ceiling
     return (long)(r * (double)(ceiling + 1));
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 int wm_http_do_retry(const struct wm_http_request *req, const struct wm_http_backoff *b,
                      wm_http_retryable_fn retryable, void *arg, struct wm_http_response *resp,
                      struct wm_http_retry_stats *stats, char *err, size_t errlen)
@@ -232,7 +226,7 @@ int wm_http_do_retry(const struct wm_http_request *req, const struct wm_http_bac
             stats->delay_ms[attempt] = d;
             stats->ceiling_ms[attempt] = ceiling;
         }
-        sleep_ms(d);
+        wm_sleep_ms(d);
     }
 }
 

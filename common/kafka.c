@@ -10,6 +10,7 @@
  * (or another member after a rebalance) gets it again. */
 #include "kafka.h"
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 
@@ -453,13 +454,6 @@ void wm_kafka_consumer_free(struct wm_kafka_consumer *c)
     free(c);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Logs and drops an error event; returns true when it was one. */
 static bool consume_error(rd_kafka_message_t *m)
 {
@@ -475,15 +469,15 @@ static bool consume_error(rd_kafka_message_t *m)
 
 rd_kafka_message_t *wm_kafka_poll(struct wm_kafka_consumer *c, int timeout_ms)
 {
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = wm_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - wm_mono_ms();
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, left > 0 ? (int)left : 0);
         if (m && !consume_error(m))
             return m;
         if (!m && left <= 0)
             return NULL;
-        if (now_ms() >= deadline)
+        if (wm_mono_ms() >= deadline)
             return NULL;
     }
 }

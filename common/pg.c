@@ -12,6 +12,7 @@
  * echoes it. */
 #include "pg.h"
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 
@@ -53,22 +54,6 @@ struct wm_pg {
 };
 
 /* --- small helpers --- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
 
 /* Delay before retry number attempt (0-based): base·2^attempt capped at
  * reconnect_max, then a random point in its upper half, so that many
@@ -204,7 +189,7 @@ static PGconn *connect_once(struct wm_pg *db)
  * 0, or -ECONNREFUSED with "cannot connect to PostgreSQL at …: reason". */
 static int pg_connect(struct wm_pg *db, char *err, size_t errlen)
 {
-    int64_t deadline = now_ms() + db->connect_timeout_ms;
+    int64_t deadline = wm_mono_ms() + db->connect_timeout_ms;
     char reason[512] = "";
     for (int attempt = 0;; attempt++) {
         PGconn *conn = connect_once(db);
@@ -215,12 +200,12 @@ static int pg_connect(struct wm_pg *db, char *err, size_t errlen)
         }
         conn_reason(conn, reason, sizeof(reason));
         PQfinish(conn);
-        int64_t wait = backoff_ms(db, attempt), left = deadline - now_ms();
+        int64_t wait = backoff_ms(db, attempt), left = deadline - wm_mono_ms();
         if (conn_reason_is_permanent(reason) || left <= 0)
             break;
         wm_debug("pg.connect_retry", "target=\"%s\" attempt=%d wait_ms=%lld reason=\"%s\"",
                  db->target, attempt + 1, (long long)wait, reason);
-        sleep_ms(wait < left ? wait : left);
+        wm_sleep_ms(wait < left ? wait : left);
     }
     set_err(err, errlen, "cannot connect to PostgreSQL at %s: %s", db->target, reason);
     return -ECONNREFUSED;
@@ -237,7 +222,7 @@ static struct wm_pg *pg_alloc(const char *conninfo, char *err, size_t errlen)
     db->connect_timeout_ms = PG_DEFAULT_CONNECT_TIMEOUT_MS;
     db->reconnect_max_ms = PG_DEFAULT_RECONNECT_MAX_MS;
     db->tx_retries = PG_DEFAULT_TX_RETRIES;
-    db->seed = (unsigned)getpid() ^ (unsigned)now_ms() ^ (unsigned)(uintptr_t)db;
+    db->seed = (unsigned)getpid() ^ (unsigned)wm_mono_ms() ^ (unsigned)(uintptr_t)db;
     if (describe_target(db, err, errlen) < 0) {
         wm_pg_free(db);
         return NULL;
@@ -518,7 +503,7 @@ int wm_pg_tx(struct wm_pg *db, wm_pg_tx_fn fn, void *arg, char *err, size_t errl
             int64_t wait = backoff_ms(db, attempt - 1);
             wm_info("pg.tx_retry", "attempt=%d wait_ms=%lld sqlstate=%s", attempt + 1,
                     (long long)wait, db->sqlstate[0] ? db->sqlstate : "-");
-            sleep_ms(wait);
+            wm_sleep_ms(wait);
         }
         unsigned long resets_before = db->resets;
         rc = tx_once(db, fn, arg, err, errlen);

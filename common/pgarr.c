@@ -55,6 +55,12 @@ void wm_pgarr_int(struct wm_pgarr *a, int64_t v, bool null)
     put(a, b, (size_t)n);
 }
 
+void wm_pgarr_bool(struct wm_pgarr *a, bool v)
+{
+    sep(a);
+    put(a, v ? "t" : "f", 1);
+}
+
 const char *wm_pgarr_end(struct wm_pgarr *a)
 {
     if (a->n == 0)

@@ -19,6 +19,7 @@ struct wm_pgarr {
 /* s quoted with " and \ escaped; NULL gives a NULL element. */
 void wm_pgarr_text(struct wm_pgarr *a, const char *s);
 void wm_pgarr_int(struct wm_pgarr *a, int64_t v, bool null);
+void wm_pgarr_bool(struct wm_pgarr *a, bool v);
 /* The finished literal ("{}" when empty), owned by a; NULL when out of memory. */
 const char *wm_pgarr_end(struct wm_pgarr *a);
 /* Empties a for reuse, keeping its buffer. */

@@ -4,6 +4,8 @@
 REPL_MAIN_SRCS := $(wildcard replicator/*_main.c)
 REPL_LIB_SRCS  := $(filter-out $(REPL_MAIN_SRCS),$(wildcard replicator/*.c))
 REPL_LIB       := $(BUILD)/libreplicator.a
+REPL_INC       := -Ireplicator -Icommon
+$(BUILD)/replicator/%.o: MOD_INC := $(REPL_INC)
 $(eval $(call static_lib,replicator,$(REPL_LIB_SRCS)))
 
 ifneq ($(wildcard replicator/agent_main.c),)

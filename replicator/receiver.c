@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "log.h"
 #include "proto.h"
@@ -107,13 +108,6 @@ static void send_error(struct xport *x, uint32_t code, const char *fmt, ...)
         frame_send(x, FRAME_ERROR, buf, (uint32_t)n);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
 {
     struct proto_begin req;
@@ -162,7 +156,7 @@ static int stream_checkpoint(struct stream_ctx *s)
         wm_error("repl.checkpoint_failed", "volume=%s err=\"%s\"", s->v->name, err);
     s->ckpt_at = s->covered;
     s->bytes_since = 0;
-    s->ckpt_ms = now_ms();
+    s->ckpt_ms = wm_mono_ms();
     return rc;
 }
 
@@ -186,7 +180,7 @@ static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
     }
     s->bytes_since += fb.raw_len + (fb.covered_end - s->covered) / 64;
     s->covered = fb.covered_end;
-    if (s->bytes_since >= s->r->o.ckpt_bytes || now_ms() - s->ckpt_ms >= (uint64_t)s->r->o.ckpt_ms)
+    if (s->bytes_since >= s->r->o.ckpt_bytes || wm_mono_ms() - s->ckpt_ms >= (uint64_t)s->r->o.ckpt_ms)
         return stream_checkpoint(s) == -ESTALE ? -ESTALE : 0;
     return 0;
 }
@@ -259,7 +253,7 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
         return;
     }
     s.covered = s.ckpt_at = s.range.done;
-    s.ckpt_ms = now_ms();
+    s.ckpt_ms = wm_mono_ms();
     s.raw = malloc(FRAME_MAX_RAW);
     s.dctx = ZSTD_createDCtx();
     uint8_t buf[64];

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <zstd.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -166,12 +167,6 @@ static int stream_attempt(struct sender_stream *s, struct xport *x)
     return rc;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 void *sender_run(void *arg)
 {
     struct sender_stream *s = arg;
@@ -194,7 +189,7 @@ void *sender_run(void *arg)
         wm_warn("repl.stream_retry",
                 "volume=%s range=%u done=%" PRIu64 " failures=%d reason=\"%s\"", c->volume, s->idx,
                 s->range.done, failures, s->err);
-        sleep_ms(100 << (failures < 5 ? failures : 5));
+        wm_sleep_ms(100 << (failures < 5 ? failures : 5));
     }
     if (s->rc < 0 && !s->err[0])
         snprintf(s->err, sizeof(s->err), "%s", strerror(-s->rc));

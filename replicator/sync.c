@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "blockmap.h"
+#include "clock.h"
 #include "frame.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -46,19 +47,6 @@ int sync_source_size(int fd, uint64_t *size)
         return -EINVAL;
     *size = (uint64_t)st.st_size;
     return 0;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
 }
 
 /* One request/reply exchange on a fresh connection.  Returns the open
@@ -103,7 +91,7 @@ static int sync_rpc(const struct sync_opts *o, uint8_t type, const uint8_t *p, l
         if ((code && code != PROTO_E_IO) || attempt >= o->max_failures || (o->cancel && *o->cancel))
             return -EPROTO;
         wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
-        sleep_ms(200 << (attempt < 4 ? attempt : 4));
+        wm_sleep_ms(200 << (attempt < 4 ? attempt : 4));
     }
 }
 
@@ -225,7 +213,7 @@ static struct blockmap *sync_committed_map(const struct sync_opts *o,
             (o->cancel && *o->cancel))
             return m;
         wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
-        sleep_ms(200 << (attempt < 4 ? attempt : 4));
+        wm_sleep_ms(200 << (attempt < 4 ? attempt : 4));
     }
 }
 
@@ -267,7 +255,7 @@ static void sync_snapshot(struct sync_run_ctx *c, struct proto_progress *p)
     uint64_t scanned = 0;
     for (uint16_t i = 0; i < c->n; i++)
         scanned += atomic_load(&c->st[i].pos) - c->st[i].range.start;
-    uint64_t ms = mono_ms() - c->start_ms;
+    uint64_t ms = wm_mono_ms() - c->start_ms;
     *p = (struct proto_progress){.scanned = scanned,
                                  .sent = atomic_load(&c->stats.sent),
                                  .wire = atomic_load(&c->stats.wire),
@@ -432,7 +420,7 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
     rc = c ? 0 : -ENOMEM;
     if (c) {
         *c = (struct sync_run_ctx){
-            .o = o, .size = size, .n = bo.nranges, .gen = bo.pending_gen, .start_ms = mono_ms()};
+            .o = o, .size = size, .n = bo.nranges, .gen = bo.pending_gen, .start_ms = wm_mono_ms()};
         pthread_mutex_init(&c->mu, NULL);
         pthread_cond_init(&c->cv, NULL);
         conf.stats = &c->stats;

@@ -1,21 +1,17 @@
-# scheduler/: the wavemill CLI (cli_*.c) and wavemill-scheduler
-# (sched_main.c).  Code shared by both (pipeline, wave/server model, import)
-# is every other scheduler/*.c, in libscheduler.
-SCHED_CLI_SRCS  := $(wildcard scheduler/cli_*.c)
+# scheduler/: the wavemill-scheduler daemon (sched_main.c) and libscheduler
+# (every other scheduler/*.c: reconciler, outbox, ownership, events).
+# May include: itself and common/ (the pipeline table is in common/); it
+# links libwavemill only.
 SCHED_MAIN_SRCS := $(wildcard scheduler/sched_main.c)
-SCHED_LIB_SRCS  := $(filter-out $(SCHED_CLI_SRCS) $(SCHED_MAIN_SRCS),$(wildcard scheduler/*.c))
+SCHED_LIB_SRCS  := $(filter-out $(SCHED_MAIN_SRCS),$(wildcard scheduler/*.c))
 SCHED_LIB       := $(BUILD)/libscheduler.a
+SCHED_INC       := -Ischeduler -Icommon
+$(BUILD)/scheduler/%.o: MOD_INC := $(SCHED_INC)
 $(eval $(call static_lib,scheduler,$(SCHED_LIB_SRCS)))
 
-# the CLI needs only the scheduler library and the runtime
-ifneq ($(SCHED_CLI_SRCS),)
-$(eval $(call program,wavemill,$(SCHED_CLI_SRCS),$(SCHED_LIB) $(COMMON_LIB)))
-endif
 ifneq ($(SCHED_MAIN_SRCS),)
-$(eval $(call program,wavemill-scheduler,$(SCHED_MAIN_SRCS),$(SCHED_LIB) $(WORKER_LIB) $(REPL_LIB) $(COMMON_LIB)))
+$(eval $(call program,wavemill-scheduler,$(SCHED_MAIN_SRCS),$(SCHED_LIB) $(COMMON_LIB)))
 endif
 
-TEST_LIBS_orch := $(SCHED_LIB) $(WORKER_LIB) $(REPL_LIB) $(COMMON_LIB)
-.PHONY: orch
-orch: $(filter $(BIN)/wavemill $(BIN)/wavemill-scheduler $(BIN)/wavemill-worker,$(BINS)) \
-      $(filter $(BIN)/tests/test_orch_%,$(TEST_BINS))
+.PHONY: sched
+sched: $(filter $(BIN)/wavemill-scheduler,$(BINS)) $(filter $(BIN)/tests/test_sched_%,$(TEST_BINS))

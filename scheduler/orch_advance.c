@@ -14,6 +14,7 @@
  * once the window is open.  A finished task that is not the server's
  * current step (stale) is only marked acted on. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "orch_sql.h"
 #include "orch_tick.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "pgprep.h"
 #include "pipeline.h"
 
@@ -66,39 +68,36 @@ static const char SQL_ADVANCE[] =
     "   SELECT id, 0, 'PENDING', $9 FROM i)"
     " SELECT n.cur, n.wave, n.server, n.new_lc, n.old_lc, n.next_kind FROM n";
 
+/* The pipeline table as four array parameters, built once (the table is
+ * constant); a member is NULL only if that allocation failed. */
 struct pipeline_arrays {
-    char kinds[1024], lifecycles[1024], waits[256], repeats[256];
+    const char *kinds, *lifecycles, *waits, *repeats;
 };
 
-static void pipeline_arrays_init(struct pipeline_arrays *a)
+static struct pipeline_arrays parrs;
+static struct wm_pgarr parr_bufs[4];
+static pthread_once_t parrs_once = PTHREAD_ONCE_INIT;
+
+static void pipeline_arrays_init(void)
 {
-    size_t n, ok = 0, ol = 0, ow = 0, orp = 0;
+    size_t n;
     const struct pipeline_step *st = pipeline_steps(&n);
     for (size_t i = 0; i < n; i++) {
-        const char *sep = i ? "," : "{";
-        ok += (size_t)snprintf(a->kinds + ok, sizeof(a->kinds) - ok, "%s%s", sep, st[i].kind);
-        ol += (size_t)snprintf(a->lifecycles + ol, sizeof(a->lifecycles) - ol, "%s%s", sep,
-                               st[i].lifecycle);
-        ow += (size_t)snprintf(a->waits + ow, sizeof(a->waits) - ow, "%s%s", sep,
-                               st[i].waits_cutover ? "t" : "f");
-        orp += (size_t)snprintf(a->repeats + orp, sizeof(a->repeats) - orp, "%s%s", sep,
-                                st[i].repeats ? "t" : "f");
+        wm_pgarr_text(&parr_bufs[0], st[i].kind);
+        wm_pgarr_text(&parr_bufs[1], st[i].lifecycle);
+        wm_pgarr_bool(&parr_bufs[2], st[i].waits_cutover);
+        wm_pgarr_bool(&parr_bufs[3], st[i].repeats);
     }
-    snprintf(a->kinds + ok, sizeof(a->kinds) - ok, "}");
-    snprintf(a->lifecycles + ol, sizeof(a->lifecycles) - ol, "}");
-    snprintf(a->waits + ow, sizeof(a->waits) - ow, "}");
-    snprintf(a->repeats + orp, sizeof(a->repeats) - orp, "}");
+    parrs.kinds = wm_pgarr_end(&parr_bufs[0]);
+    parrs.lifecycles = wm_pgarr_end(&parr_bufs[1]);
+    parrs.waits = wm_pgarr_end(&parr_bufs[2]);
+    parrs.repeats = wm_pgarr_end(&parr_bufs[3]);
 }
 
 static const struct pipeline_arrays *pipeline_arrays(void)
 {
-    static struct pipeline_arrays a; /* same content on every init: race is benign */
-    static int done;
-    if (!done) {
-        pipeline_arrays_init(&a);
-        done = 1;
-    }
-    return &a;
+    pthread_once(&parrs_once, pipeline_arrays_init);
+    return &parrs;
 }
 
 int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
@@ -106,6 +105,10 @@ int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tic
                       size_t errlen)
 {
     const struct pipeline_arrays *pa = pipeline_arrays();
+    if (!pa->kinds || !pa->lifecycles || !pa->waits || !pa->repeats) {
+        snprintf(err, errlen, "advance: out of memory");
+        return -ENOMEM;
+    }
     char lim[16], maxa[16], delay[24];
     snprintf(lim, sizeof(lim), "%d", c->batch);
     snprintf(maxa, sizeof(maxa), "%d", c->max_attempts);

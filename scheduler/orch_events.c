@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
@@ -87,17 +88,10 @@ void orch_events_add(struct orch_events *ev, const char *type, const char *wave,
     e->message = dup_or_null(message);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Unique per process run: source + time + sequence, formatted as a UUID. */
 static void ev_uuid(struct orch_events *ev, char *buf, size_t len)
 {
-    uint64_t a = ((uint64_t)wall_ms() << 16) ^ (uint64_t)(uintptr_t)ev ^ (uint64_t)getpid();
+    uint64_t a = ((uint64_t)wm_wall_ms() << 16) ^ (uint64_t)(uintptr_t)ev ^ (uint64_t)getpid();
     uint64_t b = ++ev->seq;
     snprintf(buf, len, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff, (unsigned)(b >> 48) & 0xfff,
@@ -108,7 +102,7 @@ static void ev_send_one(struct orch_events *ev, struct wm_kafka_producer *p, str
 {
     char id[40], err[256];
     ev_uuid(ev, id, sizeof(id));
-    struct wm_status_msg m = {.event_id = id, .time_ms = wall_ms(), .source = ev->source,
+    struct wm_status_msg m = {.event_id = id, .time_ms = wm_wall_ms(), .source = ev->source,
                               .type = e->type, .wave = e->wave, .server = e->server,
                               .state = e->state, .message = e->message};
     uint8_t *buf = NULL;

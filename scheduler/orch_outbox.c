@@ -7,12 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
 #include "orch_sql.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "pgprep.h"
 
 enum { O_ID, O_TASK, O_ATTEMPT, O_TOPIC, O_WAVE_ID, O_WAVE, O_SERVER_ID, O_SERVER, O_KIND,
@@ -32,13 +34,6 @@ static const char SQL_OUTBOX[] =
     " JOIN waves w ON w.id = t.wave_id WHERE t.wave_id = ANY($1::bigint[])"
     " AND t.id = ANY (ARRAY(SELECT task_id FROM task_outbox))" /* small: drive from it */
     " ORDER BY o.id LIMIT $2::int";
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Driver choice travels with the task: a sim server is sim all the way;
  * otherwise servers.settings may name transport / replication drivers. */
@@ -117,19 +112,19 @@ static int outbox_finish(struct wm_pg *db, const char *rows, char *err, size_t e
 }
 
 struct outbox_lists {
-    struct orch_buf all, stale;
+    struct wm_pgarr all, stale;
 };
 
-static void lists_add(struct orch_buf *b, const char *v)
+static void lists_add(struct wm_pgarr *a, const char *id)
 {
-    orch_buf_addf(b, "%s%s", b->len > 1 ? "," : "", v);
+    wm_pgarr_int(a, strtoll(id, NULL, 10), false);
 }
 
 static int outbox_batch(struct wm_pg *db, struct wm_kafka_producer *p,
                         const struct wm_config *cfg, PGresult *r, struct outbox_lists *l,
                         long *sent, char *err, size_t errlen)
 {
-    int64_t now = wall_ms();
+    int64_t now = wm_wall_ms();
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
         lists_add(&l->all, PQgetvalue(r, i, O_ID));
@@ -140,23 +135,22 @@ static int outbox_batch(struct wm_pg *db, struct wm_kafka_producer *p,
         rc = outbox_send_one(p, cfg, r, i, now, err, errlen);
         (*sent)++;
     }
-    orch_buf_addf(&l->all, "}");
-    orch_buf_addf(&l->stale, "}");
+    const char *all = wm_pgarr_end(&l->all), *stale = wm_pgarr_end(&l->stale);
     if (rc == 0 && *sent > 0) {
         rc = wm_kafka_flush(p, (int)wm_config_int(cfg, "kafka.flush_timeout"));
         if (rc < 0)
             snprintf(err, errlen, "outbox: delivery not confirmed (%d); will re-send", rc);
     }
-    if (!orch_buf_str(&l->all) || !orch_buf_str(&l->stale)) {
+    if (!all || !stale) {
         snprintf(err, errlen, "outbox: out of memory");
         return -ENOMEM;
     }
     if (rc < 0) {
         *sent = 0;
-        outbox_finish(db, orch_buf_str(&l->stale), err + strlen(err), 0);
+        outbox_finish(db, stale, err + strlen(err), 0);
         return rc;
     }
-    return outbox_finish(db, orch_buf_str(&l->all), err, errlen);
+    return outbox_finish(db, all, err, errlen);
 }
 
 int orch_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
@@ -177,14 +171,10 @@ int orch_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
         PQclear(r);
         return 0;
     }
-    struct outbox_lists l;
-    orch_buf_init(&l.all);
-    orch_buf_init(&l.stale);
-    orch_buf_addf(&l.all, "{");
-    orch_buf_addf(&l.stale, "{");
+    struct outbox_lists l = {0};
     int rc = outbox_batch(db, p, cfg, r, &l, sent, err, errlen);
     PQclear(r);
-    orch_buf_free(&l.all);
-    orch_buf_free(&l.stale);
+    wm_pgarr_free(&l.all);
+    wm_pgarr_free(&l.stale);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "orch_sql.h"
 #include "pg.h"
+#include "pgarr.h"
 
 #define OWN_MAX_WAVES 4096
 #define OWN_APP_PREFIX "wavemill-scheduler-lock"
@@ -19,7 +20,8 @@ struct orch_own {
     char app_name[96];
     int64_t waves[OWN_MAX_WAVES];
     size_t n;
-    struct orch_buf arr;
+    struct wm_pgarr arr;
+    const char *arr_str; /* arr finished; NULL after an allocation failure */
 };
 
 struct orch_own *orch_own_new(const struct wm_config *cfg, const char *instance, char *err,
@@ -36,8 +38,7 @@ struct orch_own *orch_own_new(const struct wm_config *cfg, const char *instance,
         return NULL;
     }
     snprintf(o->app_name, sizeof(o->app_name), "%s:%s", OWN_APP_PREFIX, instance);
-    orch_buf_init(&o->arr);
-    orch_buf_addf(&o->arr, "{}");
+    o->arr_str = wm_pgarr_end(&o->arr); /* "{}" */
     return o;
 }
 
@@ -46,17 +47,16 @@ void orch_own_free(struct orch_own *o)
     if (!o)
         return;
     wm_pg_free(o->db); /* ending the session releases every lock */
-    orch_buf_free(&o->arr);
+    wm_pgarr_free(&o->arr);
     free(o);
 }
 
 static void own_rebuild_array(struct orch_own *o)
 {
-    orch_buf_reset(&o->arr);
-    orch_buf_addf(&o->arr, "{");
+    wm_pgarr_reset(&o->arr);
     for (size_t i = 0; i < o->n; i++)
-        orch_buf_addf(&o->arr, "%s%lld", i ? "," : "", (long long)o->waves[i]);
-    orch_buf_addf(&o->arr, "}");
+        wm_pgarr_int(&o->arr, o->waves[i], false);
+    o->arr_str = wm_pgarr_end(&o->arr);
 }
 
 /* A new session (first use or reconnect) holds none of our locks. */
@@ -163,7 +163,7 @@ int orch_own_refresh(struct orch_own *o, char *err, size_t errlen)
 
 const char *orch_own_array(const struct orch_own *o)
 {
-    return orch_buf_str(&o->arr);
+    return o->arr_str;
 }
 
 size_t orch_own_count(const struct orch_own *o)

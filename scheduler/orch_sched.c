@@ -8,12 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
 #include "orch_events.h"
-#include "orch_ops.h"
 #include "orch_outbox.h"
 #include "orch_own.h"
 #include "orch_sql.h"
@@ -66,13 +66,6 @@ int orch_sched_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
     return wm_config_declare(cfg, sched_keys, sizeof(sched_keys) / sizeof(sched_keys[0]), err,
                              errlen);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sched_tick_cfg(struct orch_sched *s)
@@ -258,11 +251,11 @@ int orch_sched_run(struct orch_sched *s, volatile sig_atomic_t *stop, char *err,
     (void)errlen;
     int64_t own_every = wm_config_int(s->cfg, "scheduler.ownership_interval");
     int64_t full_every = wm_config_int(s->cfg, "scheduler.reconcile_interval");
-    int64_t next_own = 0, next_full = 0, next_quick = 0, next_stats = mono_ms() + 10000;
+    int64_t next_own = 0, next_full = 0, next_quick = 0, next_stats = wm_mono_ms() + 10000;
     bool work = true;
     wm_info("sched.start", "id=%s", s->id);
     while (!*stop) {
-        int64_t now = mono_ms();
+        int64_t now = wm_mono_ms();
         if (now >= next_own) {
             if (sched_own(s))
                 next_full = now; /* new waves: a full pass at once */
@@ -285,7 +278,7 @@ int orch_sched_run(struct orch_sched *s, volatile sig_atomic_t *stop, char *err,
         if (sched_drain_status(s, wait > 0 ? (int)wait : 0))
             work = true;
         if (sched_notified(s)) /* an operator changed something: look at everything */
-            next_full = mono_ms();
+            next_full = wm_mono_ms();
         wm_kafka_producer_poll(s->prod);
     }
     sched_log_stats(s);

@@ -6,6 +6,7 @@
 #include "orch_tick.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,37 +14,45 @@
 #include "orch_events.h"
 #include "orch_sql.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "pgprep.h"
 #include "pipeline.h"
 
+/* The pipeline's kind sets as array parameters, built once (the table is
+ * constant); a member is NULL only if that allocation failed. */
 struct kind_sets {
-    char repl[512], launch[512], cutover[512], repl_topic[512], repeats[256];
+    const char *repl, *launch, *cutover, *repl_topic, *repeats;
 };
 
-static void kind_sets_init(struct kind_sets *k)
+static struct kind_sets kind_sets;
+static struct wm_pgarr kind_bufs[5];
+static pthread_once_t kind_sets_once = PTHREAD_ONCE_INIT;
+
+static const char *kind_set(struct wm_pgarr *a, enum orch_kind_set which)
 {
-    orch_kinds_array(ORCH_KINDS_REPLICATION, k->repl, sizeof(k->repl));
-    orch_kinds_array(ORCH_KINDS_LAUNCHING, k->launch, sizeof(k->launch));
-    orch_kinds_array(ORCH_KINDS_CUTOVER, k->cutover, sizeof(k->cutover));
-    orch_kinds_array(ORCH_KINDS_REPL_TOPIC, k->repl_topic, sizeof(k->repl_topic));
-    size_t n, off = (size_t)snprintf(k->repeats, sizeof(k->repeats), "{");
-    const struct pipeline_step *st = pipeline_steps(&n);
-    for (size_t i = 0; i < n; i++)
-        if (st[i].repeats)
-            off += (size_t)snprintf(k->repeats + off, sizeof(k->repeats) - off, "%s%s",
-                                    off > 1 ? "," : "", st[i].kind);
-    snprintf(k->repeats + off, sizeof(k->repeats) - off, "}");
+    orch_kinds_array(which, a);
+    return wm_pgarr_end(a);
+}
+
+static void kind_sets_init(void)
+{
+    kind_sets.repl = kind_set(&kind_bufs[0], ORCH_KINDS_REPLICATION);
+    kind_sets.launch = kind_set(&kind_bufs[1], ORCH_KINDS_LAUNCHING);
+    kind_sets.cutover = kind_set(&kind_bufs[2], ORCH_KINDS_CUTOVER);
+    kind_sets.repl_topic = kind_set(&kind_bufs[3], ORCH_KINDS_REPL_TOPIC);
+    kind_sets.repeats = kind_set(&kind_bufs[4], ORCH_KINDS_REPEATS);
 }
 
 static const struct kind_sets *kinds(void)
 {
-    static struct kind_sets k; /* same content on every init: race is benign */
-    static int done;
-    if (!done) {
-        kind_sets_init(&k);
-        done = 1;
-    }
-    return &k;
+    pthread_once(&kind_sets_once, kind_sets_init);
+    return &kind_sets;
+}
+
+static bool kinds_ok(void)
+{
+    const struct kind_sets *k = kinds();
+    return k->repl && k->launch && k->cutover && k->repl_topic && k->repeats;
 }
 
 /* --- 1. cutover window opened: pending delta syncs are not needed --- */
@@ -288,6 +297,10 @@ int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cf
     *more = false;
     if (strcmp(owned, "{}") == 0)
         return 0;
+    if (!kinds_ok()) {
+        snprintf(err, errlen, "tick: out of memory");
+        return -ENOMEM;
+    }
     long n = 0, done = 0;
     int rc;
     if (full && (rc = tick_full_only(db, owned, c, st, err, errlen)) < 0)

@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "driver_repl.h"
-#include "driver_transport.h"
-#include "provider_aws.h"
-#include "provider_exec.h"
+#include "replication/replication.h"
+#include "transport/transport_driver.h"
+#include "provider/aws/provider_aws.h"
+#include "provider/provider_exec.h"
 #include "task.h"
 
 static const struct transport_driver *const transports[] = {
@@ -16,13 +16,13 @@ static const struct transport_driver *const transports[] = {
 static const struct provider_driver *const providers[] = {&sim_provider, &provider_exec_driver,
                                                           &provider_aws_driver};
 static const struct replication_driver *const replications[] = {&sim_replication,
-                                                                &repl_wavemill_driver};
+                                                                &replication_wavemill_driver};
 
 int driver_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
     int rc = sim_declare(cfg, err, errlen);
     rc = rc < 0 ? rc : transport_driver_declare(cfg, err, errlen);
-    return rc < 0 ? rc : repl_driver_declare(cfg, err, errlen);
+    return rc < 0 ? rc : replication_declare(cfg, err, errlen);
 }
 
 #define FIND(table, name)                                                                  \

@@ -18,7 +18,7 @@
 struct task_ctx;
 struct wm_config;
 
-enum repl_sync_mode { REPL_SYNC_INITIAL, REPL_SYNC_DELTA, REPL_SYNC_FINAL };
+enum replication_sync_mode { REPLICATION_SYNC_INITIAL, REPLICATION_SYNC_DELTA, REPLICATION_SYNC_FINAL };
 enum launch_kind { LAUNCH_TEST, LAUNCH_CUTOVER };
 
 /* To the source server. */
@@ -49,7 +49,7 @@ struct replication_driver {
     const char *name;
     bool simulated;
     int (*install_agent)(struct task_ctx *t);
-    int (*sync)(struct task_ctx *t, enum repl_sync_mode mode); /* reports progress */
+    int (*sync)(struct task_ctx *t, enum replication_sync_mode mode); /* reports progress */
     int (*verify)(struct task_ctx *t);
     int (*remove_agent)(struct task_ctx *t);
 };

@@ -1,12 +1,14 @@
-/* handlers — one handler per pipeline step; each calls driver operations
- * only, so the same handler serves sim and real drivers. */
+/* handlers — one handler per pipeline step (see handlers.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "handlers.h"
+
 #include "driver.h"
-#include "driver_transport.h"
+#include "transport/transport_driver.h"
 #include "log.h"
+#include "pipeline.h"
 #include "steps.h"
 #include "task.h"
 #include "worker_int.h"
@@ -29,7 +31,7 @@ static int h_agent_install(struct task_ctx *t)
 
 static int h_initial_sync(struct task_ctx *t)
 {
-    return t->replication->sync(t, REPL_SYNC_INITIAL);
+    return t->replication->sync(t, REPLICATION_SYNC_INITIAL);
 }
 
 static int h_verify_replication(struct task_ctx *t)
@@ -50,7 +52,7 @@ static int h_verify_test(struct task_ctx *t)
 
 static int h_delta_sync(struct task_ctx *t)
 {
-    return t->replication->sync(t, REPL_SYNC_DELTA);
+    return t->replication->sync(t, REPLICATION_SYNC_DELTA);
 }
 
 /* The server's command: task param, else servers.settings, else def. */
@@ -73,7 +75,7 @@ static int h_stop_source_services(struct task_ctx *t)
 
 static int h_final_delta_sync(struct task_ctx *t)
 {
-    return t->replication->sync(t, REPL_SYNC_FINAL);
+    return t->replication->sync(t, REPLICATION_SYNC_FINAL);
 }
 
 static int h_shutdown_source(struct task_ctx *t)
@@ -111,33 +113,44 @@ static int h_decommission(struct task_ctx *t)
     return rc < 0 ? rc : t->provider->terminate(t, LAUNCH_TEST);
 }
 
-static const struct {
-    const char *kind;
-    handler_fn fn;
-} handlers[] = {
-    {"prereq_check", h_prereq_check},
-    {"agent_install", h_agent_install},
-    {"initial_sync", h_initial_sync},
-    {"verify_replication", h_verify_replication},
-    {"launch_test", h_launch_test},
-    {"verify_test", h_verify_test},
-    {"delta_sync", h_delta_sync},
-    {"stop_source_services", h_stop_source_services},
-    {"final_delta_sync", h_final_delta_sync},
-    {"shutdown_source", h_shutdown_source},
-    {"launch_cutover", h_launch_cutover},
-    {"post_cutover", h_post_cutover},
-    {"validate", h_validate},
-    {"cmdb_update", h_cmdb_update},
-    {"decommission", h_decommission},
+/* Indexed by the pipeline's own enum, so a step is named once (common/
+ * pipeline.c); test_worker_handlers checks every step has a handler. */
+static const handler_fn handlers[PIPE_NSTEPS] = {
+    [PIPE_PREREQ_CHECK] = h_prereq_check,
+    [PIPE_AGENT_INSTALL] = h_agent_install,
+    [PIPE_INITIAL_SYNC] = h_initial_sync,
+    [PIPE_VERIFY_REPLICATION] = h_verify_replication,
+    [PIPE_LAUNCH_TEST] = h_launch_test,
+    [PIPE_VERIFY_TEST] = h_verify_test,
+    [PIPE_DELTA_SYNC] = h_delta_sync,
+    [PIPE_STOP_SOURCE_SERVICES] = h_stop_source_services,
+    [PIPE_FINAL_DELTA_SYNC] = h_final_delta_sync,
+    [PIPE_SHUTDOWN_SOURCE] = h_shutdown_source,
+    [PIPE_LAUNCH_CUTOVER] = h_launch_cutover,
+    [PIPE_POST_CUTOVER] = h_post_cutover,
+    [PIPE_VALIDATE] = h_validate,
+    [PIPE_CMDB_UPDATE] = h_cmdb_update,
+    [PIPE_DECOMMISSION] = h_decommission,
 };
+
+bool handler_exists(const char *kind)
+{
+    size_t i;
+    return pipeline_find(kind, &i) && handlers[i];
+}
+
+size_t handler_count(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < PIPE_NSTEPS; i++)
+        n += handlers[i] != NULL;
+    return n;
+}
 
 enum task_result handler_run(struct task_ctx *t)
 {
-    handler_fn fn = NULL;
-    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]) && !fn; i++)
-        if (strcmp(handlers[i].kind, t->msg.kind) == 0)
-            fn = handlers[i].fn;
+    size_t step;
+    handler_fn fn = pipeline_find(t->msg.kind, &step) ? handlers[step] : NULL;
     if (!fn) {
         task_fail(t, "no handler for task kind '%s'", t->msg.kind);
         return TASK_FAILED;

@@ -1,7 +1,13 @@
-# worker/: libworker (task handlers, drivers: transport, provider, sim) and
-# wavemill-worker.  Every worker/*.c except worker_main.c is in the library.
-WORKER_LIB_SRCS := $(filter-out worker/worker_main.c,$(wildcard worker/*.c))
+# worker/: libworker and wavemill-worker.  The core (loop, pool, reporter,
+# handlers, task, driver selection) is at the top; the drivers live in
+# subfolders, one prefix each (transport/, provider/, provider/aws/,
+# replication/, sim/, probe/, prereq/, cmdb/) and are included as
+# "transport/transport.h" etc.  Every worker .c except worker_main.c is in
+# the library.  May include: itself, common/, replicator/ (the agent client).
+WORKER_LIB_SRCS := $(filter-out worker/worker_main.c,$(wildcard worker/*.c worker/*/*.c worker/*/*/*.c))
 WORKER_LIB      := $(BUILD)/libworker.a
+WORKER_INC      := -Iworker -Icommon -Ireplicator
+$(BUILD)/worker/%.o: MOD_INC := $(WORKER_INC)
 $(eval $(call static_lib,worker,$(WORKER_LIB_SRCS)))
 
 ifneq ($(wildcard worker/worker_main.c),)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmdb.h"
+#include "cmdb/cmdb.h"
 #include "config.h"
 #include "driver.h"
 #include "driver_instance.h"

@@ -4,7 +4,7 @@
  *
  * What is checked comes from where the later steps will look: the disks
  * and the agent's folder, space and receiver as the replication driver
- * sees them (repl_driver_layout), so a source without room for the agent
+ * sees them (replication_layout_get), so a source without room for the agent
  * stops here, named, instead of half way through agent_install. */
 #include "steps.h"
 
@@ -18,18 +18,18 @@
 #include <libpq-fe.h>
 
 #include "driver.h"
-#include "driver_repl.h"
-#include "driver_transport.h"
+#include "replication/replication.h"
+#include "transport/transport_driver.h"
 #include "log.h"
 #include "pg.h"
-#include "prereq.h"
+#include "prereq/prereq.h"
 #include "task.h"
 
 _Static_assert(REPL_LAYOUT_MAX_DISKS <= PREREQ_MAX_DISKS, "every disk of a layout fits a spec");
 
 /* Everything one run of the step needs (kept off the slot thread's stack). */
 struct pq_run {
-    struct repl_layout l;
+    struct replication_layout l;
     const char *disks[REPL_LAYOUT_MAX_DISKS];
     char rx_host[256];
     char inv_os[32]; /* servers.os_family: "linux", "windows" or "" */
@@ -184,7 +184,7 @@ int step_prereq(struct task_ctx *t)
         return task_fail(t, "prereq: out of memory");
     struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
     int rc = db ? 0 : task_fail(t, "prereq: database: %s", err);
-    rc = rc < 0 ? rc : repl_driver_layout(t, &r->l);
+    rc = rc < 0 ? rc : replication_layout_get(t, &r->l);
     rc = rc < 0 ? rc : read_os_family(t, db, r->inv_os, sizeof(r->inv_os));
     rc = rc < 0 ? rc : fill_spec(t, r);
     rc = rc < 0 ? rc : check_source(t, db, r);

@@ -9,11 +9,11 @@
 
 #include "driver.h"
 #include "driver_instance.h"
-#include "driver_transport.h"
+#include "transport/transport_driver.h"
 #include "log.h"
-#include "probe.h"
+#include "probe/probe.h"
 #include "task.h"
-#include "transport.h"
+#include "transport/transport.h"
 
 /* The probe list configuration: task param, else the server's settings.
  * 1 if there is one, 0 if none. */

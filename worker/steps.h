@@ -15,7 +15,7 @@
  *
  * step_prereq: over a real transport, the prerequisite checks of prereq.h
  * on the server's disks, the replication driver's agent folder and space
- * and its receiver (repl_driver_layout), with the source's OS facts and
+ * and its receiver (replication_layout_get), with the source's OS facts and
  * disk sizes stored in the inventory; every failed check named in the
  * task error.  Then the provider's check of the target. */
 #ifndef WM_STEPS_H

@@ -1,4 +1,7 @@
-/* worker_int — the worker's parts (loop, pool, reporter) share this. */
+/* worker_int — the struct the worker's parts (loop, pool, reporter) share.
+ * Their functions are in worker_pool.h and worker_report.h: the loop calls
+ * both, the pool calls the reporter, the reporter calls the pool only through
+ * the hooks the loop gave it. */
 #ifndef WM_WORKER_INT_H
 #define WM_WORKER_INT_H
 
@@ -8,12 +11,23 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "handlers.h"
 #include "task.h"
 #include "worker.h"
 
 struct wm_pg;
 struct wm_kafka_consumer;
 struct wm_kafka_producer;
+
+/* What the reporter's heartbeat needs from the pool, given to
+ * reporter_start by the loop: the pool calls the reporter (reporter_submit),
+ * never the other way round. */
+struct reporter_hooks {
+    /* Copies (id, attempt) of the active tasks; returns how many (<= max). */
+    size_t (*active)(struct worker *w, int64_t *ids, int32_t *attempts, size_t max);
+    /* Sets stop on the active task (id, attempt) (its lease was lost). */
+    void (*cancel)(struct worker *w, int64_t id, int32_t attempt);
+};
 
 struct worker {
     const struct wm_config *cfg;
@@ -47,6 +61,7 @@ struct worker {
     atomic_int pool_stop;
 
     /* reporter */
+    struct reporter_hooks rhooks;
     pthread_t reporter;
     pthread_mutex_t rmu;
     pthread_cond_t rcv;
@@ -59,28 +74,5 @@ struct worker {
         atomic_uint_least64_t claimed, dropped, succeeded, failed, released, refused, dlq;
     } st;
 };
-
-/* pool (worker_pool.c) */
-int pool_start(struct worker *w, char *err, size_t errlen);
-void pool_submit(struct worker *w, struct task_ctx *t); /* takes ownership */
-void pool_stop_queued(struct worker *w);  /* not started yet: release */
-void pool_stop_all(struct worker *w);     /* running too: ask to stop */
-void pool_join(struct worker *w);
-/* Copies (id, attempt) of the active tasks; returns how many (<= max). */
-size_t pool_active(struct worker *w, int64_t *ids, int32_t *attempts, size_t max);
-/* Sets stop on the active task (id, attempt) (its lease was lost). */
-void pool_cancel(struct worker *w, int64_t id, int32_t attempt);
-
-/* reporter (worker_report.c) */
-int reporter_start(struct worker *w, char *err, size_t errlen);
-void reporter_submit(struct worker *w, struct task_ctx *t); /* takes ownership */
-void reporter_stop_join(struct worker *w); /* writes what is left, then stops */
-
-/* status events (worker_report.c) */
-void worker_publish_task(struct worker *w, const struct task_ctx *t, const char *type,
-                         const char *state, const char *message);
-
-/* the handler table (handlers.c) */
-enum task_result handler_run(struct task_ctx *t);
 
 #endif

@@ -8,13 +8,17 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "clock.h"
 #include "driver.h"
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
 #include "pg.h"
+#include "pgarr.h"
 #include "pgprep.h"
 #include "worker_int.h"
+#include "worker_pool.h"
+#include "worker_report.h"
 
 #define MS(x) ((int64_t)(x) * 1000)
 #define POLL_MS 100
@@ -165,13 +169,6 @@ static void worker_dead_letter(struct worker *w, rd_kafka_message_t *m, const ch
     atomic_fetch_add(&w->st.dlq, 1);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Rows are locked in id order (as every multi-row update of tasks does), so
  * concurrent batches never deadlock.  published_at comes from the message:
  * when the scheduler sent it. */
@@ -193,32 +190,23 @@ static const char SQL_CLAIM[] =
  * result (claimed rows) or NULL after logging. */
 static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
 {
-    char *ids = malloc(n * 22 + 4), *atts = malloc(n * 12 + 4), *pubs = malloc(n * 22 + 4);
+    struct wm_pgarr ia = {0}, aa = {0}, pa = {0};
     char lease[24], err[512];
-    if (!ids || !atts || !pubs) {
-        free(ids);
-        free(atts);
-        free(pubs);
-        return NULL;
-    }
-    size_t oi = (size_t)sprintf(ids, "{"), oa = (size_t)sprintf(atts, "{");
-    size_t op = (size_t)sprintf(pubs, "{");
-    bool first = true;
     for (size_t i = 0; i < n; i++) {
         if (!t[i])
             continue;
-        oi += (size_t)sprintf(ids + oi, "%s%lld", first ? "" : ",", (long long)t[i]->msg.task_id);
-        oa += (size_t)sprintf(atts + oa, "%s%d", first ? "" : ",", (int)t[i]->msg.attempt);
-        op += (size_t)sprintf(pubs + op, "%s%lld", first ? "" : ",",
-                              (long long)t[i]->msg.published_ms);
-        first = false;
+        wm_pgarr_int(&ia, t[i]->msg.task_id, false);
+        wm_pgarr_int(&aa, t[i]->msg.attempt, false);
+        wm_pgarr_int(&pa, t[i]->msg.published_ms, false);
     }
-    sprintf(ids + oi, "}");
-    sprintf(atts + oa, "}");
-    sprintf(pubs + op, "}");
+    const char *ids = wm_pgarr_end(&ia), *atts = wm_pgarr_end(&aa), *pubs = wm_pgarr_end(&pa);
+    PGresult *r = NULL;
+    if (!ids || !atts || !pubs) {
+        wm_warn("worker.claim_failed", "err=\"out of memory\"");
+        goto out;
+    }
     snprintf(lease, sizeof(lease), "%lld", (long long)w->lease_ms);
     const char *p[] = {ids, atts, w->id, lease, w->actor, pubs};
-    PGresult *r = NULL;
     for (int attempt = 0; attempt < 3 && !r; attempt++) {
         static const struct pgprep claim = {"wm_worker_claim", SQL_CLAIM, 6};
         r = pgprep_query(w->db, &claim, p, err, sizeof(err));
@@ -227,9 +215,10 @@ static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
             usleep(300000);
         }
     }
-    free(ids);
-    free(atts);
-    free(pubs);
+out:
+    wm_pgarr_free(&ia);
+    wm_pgarr_free(&aa);
+    wm_pgarr_free(&pa);
     return r;
 }
 
@@ -404,8 +393,8 @@ static void worker_feed(struct worker *w)
 /* Waits (polling, storing nothing) until no task is busy or ms passed. */
 static void worker_wait_idle(struct worker *w, int64_t ms)
 {
-    int64_t until = mono_ms() + ms;
-    while (atomic_load(&w->busy) > 0 && mono_ms() < until) {
+    int64_t until = wm_mono_ms() + ms;
+    while (atomic_load(&w->busy) > 0 && wm_mono_ms() < until) {
         rd_kafka_message_t *m = wm_kafka_poll(w->cons, POLL_MS);
         if (m) /* not ours to run any more: another worker gets it */
             wm_kafka_message_free(m);
@@ -435,13 +424,14 @@ static void worker_shutdown(struct worker *w)
 
 int worker_run(struct worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
+    static const struct reporter_hooks hooks = {.active = pool_active, .cancel = pool_cancel};
     int rc = pool_start(w, err, errlen);
-    if (rc < 0 || (rc = reporter_start(w, err, errlen)) < 0)
+    if (rc < 0 || (rc = reporter_start(w, &hooks, err, errlen)) < 0)
         return rc;
     wm_info("worker.start", "id=%s slots=%d lease_ms=%lld", w->id, w->slots,
             (long long)w->lease_ms);
     bool paused = false;
-    int64_t next_stats = mono_ms() + 10000;
+    int64_t next_stats = wm_mono_ms() + 10000;
     while (!*stop) {
         worker_feed(w);
         worker_flow(w, &paused);
@@ -457,9 +447,9 @@ int worker_run(struct worker *w, volatile sig_atomic_t *stop, char *err, size_t 
         if (m)
             worker_buf_push(w, m);
         wm_kafka_producer_poll(w->prod);
-        if (mono_ms() >= next_stats) {
+        if (wm_mono_ms() >= next_stats) {
             worker_log_stats(w);
-            next_stats = mono_ms() + 10000;
+            next_stats = wm_mono_ms() + 10000;
         }
     }
     worker_shutdown(w);

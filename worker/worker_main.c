@@ -2,11 +2,11 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "cmdb.h"
+#include "cmdb/cmdb.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
-#include "provider_aws.h"
+#include "provider/aws/provider_aws.h"
 #include "worker.h"
 
 int main(int argc, char **argv)

@@ -8,14 +8,9 @@
 #include <time.h>
 
 #include "log.h"
-#include "worker_int.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
+#include "worker_pool.h"
+#include "worker_report.h"
 
 static void active_remove(struct worker *w, struct task_ctx *t)
 {
@@ -46,7 +41,7 @@ static void *slot_main(void *arg)
     struct worker *w = arg;
     struct task_ctx *t;
     while ((t = slot_take(w)) != NULL) {
-        t->started_ms = mono_ms();
+        t->started_ms = wm_mono_ms();
         if (task_should_stop(t))
             t->result = TASK_RELEASED; /* shutting down before it started */
         else
@@ -54,7 +49,7 @@ static void *slot_main(void *arg)
         wm_info("task.finished", "task=%lld attempt=%d kind=%s result=%s ms=%lld%s",
                 (long long)t->msg.task_id, (int)t->msg.attempt, t->msg.kind,
                 t->result == TASK_OK ? "ok" : t->result == TASK_FAILED ? "failed" : "released",
-                (long long)(mono_ms() - t->started_ms), t->simulated ? " simulated=true" : "");
+                (long long)(wm_mono_ms() - t->started_ms), t->simulated ? " simulated=true" : "");
         pthread_mutex_lock(&w->mu);
         active_remove(w, t);
         pthread_mutex_unlock(&w->mu);

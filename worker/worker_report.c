@@ -10,36 +10,23 @@
 #include <time.h>
 
 #include "kafka.h"
+#include "clock.h"
 #include "log.h"
 #include "pg.h"
 #include "pgarr.h"
 #include "pgprep.h"
-#include "worker_int.h"
+#include "worker_report.h"
 
 #define REPORT_BATCH_MAX 512
 #define REPORT_LINGER_NS 2000000L /* 2 ms */
 #define PROGRESS_EVERY_MS 1000
 #define HEARTBEAT_MAX_TASKS 4096
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void uuid4(char *buf, size_t len)
 {
     unsigned char b[16] = {0};
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        int64_t t = wall_ms();
+        int64_t t = wm_wall_ms();
         memcpy(b, &t, sizeof(t));
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
@@ -56,7 +43,7 @@ void worker_publish_task(struct worker *w, const struct task_ctx *t, const char 
     char id[40], err[256];
     uuid4(id, sizeof(id));
     struct wm_status_msg m = {
-        .event_id = id, .time_ms = wall_ms(), .source = (char *)w->actor, .type = (char *)type,
+        .event_id = id, .time_ms = wm_wall_ms(), .source = (char *)w->actor, .type = (char *)type,
         .wave = t->msg.wave, .server = t->msg.server, .task_id = t->msg.task_id,
         .task_kind = t->msg.kind, .attempt = t->msg.attempt, .state = (char *)state,
         .bytes_done = atomic_load(&((struct task_ctx *)t)->bytes_done),
@@ -268,31 +255,23 @@ static const char SQL_HEARTBEAT[] =
     " SELECT m.id, m.att FROM m WHERE NOT EXISTS"
     " (SELECT 1 FROM u WHERE u.id = m.id AND u.attempt = m.att)";
 
-/* "{1,2,3}" of n int64 values into a malloc'd string. */
-static char *int_array(const int64_t *v, size_t n)
-{
-    char *a = malloc(n * 22 + 4);
-    if (!a)
-        return NULL;
-    size_t o = (size_t)sprintf(a, "{");
-    for (size_t i = 0; i < n; i++)
-        o += (size_t)sprintf(a + o, "%s%lld", i ? "," : "", (long long)v[i]);
-    sprintf(a + o, "}");
-    return a;
-}
 
 /* Renews the leases of the active tasks; a task whose lease is gone (the
  * scheduler re-issued it) is told to stop. */
 static void heartbeat(struct worker *w)
 {
-    static int64_t ids[HEARTBEAT_MAX_TASKS], atts64[HEARTBEAT_MAX_TASKS];
+    static int64_t ids[HEARTBEAT_MAX_TASKS];
     static int32_t atts[HEARTBEAT_MAX_TASKS];
-    size_t n = pool_active(w, ids, atts, HEARTBEAT_MAX_TASKS);
+    size_t n = w->rhooks.active(w, ids, atts, HEARTBEAT_MAX_TASKS);
     if (n == 0)
         return;
-    for (size_t i = 0; i < n; i++)
-        atts64[i] = atts[i];
-    char *a = int_array(ids, n), *b = int_array(atts64, n), lease[24], err[512];
+    struct wm_pgarr ia = {0}, aa = {0};
+    for (size_t i = 0; i < n; i++) {
+        wm_pgarr_int(&ia, ids[i], false);
+        wm_pgarr_int(&aa, atts[i], false);
+    }
+    const char *a = wm_pgarr_end(&ia), *b = wm_pgarr_end(&aa);
+    char lease[24], err[512];
     snprintf(lease, sizeof(lease), "%lld", (long long)w->lease_ms);
     const char *p[] = {w->id, lease, a, b};
     PGresult *r = a && b ? wm_pg_query(w->rdb, SQL_HEARTBEAT, 4, p, err, sizeof(err)) : NULL;
@@ -303,12 +282,12 @@ static void heartbeat(struct worker *w)
             int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
             int32_t att = (int32_t)strtol(PQgetvalue(r, i, 1), NULL, 10);
             wm_warn("task.lease_lost", "task=%lld attempt=%d", (long long)id, (int)att);
-            pool_cancel(w, id, att);
+            w->rhooks.cancel(w, id, att);
         }
         PQclear(r);
     }
-    free(a);
-    free(b);
+    wm_pgarr_free(&ia);
+    wm_pgarr_free(&aa);
 }
 
 /* Progress of running tasks: into tasks.bytes_* and onto wm.status. */
@@ -375,15 +354,15 @@ static void *reporter_main(void *arg)
 {
     struct worker *w = arg;
     static struct task_ctx *batch[REPORT_BATCH_MAX];
-    int64_t next_hb = mono_ms() + w->heartbeat_ms, next_pr = mono_ms() + PROGRESS_EVERY_MS;
+    int64_t next_hb = wm_mono_ms() + w->heartbeat_ms, next_pr = wm_mono_ms() + PROGRESS_EVERY_MS;
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = wm_mono_ms();
         int64_t wait = (next_hb < next_pr ? next_hb : next_pr) - now;
         bool stop = false;
         size_t n = reporter_take(w, batch, wait, &stop);
         if (n > 0)
             report_completions(w, batch, n);
-        now = mono_ms();
+        now = wm_mono_ms();
         if (now >= next_hb) {
             heartbeat(w);
             next_hb = now + w->heartbeat_ms;
@@ -398,8 +377,10 @@ static void *reporter_main(void *arg)
     return NULL;
 }
 
-int reporter_start(struct worker *w, char *err, size_t errlen)
+int reporter_start(struct worker *w, const struct reporter_hooks *hooks, char *err,
+                   size_t errlen)
 {
+    w->rhooks = *hooks;
     w->rdb = wm_pg_new(w->cfg, err, errlen);
     if (!w->rdb)
         return -EIO;

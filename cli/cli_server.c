@@ -1,0 +1,327 @@
+/* cli_server — `wavemill server show NAME [--json]`, `server retry NAME`,
+ * `server skip NAME --task KIND`.
+ *
+ * retry and skip are orch_ops.h calls (the scheduler owns what they mean);
+ * this file adds the checks a person needs (is KIND a pipeline step?), the
+ * audit_log row and the output. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "json.h"
+#include "cli_ops.h"
+#include "pipeline.h"
+#include "pg.h"
+
+#define SERVER_MAX_NAME 255
+/* tasks shown: the latest ones (delta syncs repeat and would flood) */
+#define SERVER_MAX_TASKS 200
+
+static const char SERVER_SQL[] =
+    "SELECT s.id, s.name, w.name AS wave, a.name AS application, s.fqdn, s.os_family, "
+    "s.os_version, s.source_host, s.source_port, s.source_user, s.credential, "
+    "s.target_provider, s.instance_type, s.subnet_id, "
+    "array_to_json(s.security_group_ids)::text AS sgs_json, "
+    "array_to_string(s.security_group_ids, ',') AS sgs, "
+    "array_to_json(s.test_security_group_ids)::text AS test_sgs_json, "
+    "array_to_string(s.test_security_group_ids, ',') AS test_sgs, "
+    "s.tags::text AS tags, s.lifecycle, s.replication_state, s.current_step, s.error, "
+    CLI_ISO("s.last_delta_at") " AS last_delta_at, " CLI_ISO("s.created_at") " AS created_at, "
+    CLI_ISO("s.updated_at") " AS updated_at "
+    "FROM servers s JOIN waves w ON w.id = s.wave_id "
+    "LEFT JOIN applications a ON a.id = s.application_id WHERE s.name = $1";
+
+static const char DISKS_SQL[] =
+    "SELECT source_path, size_bytes, block_size, generation, replicated_bytes, backlog_bytes, "
+    "rate_bytes_per_s, replication_state, target_volume, "
+    CLI_ISO("last_sync_at") " AS last_sync_at "
+    "FROM disks WHERE server_id = $1 ORDER BY source_path";
+
+static const char TASKS_SQL[] =
+    "SELECT * FROM (SELECT t.id, t.kind, t.state, t.attempt, t.max_attempts, t.lease_owner, "
+    "t.error, " CLI_ISO("t.not_before") " AS not_before, "
+    CLI_ISO("t.created_at") " AS created_at, " CLI_ISO("t.finished_at") " AS finished_at, "
+    "(SELECT e.message FROM task_events e WHERE e.task_id = t.id AND e.state = 'FAILED' "
+    "AND e.message IS NOT NULL ORDER BY e.id DESC LIMIT 1) AS last_failure "
+    "FROM tasks t WHERE t.server_id = $1 ORDER BY t.id DESC LIMIT $2) x ORDER BY id";
+
+static const char *nullable(const PGresult *r, int i, const char *col)
+{
+    return cli_isnull(r, i, col) ? NULL : cli_val(r, i, col);
+}
+
+/* --- show --- */
+
+static void server_json(struct wm_json *j, const PGresult *s)
+{
+    static const char *const text_cols[] = {
+        "name", "wave", "application", "fqdn", "os_family", "os_version", "source_host",
+        "source_user", "credential", "target_provider", "instance_type", "subnet_id",
+        "lifecycle", "replication_state", "current_step", "error", "last_delta_at",
+        "created_at", "updated_at"};
+    for (size_t i = 0; i < sizeof(text_cols) / sizeof(text_cols[0]); i++)
+        wm_json_kstr(j, text_cols[i], nullable(s, 0, text_cols[i]));
+    wm_json_kint(j, "source_port", cli_int(s, 0, "source_port"));
+    wm_json_kraw(j, "security_group_ids", cli_val(s, 0, "sgs_json"));
+    wm_json_kraw(j, "test_security_group_ids", cli_val(s, 0, "test_sgs_json"));
+    wm_json_kraw(j, "tags", cli_val(s, 0, "tags"));
+}
+
+static void disks_json(struct wm_json *j, const PGresult *d)
+{
+    static const char *const int_cols[] = {"size_bytes", "block_size", "generation",
+                                           "replicated_bytes", "backlog_bytes",
+                                           "rate_bytes_per_s"};
+    wm_json_arr_begin(j);
+    for (int i = 0; i < PQntuples(d); i++) {
+        wm_json_obj_begin(j);
+        wm_json_kstr(j, "source_path", cli_val(d, i, "source_path"));
+        for (size_t k = 0; k < sizeof(int_cols) / sizeof(int_cols[0]); k++)
+            wm_json_kint(j, int_cols[k], cli_int(d, i, int_cols[k]));
+        wm_json_kstr(j, "replication_state", cli_val(d, i, "replication_state"));
+        wm_json_kstr(j, "target_volume", cli_val(d, i, "target_volume"));
+        wm_json_kstr(j, "last_sync_at", nullable(d, i, "last_sync_at"));
+        wm_json_obj_end(j);
+    }
+    wm_json_arr_end(j);
+}
+
+static void tasks_json(struct wm_json *j, const PGresult *t)
+{
+    static const char *const text_cols[] = {"kind", "state", "lease_owner", "error",
+                                            "last_failure", "not_before", "created_at",
+                                            "finished_at"};
+    wm_json_arr_begin(j);
+    for (int i = 0; i < PQntuples(t); i++) {
+        wm_json_obj_begin(j);
+        wm_json_kint(j, "id", cli_int(t, i, "id"));
+        wm_json_kint(j, "attempt", cli_int(t, i, "attempt"));
+        wm_json_kint(j, "max_attempts", cli_int(t, i, "max_attempts"));
+        for (size_t k = 0; k < sizeof(text_cols) / sizeof(text_cols[0]); k++)
+            wm_json_kstr(j, text_cols[k], nullable(t, i, text_cols[k]));
+        wm_json_obj_end(j);
+    }
+    wm_json_arr_end(j);
+}
+
+static int show_json(struct cli_ctx *ctx, const PGresult *s, const PGresult *d,
+                     const PGresult *t)
+{
+    struct wm_json *j = wm_json_new();
+    wm_json_obj_begin(j);
+    wm_json_kbool(j, "ok", true);
+    wm_json_key(j, "server");
+    wm_json_obj_begin(j);
+    server_json(j, s);
+    wm_json_key(j, "disks");
+    disks_json(j, d);
+    wm_json_key(j, "tasks");
+    tasks_json(j, t);
+    wm_json_obj_end(j);
+    wm_json_obj_end(j);
+    int rc = cli_print_json(ctx, j);
+    wm_json_free(j);
+    return rc;
+}
+
+static const char *dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
+{
+    char line[1024];
+    printf("server %s  wave %s  application %s\n", cli_val(s, 0, "name"), cli_val(s, 0, "wave"),
+           dash(cli_val(s, 0, "application")));
+    printf("  lifecycle %s  step %s  replication %s\n", cli_val(s, 0, "lifecycle"),
+           dash(cli_val(s, 0, "current_step")), cli_val(s, 0, "replication_state"));
+    if (*cli_val(s, 0, "error"))
+        printf("  error: %s\n", cli_line(cli_val(s, 0, "error"), line, sizeof(line)));
+    printf("  fqdn %s  os %s %s\n", dash(cli_val(s, 0, "fqdn")), cli_val(s, 0, "os_family"),
+           cli_val(s, 0, "os_version"));
+    printf("  source %s@%s:%s  credential %s\n", dash(cli_val(s, 0, "source_user")),
+           cli_val(s, 0, "source_host"), cli_val(s, 0, "source_port"),
+           dash(cli_val(s, 0, "credential")));
+    printf("  target %s  instance %s  subnet %s  sg %s  test-sg %s\n",
+           cli_val(s, 0, "target_provider"), dash(cli_val(s, 0, "instance_type")),
+           dash(cli_val(s, 0, "subnet_id")), dash(cli_val(s, 0, "sgs")),
+           dash(cli_val(s, 0, "test_sgs")));
+    printf("  tags %s  last delta %s\n", cli_val(s, 0, "tags"),
+           dash(cli_val(s, 0, "last_delta_at")));
+    printf("  disks:\n");
+    for (int i = 0; i < PQntuples(d); i++) {
+        char a[32], b[32], c[32];
+        printf("    %-28s %-12s gen %-4s replicated %s of %s, backlog %s, last sync %s\n",
+               cli_val(d, i, "source_path"), cli_val(d, i, "replication_state"),
+               cli_val(d, i, "generation"),
+               cli_fmt_bytes(cli_int(d, i, "replicated_bytes"), a, sizeof(a)),
+               cli_fmt_bytes(cli_int(d, i, "size_bytes"), b, sizeof(b)),
+               cli_fmt_bytes(cli_int(d, i, "backlog_bytes"), c, sizeof(c)),
+               dash(cli_val(d, i, "last_sync_at")));
+    }
+    printf("  tasks:\n");
+    for (int i = 0; i < PQntuples(t); i++) {
+        const char *e = *cli_val(t, i, "error") ? cli_val(t, i, "error")
+                                                 : cli_val(t, i, "last_failure");
+        printf("    %-8s %-22s %-10s attempt %s/%s%s%s\n", cli_val(t, i, "id"),
+               cli_val(t, i, "kind"), cli_val(t, i, "state"), cli_val(t, i, "attempt"),
+               cli_val(t, i, "max_attempts"), *e ? "  last error: " : "",
+               cli_line(e, line, sizeof(line)));
+    }
+}
+
+static int server_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+    ctx->command = "server show";
+    const char *name = NULL;
+    int rc = cli_args_name(ctx, argc, argv, NULL, 0, "server", SERVER_MAX_NAME,
+                           "server show NAME [--json]", &name);
+    if (rc != CLI_OK)
+        return rc;
+    const char *p[] = {name};
+    PGresult *s = cli_query(ctx, SERVER_SQL, 1, p), *d = NULL, *t = NULL;
+    if (!s)
+        return CLI_ERR;
+    if (PQntuples(s) == 0) {
+        PQclear(s);
+        return cli_error(ctx, "no server named '%s'", name);
+    }
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", SERVER_MAX_TASKS);
+    const char *pid[] = {cli_val(s, 0, "id"), lim};
+    d = cli_query(ctx, DISKS_SQL, 1, pid);
+    t = d ? cli_query(ctx, TASKS_SQL, 2, pid) : NULL;
+    if (!t)
+        rc = CLI_ERR;
+    else if (ctx->json)
+        rc = show_json(ctx, s, d, t);
+    else
+        show_print(s, d, t);
+    PQclear(t);
+    PQclear(d);
+    PQclear(s);
+    return rc;
+}
+
+/* --- retry / skip --- */
+
+static int report(struct cli_ctx *ctx, const char *action, const char *name, const char *kind,
+                  bool changed, const char *note)
+{
+    if (changed) {
+        char detail[128] = "{}";
+        if (kind)
+            snprintf(detail, sizeof(detail), "{\"task\":\"%s\"}", kind); /* a pipeline kind */
+        const char *p[] = {name};
+        PGresult *w = cli_query(ctx,
+                                "SELECT w.name FROM servers s JOIN waves w ON w.id = s.wave_id "
+                                "WHERE s.name = $1", 1, p);
+        int rc = cli_audit(ctx, action, w && PQntuples(w) == 1 ? PQgetvalue(w, 0, 0) : NULL,
+                           name, detail);
+        PQclear(w);
+        if (rc)
+            return CLI_ERR;
+    }
+    if (ctx->json) {
+        struct wm_json *j = wm_json_new();
+        wm_json_obj_begin(j);
+        wm_json_kbool(j, "ok", true);
+        wm_json_kstr(j, "action", action);
+        wm_json_kstr(j, "server", name);
+        if (kind)
+            wm_json_kstr(j, "task", kind);
+        wm_json_kbool(j, "changed", changed);
+        wm_json_kstr(j, "note", note);
+        wm_json_obj_end(j);
+        int rc = cli_print_json(ctx, j);
+        wm_json_free(j);
+        return rc;
+    }
+    if (changed && kind)
+        printf("server '%s': step %s skipped\n", name, kind);
+    else if (changed)
+        printf("server '%s': failed step queued again with new attempts\n", name);
+    else
+        printf("%s (nothing changed)\n", note);
+    return CLI_OK;
+}
+
+static int outcome(struct cli_ctx *ctx, int rc, const char *err, const char *action,
+                   const char *name, const char *kind)
+{
+    if (rc == -ENOENT)
+        return cli_error(ctx, "no server named '%s'", name);
+    if (rc == -EALREADY)
+        return report(ctx, action, name, kind, false, *err ? err : "already done");
+    if (rc < 0)
+        return cli_error(ctx, "%s", *err ? err : strerror(-rc));
+    return report(ctx, action, name, kind, true, NULL);
+}
+
+static int server_retry(struct cli_ctx *ctx, int argc, char **argv)
+{
+    ctx->command = "server retry";
+    const char *name = NULL;
+    int rc = cli_args_name(ctx, argc, argv, NULL, 0, "server", SERVER_MAX_NAME,
+                           "server retry NAME", &name);
+    if (rc != CLI_OK)
+        return rc;
+    struct wm_pg *db = cli_pg(ctx);
+    if (!db)
+        return CLI_ERR;
+    char err[1024] = "";
+    rc = orch_server_retry(db, name, cli_ops_actor(), err, sizeof(err));
+    return outcome(ctx, rc, err, "server.retry", name, NULL);
+}
+
+static int bad_kind(struct cli_ctx *ctx, const char *kind)
+{
+    size_t n;
+    const struct pipeline_step *steps = pipeline_steps(&n);
+    char list[1024] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", steps[i].kind);
+    }
+    return cli_usage_error(ctx, "'%s' is not a pipeline step (%s)", kind, list);
+}
+
+static int server_skip(struct cli_ctx *ctx, int argc, char **argv)
+{
+    ctx->command = "server skip";
+    const char *name = NULL, *kind = NULL;
+    const struct cli_opt opts[] = {{"--task", &kind, NULL}};
+    int rc = cli_args_name(ctx, argc, argv, opts, 1, "server", SERVER_MAX_NAME,
+                           "server skip NAME --task KIND", &name);
+    if (rc != CLI_OK)
+        return rc;
+    if (!kind)
+        return cli_usage_error(ctx, "which step? (--task KIND)");
+    if (!pipeline_find(kind, NULL))
+        return bad_kind(ctx, kind);
+    struct wm_pg *db = cli_pg(ctx);
+    if (!db)
+        return CLI_ERR;
+    char err[1024] = "";
+    rc = orch_server_skip(db, name, kind, cli_ops_actor(), err, sizeof(err));
+    return outcome(ctx, rc, err, "server.skip", name, kind);
+}
+
+int cli_server(struct cli_ctx *ctx, int argc, char **argv)
+{
+    ctx->command = "server";
+    if (argc < 2)
+        return cli_usage_error(ctx, "server what? (show, retry, skip)");
+    const char *sub = argv[1];
+    if (strcmp(sub, "show") == 0)
+        return server_show(ctx, argc, argv);
+    if (strcmp(sub, "retry") == 0)
+        return server_retry(ctx, argc, argv);
+    if (strcmp(sub, "skip") == 0)
+        return server_skip(ctx, argc, argv);
+    return cli_usage_error(ctx, "unknown subcommand 'server %s'", sub);
+}
