@@ -33,7 +33,7 @@ BINS      :=
 TEST_BINS :=
 ALL_OBJS  :=
 
-.PHONY: all tests test asan up down status deps fuzz bench demo clean
+.PHONY: all tests test asan up down status deps fuzz bench demo clean layout
 all:
 
 # $(call objs,SRCS) -> object paths under $(BUILD)
@@ -75,6 +75,7 @@ tests: $(BINS) $(TEST_BINS)
 # run every test.  Recursive make so pkg-config sees freshly installed libs.
 test:
 	deploy/local/install-deps
+	tests/layout/check_deps
 	$(MAKE) tests
 	deploy/local/up
 	tests/run
@@ -85,6 +86,10 @@ asan:
 
 deps:
 	deploy/local/install-deps
+
+# Which module may use which (see tests/layout/check_deps).
+layout:
+	tests/layout/check_deps
 
 up: all
 	deploy/local/up

@@ -40,7 +40,9 @@ static const struct cli_group cli_groups[] = {
      "                           follow wm.status live, one line per event (Ctrl-C stops)\n"},
     {"topics", cli_topics,
      "  topics ensure [--partitions N] [TOPIC...]\n"
-     "                           create the factory's topics (with kafka.topic_prefix) if missing\n"},
+     "                           create the factory's topics (with kafka.topic_prefix) if missing\n"
+     "  topics group GROUP       a consumer group as the brokers see it (state, members,\n"
+     "                           assigned partitions), e.g. wavemill-workers\n"},
     {"pki", cli_pki,
      "  pki init --dir DIR       create the factory CA (DIR/ca.key, DIR/ca.crt)\n"
      "  pki issue --dir DIR --name NAME --role agent|receiver|worker [--days N] [--san H,...]\n"

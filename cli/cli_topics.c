@@ -1,6 +1,8 @@
 /* cli_topics — `wavemill topics ensure`: creates the factory's Kafka topics
- * (DESIGN.md "Topics and messages") that do not exist yet.  The local stack
- * and tests call it; operators call it once per cluster. */
+ * (docs/architecture.md "Topics") that do not exist yet.  The local stack
+ * and tests call it; operators call it once per cluster.  `wavemill topics
+ * group G`: the brokers' view of a consumer group (state, members, assigned
+ * partitions), which tests and benchmarks wait on. */
 #include "cli.h"
 #include "cli_args.h"
 
@@ -46,6 +48,32 @@ static int topics_ensure(struct cli_ctx *ctx, int argc, char **argv)
     return CLI_OK;
 }
 
+/* `topics group GROUP`: the brokers' view of consumer group
+ * kafka.topic_prefix + GROUP (e.g. wavemill-workers), one line:
+ * "group NAME state STATE members N partitions P". */
+static int topics_group(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *pos[1];
+    int npos = 0;
+    int rc = cli_args_parse(ctx, argc, argv, 2, NULL, 0, pos, 1, &npos);
+    if (rc != CLI_OK)
+        return rc;
+    if (npos != 1)
+        return cli_usage_error(ctx, "usage: wavemill topics group GROUP");
+    struct wm_config *cfg = cli_config(ctx);
+    if (!cfg)
+        return CLI_ERR;
+    char name[TOPIC_NAME_MAX], err[512];
+    snprintf(name, sizeof(name), "%s%s", wm_config_str(cfg, "kafka.topic_prefix"), pos[0]);
+    struct wm_kafka_group g;
+    if (wm_kafka_describe_group(cfg, name, 10000, &g, err, sizeof(err)) < 0)
+        return cli_error(ctx, "group %s: %s (brokers %s)", name, err,
+                         wm_config_str(cfg, "kafka.brokers"));
+    printf("group %s state %s members %d partitions %d\n", name, g.state, g.members,
+           g.partitions);
+    return CLI_OK;
+}
+
 int cli_topics(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "topics";
@@ -53,5 +81,10 @@ int cli_topics(struct cli_ctx *ctx, int argc, char **argv)
         ctx->command = "topics ensure";
         return topics_ensure(ctx, argc, argv);
     }
-    return cli_usage_error(ctx, "usage: wavemill topics ensure [--partitions N] [TOPIC...]");
+    if (argc >= 2 && strcmp(argv[1], "group") == 0) {
+        ctx->command = "topics group";
+        return topics_group(ctx, argc, argv);
+    }
+    return cli_usage_error(ctx, "usage: wavemill topics ensure [--partitions N] [TOPIC...]"
+                                " | wavemill topics group GROUP");
 }

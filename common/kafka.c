@@ -586,6 +586,64 @@ static int topics_result(rd_kafka_event_t *ev, int *created, char *err, size_t e
     return 0;
 }
 
+/* Reads a DescribeConsumerGroups result for one group into out. */
+static int group_result(rd_kafka_event_t *ev, struct wm_kafka_group *out, char *err,
+                        size_t errlen)
+{
+    if (!ev)
+        return snprintf(err, errlen, "no answer from the broker in time"), -ETIMEDOUT;
+    if (rd_kafka_event_error(ev))
+        return snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev)), -EIO;
+    size_t n = 0;
+    const rd_kafka_ConsumerGroupDescription_t **g = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+    if (n != 1)
+        return snprintf(err, errlen, "%zu groups described, 1 expected", n), -EIO;
+    const rd_kafka_error_t *e = rd_kafka_ConsumerGroupDescription_error(g[0]);
+    if (e)
+        return snprintf(err, errlen, "%s", rd_kafka_error_string(e)), -EIO;
+    snprintf(out->state, sizeof(out->state), "%s",
+             rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(g[0])));
+    out->members = (int)rd_kafka_ConsumerGroupDescription_member_count(g[0]);
+    out->partitions = 0;
+    for (int i = 0; i < out->members; i++) {
+        const rd_kafka_MemberAssignment_t *a = rd_kafka_MemberDescription_assignment(
+            rd_kafka_ConsumerGroupDescription_member(g[0], (size_t)i));
+        const rd_kafka_topic_partition_list_t *l = a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
+        out->partitions += l ? l->cnt : 0;
+    }
+    return 0;
+}
+
+int wm_kafka_describe_group(const struct wm_config *cfg, const char *group, int timeout_ms,
+                            struct wm_kafka_group *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    rd_kafka_conf_t *conf = conf_common(cfg, err, errlen);
+    if (!conf)
+        return -EINVAL;
+    char rkerr[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof(rkerr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return snprintf(err, errlen, "kafka client: %s", rkerr), -EINVAL;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, rkerr, sizeof(rkerr));
+    const char *groups[] = {group};
+    rd_kafka_DescribeConsumerGroups(rk, groups, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+    int rc = group_result(ev, out, err, errlen);
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topics, size_t n,
                            int partitions, int timeout_ms, int *created, char *err, size_t errlen)
 {

@@ -94,6 +94,20 @@ rd_kafka_t *wm_kafka_consumer_handle(struct wm_kafka_consumer *c);
 
 /* --- admin --- */
 
+/* What the brokers say of a consumer group: its state ("Stable",
+ * "PreparingRebalance", "Empty", "Dead", ...), its members and how many
+ * partitions are assigned to them in all. */
+struct wm_kafka_group {
+    char state[32];
+    int members;
+    int partitions;
+};
+
+/* Describes consumer group `group` (a full name) from the brokers: a signal
+ * that does not depend on any process's log.  0, or negative with err. */
+int wm_kafka_describe_group(const struct wm_config *cfg, const char *group, int timeout_ms,
+                            struct wm_kafka_group *out, char *err, size_t errlen);
+
 /* Creates each of the full topic names that does not exist yet, with
  * partitions partitions (replication factor 1 is the broker's default).
  * Existing topics are fine and left as they are.  Waits at most timeout_ms.

@@ -71,6 +71,7 @@ orch_start() {
     local pid=$!
     ORCH_PIDS+=("$pid")
     printf -v "PID_$name" '%s' "$pid"
+    printf -v "PROG_$name" '%s' "$prog"
 }
 
 # orch_wait TIMEOUT_S SQL EXPECTED: polls until SQL prints EXPECTED.
@@ -118,14 +119,41 @@ orch_assert_history() {
     [ "$bad" = 0 ] || orch_fail "$bad succeeded tasks with an incomplete task_events history"
 }
 
-# orch_wait_assigned TIMEOUT_S NAME...: until each process logged a partition assignment.
+# orch_group_ok GROUP MEMBERS PARTITIONS: the brokers say consumer group
+# GROUP (without the topic prefix) is Stable with MEMBERS members holding
+# PARTITIONS partitions in all.
+orch_group_ok() {
+    local g
+    g=$("$WM_BIN/wavemill" topics group "$1" 2>/dev/null) || return 1
+    [ "$g" = "group ${WAVEMILL_KAFKA_TOPIC_PREFIX}$1 state Stable members $2 partitions $3" ]
+}
+
+# orch_wait_assigned TIMEOUT_S NAME...: until the consumers of the processes
+# NAME (started by orch_start) hold every partition, as the brokers'
+# consumer groups say (not the processes' logs, which depend on log.level):
+# the named workers are the members of the worker group, holding both task
+# topics' partitions; each named scheduler alone holds wm.status.
 orch_wait_assigned() {
-    local deadline=$((SECONDS + $1)) n
+    local deadline=$((SECONDS + $1)) n prog parts=${WM_PARTITIONS:-6} nworkers=0 g
     shift
     for n in "$@"; do
-        until grep -q 'kafka.partitions_assigned' "$ORCH_LOGS/$n.log" 2>/dev/null; do
-            [ $SECONDS -lt $deadline ] || { orch_log "$n got no partitions"; return 1; }
-            sleep 0.2
+        prog=PROG_$n
+        [ "${!prog:-}" = wavemill-worker ] && nworkers=$((nworkers + 1))
+    done
+    for n in "$@"; do
+        prog=PROG_$n
+        if [ "${!prog:-}" = wavemill-worker ]; then
+            g="wavemill-workers members $nworkers partitions $((2 * parts))"
+        else
+            g="wavemill-scheduler-$n members 1 partitions $parts"
+        fi
+        # shellcheck disable=SC2086 # g is three words on purpose
+        until orch_group_ok $(echo "$g" | awk '{print $1, $3, $5}'); do
+            [ $SECONDS -lt $deadline ] || {
+                orch_log "$n: consumer group not assigned: want [$g], brokers say [$("$WM_BIN/wavemill" topics group "${g%% *}" 2>&1)]"
+                return 1
+            }
+            sleep 0.3
         done
     done
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fixture of test_orch_prereq_task: a database of its own and two source
+# Fixture of test_worker_prereq_task: a database of its own and two source
 # hosts in network namespaces (tests/hosts/host, own state root):
 #   pqok  (10.231.231.2) two 8 MiB disks; servers ok1 (both disks) and bad1
 #         (disk0 and a path that does not exist) reach it

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fixture of test_orch_repl_driver: a database of its own, a PKI, one source
+# Fixture of test_worker_replication: a database of its own, a PKI, one source
 # host in a network namespace (tests/hosts/host, own state root), a local
 # disk image, a receiver on the host's root-side address, the factory key in
 # the credential store, and two servers (transport local and ssh) with a
