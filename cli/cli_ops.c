@@ -1,4 +1,4 @@
-/* orch_ops — operator state changes (see orch_ops.h).  Each public call is
+/* cli_ops — operator state changes (see cli_ops.h).  Each public call is
  * one wm_pg_tx; the closures below run inside it. */
 #include "cli_ops.h"
 
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "orch_sql.h"
+#include "sched_sql.h"
 #include "pg.h"
 #include "pipeline.h"
 
@@ -26,8 +26,8 @@ static const char *actor_of(const char *actor)
 
 static int notify(struct wm_pg *db, const char *wave, char *err, size_t errlen)
 {
-    const char *p[] = {ORCH_NOTIFY_CHANNEL, wave ? wave : ""};
-    PGresult *r = orch_query(db, "notify", "SELECT pg_notify($1, $2)", 2, p, err, errlen);
+    const char *p[] = {SCHED_NOTIFY_CHANNEL, wave ? wave : ""};
+    PGresult *r = sched_query(db, "notify", "SELECT pg_notify($1, $2)", 2, p, err, errlen);
     if (!r)
         return -EIO;
     PQclear(r);
@@ -39,7 +39,7 @@ static int wave_refusal(struct wm_pg *db, const char *wave, const char *want, co
                         char *err, size_t errlen)
 {
     const char *p[] = {wave};
-    PGresult *r = orch_query(db, "wave lookup", "SELECT status FROM waves WHERE name = $1", 1,
+    PGresult *r = sched_query(db, "wave lookup", "SELECT status FROM waves WHERE name = $1", 1,
                              p, err, errlen);
     if (!r)
         return -EIO;
@@ -63,7 +63,7 @@ static int wave_status_tx(struct wm_pg *db, const struct op_arg *a, const char *
 {
     const char *p[] = {a->wave, from, to};
     long rows = 0;
-    int rc = orch_exec(db, "wave update",
+    int rc = sched_exec(db, "wave update",
                        "UPDATE waves SET status = $3, updated_at = now(),"
                        " started_at = CASE WHEN $3 = 'RUNNING' THEN coalesce(started_at, now())"
                        " ELSE started_at END WHERE name = $1 AND status = $2",
@@ -95,7 +95,7 @@ static int pause_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     const char *p[] = {a->wave, actor_of(a->actor)};
-    return orch_exec(db, "pause tasks",
+    return sched_exec(db, "pause tasks",
                      "WITH q AS (UPDATE tasks t SET state = 'PENDING', not_before = now(),"
                      "   max_attempts = t.max_attempts + 1, updated_at = now()"
                      "   FROM waves w WHERE w.name = $1 AND t.wave_id = w.id AND t.state = 'QUEUED'"
@@ -129,28 +129,28 @@ static int cutover_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     return notify(db, a->wave, err, errlen);
 }
 
-int orch_wave_start(struct wm_pg *db, const char *wave, const char *actor, char *err,
+int cli_ops_wave_start(struct wm_pg *db, const char *wave, const char *actor, char *err,
                     size_t errlen)
 {
     struct op_arg a = {.wave = wave, .actor = actor};
     return wm_pg_tx(db, start_tx, &a, err, errlen);
 }
 
-int orch_wave_pause(struct wm_pg *db, const char *wave, const char *actor, char *err,
+int cli_ops_wave_pause(struct wm_pg *db, const char *wave, const char *actor, char *err,
                     size_t errlen)
 {
     struct op_arg a = {.wave = wave, .actor = actor};
     return wm_pg_tx(db, pause_tx, &a, err, errlen);
 }
 
-int orch_wave_resume(struct wm_pg *db, const char *wave, const char *actor, char *err,
+int cli_ops_wave_resume(struct wm_pg *db, const char *wave, const char *actor, char *err,
                      size_t errlen)
 {
     struct op_arg a = {.wave = wave, .actor = actor};
     return wm_pg_tx(db, resume_tx, &a, err, errlen);
 }
 
-int orch_wave_set_cutover(struct wm_pg *db, const char *wave, const char *at, const char *actor,
+int cli_ops_wave_set_cutover(struct wm_pg *db, const char *wave, const char *at, const char *actor,
                           char *err, size_t errlen)
 {
     struct op_arg a = {.wave = wave, .at = at, .actor = actor};

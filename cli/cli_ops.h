@@ -1,7 +1,7 @@
 /* cli_ops — the state changes an operator asks of the orchestrator.
  *
  * The wavemill CLI calls these; wavemill-scheduler reacts to what they
- * leave in PostgreSQL (it also gets a NOTIFY on channel ORCH_NOTIFY_CHANNEL
+ * leave in PostgreSQL (it also gets a NOTIFY on channel SCHED_NOTIFY_CHANNEL
  * so it acts at once rather than at its next reconcile).
  *
  * Every function:
@@ -24,7 +24,7 @@
 #ifndef CLI_OPS_H
 #define CLI_OPS_H
 
-#include "orch_sql.h" /* ORCH_NOTIFY_CHANNEL */
+#include "sched_sql.h" /* SCHED_NOTIFY_CHANNEL */
 
 #include <stddef.h>
 
@@ -34,17 +34,17 @@ struct wm_pg;
 
 /* CREATED -> RUNNING; sets started_at.  A PAUSED wave must be resumed
  * (-EPERM), a RUNNING one gives -EALREADY. */
-int orch_wave_start(struct wm_pg *db, const char *wave, const char *actor, char *err,
+int cli_ops_wave_start(struct wm_pg *db, const char *wave, const char *actor, char *err,
                     size_t errlen);
 
 /* RUNNING -> PAUSED: no new task is issued for the wave; tasks already
  * QUEUED (published, not yet claimed) go back to PENDING so workers drop
  * their messages; RUNNING tasks finish (their results are kept). */
-int orch_wave_pause(struct wm_pg *db, const char *wave, const char *actor, char *err,
+int cli_ops_wave_pause(struct wm_pg *db, const char *wave, const char *actor, char *err,
                     size_t errlen);
 
 /* PAUSED -> RUNNING. */
-int orch_wave_resume(struct wm_pg *db, const char *wave, const char *actor, char *err,
+int cli_ops_wave_resume(struct wm_pg *db, const char *wave, const char *actor, char *err,
                      size_t errlen);
 
 /* Sets waves.cutover_at (opens or moves the cutover window).  at is a
@@ -52,7 +52,7 @@ int orch_wave_resume(struct wm_pg *db, const char *wave, const char *actor, char
  * for now().  Bringing it forward ends the delta-sync repetition at the
  * scheduler's next pass; moving it later holds servers that have not yet
  * started cutover. */
-int orch_wave_set_cutover(struct wm_pg *db, const char *wave, const char *at, const char *actor,
+int cli_ops_wave_set_cutover(struct wm_pg *db, const char *wave, const char *at, const char *actor,
                           char *err, size_t errlen);
 
 /* --- servers --- */
@@ -60,7 +60,7 @@ int orch_wave_set_cutover(struct wm_pg *db, const char *wave, const char *at, co
 /* FAILED server -> back to the lifecycle of its current step; the failed
  * task gets new attempts (max_attempts raised by its original budget) and
  * is issued again by the scheduler.  -EPERM unless the server is FAILED. */
-int orch_server_retry(struct wm_pg *db, const char *server, const char *actor, char *err,
+int cli_ops_server_retry(struct wm_pg *db, const char *server, const char *actor, char *err,
                       size_t errlen);
 
 /* Skips pipeline step kind for server (an operator decision: "done by
@@ -70,7 +70,7 @@ int orch_server_retry(struct wm_pg *db, const char *server, const char *actor, c
  * on; a step not reached yet is recorded as SKIPPED and passed over when the
  * server gets there.  -EINVAL if kind is not a pipeline step, -EALREADY if
  * that step already succeeded or was skipped. */
-int orch_server_skip(struct wm_pg *db, const char *server, const char *kind, const char *actor,
+int cli_ops_server_skip(struct wm_pg *db, const char *server, const char *kind, const char *actor,
                      char *err, size_t errlen);
 
 #endif

@@ -1,15 +1,15 @@
-/* orch_ops (servers) — server retry and skip (see orch_ops.h). */
+/* cli_ops (servers) — server retry and skip (see cli_ops.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_ops.h"
-#include "orch_sql.h"
+#include "sched_sql.h"
 #include "pg.h"
 #include "pipeline.h"
 
-#define ORCH_RETRY_BUDGET 3
+#define CLI_OPS_RETRY_BUDGET 3
 
 struct srv_arg {
     const char *server;
@@ -31,7 +31,7 @@ static int server_lock(struct wm_pg *db, const char *name, struct srv_row *s, ch
                        size_t errlen)
 {
     const char *p[] = {name};
-    PGresult *r = orch_query(db, "server lookup",
+    PGresult *r = sched_query(db, "server lookup",
                              "SELECT s.id, s.wave_id, s.lifecycle, coalesce(s.current_step, ''),"
                              " w.name FROM servers s JOIN waves w ON w.id = s.wave_id"
                              " WHERE s.name = $1 FOR UPDATE OF s",
@@ -53,8 +53,8 @@ static int server_lock(struct wm_pg *db, const char *name, struct srv_row *s, ch
 
 static int notify_server(struct wm_pg *db, const char *server, char *err, size_t errlen)
 {
-    const char *p[] = {ORCH_NOTIFY_CHANNEL, server};
-    PGresult *r = orch_query(db, "notify", "SELECT pg_notify($1, $2)", 2, p, err, errlen);
+    const char *p[] = {SCHED_NOTIFY_CHANNEL, server};
+    PGresult *r = sched_query(db, "notify", "SELECT pg_notify($1, $2)", 2, p, err, errlen);
     if (!r)
         return -EIO;
     PQclear(r);
@@ -66,7 +66,7 @@ static int server_unfail(struct wm_pg *db, const struct srv_row *s, char *err, s
 {
     const struct pipeline_step *st = pipeline_find(s->step, NULL);
     const char *p[] = {s->id, st ? st->lifecycle : "NOT_READY"};
-    return orch_exec(db, "server update",
+    return sched_exec(db, "server update",
                      "UPDATE servers SET lifecycle = $2, error = NULL, updated_at = now()"
                      " WHERE id = $1",
                      2, p, NULL, err, errlen);
@@ -84,9 +84,9 @@ static int retry_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
         return -EPERM;
     }
     char budget[16];
-    snprintf(budget, sizeof(budget), "%d", ORCH_RETRY_BUDGET);
+    snprintf(budget, sizeof(budget), "%d", CLI_OPS_RETRY_BUDGET);
     const char *p[] = {s.id, s.step, budget, actor_of(a->actor)};
-    rc = orch_exec(db, "task retry",
+    rc = sched_exec(db, "task retry",
                    "WITH t AS (SELECT id FROM tasks WHERE server_id = $1 AND kind = $2"
                    "   ORDER BY id DESC LIMIT 1),"
                    " u AS (UPDATE tasks SET state = 'PENDING', not_before = now(),"
@@ -109,7 +109,7 @@ static int skip_current(struct wm_pg *db, const struct srv_row *s, const struct 
     const char *failed_ok = strcmp(s->lifecycle, "FAILED") == 0 && strcmp(s->step, a->kind) == 0
                                 ? "t" : "f";
     const char *p[] = {s->id, a->kind, failed_ok, actor_of(a->actor)};
-    return orch_exec(db, "task skip",
+    return sched_exec(db, "task skip",
                      "WITH t AS (SELECT id FROM tasks WHERE server_id = $1 AND kind = $2"
                      "   AND (state IN ('PENDING', 'QUEUED', 'RUNNING')"
                      "        OR ($3::bool AND state = 'FAILED'))"
@@ -130,7 +130,7 @@ static int skip_ahead(struct wm_pg *db, const struct srv_row *s, const struct sr
 {
     const char *p[] = {s->id, s->wave_id, a->kind, actor_of(a->actor)};
     long rows = 0;
-    int rc = orch_exec(db, "task pre-skip",
+    int rc = sched_exec(db, "task pre-skip",
                        "WITH i AS (INSERT INTO tasks (server_id, wave_id, kind, state, attempt,"
                        "   finished_at, acted_at)"
                        "   SELECT $1, $2, $3, 'SKIPPED', 0, now(), now() WHERE NOT EXISTS"
@@ -174,14 +174,14 @@ static int skip_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     return skip_ahead(db, &s, a, err, errlen);
 }
 
-int orch_server_retry(struct wm_pg *db, const char *server, const char *actor, char *err,
+int cli_ops_server_retry(struct wm_pg *db, const char *server, const char *actor, char *err,
                       size_t errlen)
 {
     struct srv_arg a = {.server = server, .actor = actor};
     return wm_pg_tx(db, retry_tx, &a, err, errlen);
 }
 
-int orch_server_skip(struct wm_pg *db, const char *server, const char *kind, const char *actor,
+int cli_ops_server_skip(struct wm_pg *db, const char *server, const char *kind, const char *actor,
                      char *err, size_t errlen)
 {
     struct srv_arg a = {.server = server, .kind = kind, .actor = actor};

@@ -1,7 +1,7 @@
 /* cli_server — `wavemill server show NAME [--json]`, `server retry NAME`,
  * `server skip NAME --task KIND`.
  *
- * retry and skip are orch_ops.h calls (the scheduler owns what they mean);
+ * retry and skip are cli_ops.h calls (the scheduler owns what they mean);
  * this file adds the checks a person needs (is KIND a pipeline step?), the
  * audit_log row and the output. */
 #include <errno.h>
@@ -274,7 +274,7 @@ static int server_retry(struct cli_ctx *ctx, int argc, char **argv)
     if (!db)
         return CLI_ERR;
     char err[1024] = "";
-    rc = orch_server_retry(db, name, cli_ops_actor(), err, sizeof(err));
+    rc = cli_ops_server_retry(db, name, cli_ops_actor(), err, sizeof(err));
     return outcome(ctx, rc, err, "server.retry", name, NULL);
 }
 
@@ -307,7 +307,7 @@ static int server_skip(struct cli_ctx *ctx, int argc, char **argv)
     if (!db)
         return CLI_ERR;
     char err[1024] = "";
-    rc = orch_server_skip(db, name, kind, cli_ops_actor(), err, sizeof(err));
+    rc = cli_ops_server_skip(db, name, kind, cli_ops_actor(), err, sizeof(err));
     return outcome(ctx, rc, err, "server.skip", name, kind);
 }
 

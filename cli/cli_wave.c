@@ -1,7 +1,7 @@
 /* cli_wave — `wavemill wave create|set|list|show|start|pause|resume|cutover`.
  *
  * create/set/list/show talk to PostgreSQL directly; the state changes
- * (start, pause, resume, cutover) are orch_ops.h calls, so the CLI and the
+ * (start, pause, resume, cutover) are cli_ops.h calls, so the CLI and the
  * scheduler agree on what each transition means.  Every change writes an
  * audit_log row. */
 #include <errno.h>
@@ -302,7 +302,7 @@ static int wave_show(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-/* --- state changes through orch_ops --- */
+/* --- state changes through cli_ops --- */
 
 enum wave_op { OP_START, OP_PAUSE, OP_RESUME, OP_CUTOVER };
 
@@ -321,13 +321,13 @@ static int call_op(struct wm_pg *db, enum wave_op op, const char *name, const ch
     const char *actor = cli_ops_actor();
     switch (op) {
     case OP_START:
-        return orch_wave_start(db, name, actor, err, errlen);
+        return cli_ops_wave_start(db, name, actor, err, errlen);
     case OP_PAUSE:
-        return orch_wave_pause(db, name, actor, err, errlen);
+        return cli_ops_wave_pause(db, name, actor, err, errlen);
     case OP_RESUME:
-        return orch_wave_resume(db, name, actor, err, errlen);
+        return cli_ops_wave_resume(db, name, actor, err, errlen);
     case OP_CUTOVER:
-        return orch_wave_set_cutover(db, name, at, actor, err, errlen);
+        return cli_ops_wave_set_cutover(db, name, at, actor, err, errlen);
     }
     return -EINVAL;
 }

@@ -2,7 +2,7 @@
 # the code only it uses: inventory intake (inventory*.c, inv_) and operator
 # actions on waves and servers (cli_ops*.c).  Everything but cli_main.c is in
 # libcli so the tests can link it.  May include: itself, common/, scheduler/
-# (orch_sql.h's helpers).
+# (sched_sql.h's helpers).
 CLI_MAIN_SRCS := $(wildcard cli/cli_main.c)
 CLI_LIB_SRCS  := $(filter-out $(CLI_MAIN_SRCS),$(wildcard cli/*.c))
 CLI_LIB       := $(BUILD)/libcli.a

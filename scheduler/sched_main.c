@@ -4,14 +4,14 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
-#include "orch_sched.h"
+#include "sched_loop.h"
 
 int main(int argc, char **argv)
 {
     char err[1024] = "";
     wm_log_set_component("scheduler");
     struct wm_config *cfg = wm_config_new();
-    if (!cfg || orch_sched_declare(cfg, err, sizeof(err)) < 0) {
+    if (!cfg || sched_loop_declare(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "wavemill-scheduler: %s\n", err);
         return 1;
     }
@@ -23,14 +23,14 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     volatile sig_atomic_t *stop = wm_daemon_signals();
-    struct orch_sched *s = orch_sched_new(cfg, err, sizeof(err));
+    struct sched_loop *s = sched_loop_new(cfg, err, sizeof(err));
     if (!s) {
         fprintf(stderr, "wavemill-scheduler: %s\n", err);
         wm_config_free(cfg);
         return 1;
     }
-    rc = orch_sched_run(s, stop, err, sizeof(err));
-    orch_sched_free(s);
+    rc = sched_loop_run(s, stop, err, sizeof(err));
+    sched_loop_free(s);
     wm_config_free(cfg);
     if (rc < 0) {
         fprintf(stderr, "wavemill-scheduler: %s\n", err);

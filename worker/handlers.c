@@ -6,11 +6,11 @@
 #include "handlers.h"
 
 #include "driver.h"
-#include "transport/transport_driver.h"
 #include "log.h"
 #include "pipeline.h"
 #include "steps.h"
 #include "task.h"
+#include "transport/transport_driver.h"
 #include "worker_int.h"
 
 typedef int (*handler_fn)(struct task_ctx *t);

@@ -154,13 +154,13 @@ static int check_source(struct task_ctx *t, struct wm_pg *db, struct pq_run *r)
 {
     struct tp_session s;
     char err[sizeof(t->error)], dberr[256];
-    int rc = driver_transport_open(t, &s);
+    int rc = transport_driver_open(t, &s);
     if (rc == 0) {
         rc = prereq_check(s.tp, &r->spec, &r->facts, err, sizeof(err));
         if (rc < 0)
             task_fail(t, "%s", err);
     }
-    driver_transport_close(&s);
+    transport_driver_close(&s);
     if ((rc == 0 || rc == -EPERM) && store_facts(t, db, r, dberr, sizeof(dberr)) < 0) {
         if (rc == 0) /* else the failed checks are the news */
             rc = task_fail(t, "prereq: storing the source's facts: %s", dberr);

@@ -50,13 +50,13 @@ static int probes_run(struct task_ctx *t, const struct probe_list *l)
     struct probe_report rep;
     char saved[sizeof(t->error)];
     memset(&s, 0, sizeof(s));
-    if (driver_transport_open(t, &s) < 0) { /* ssh probes will fail, named, in the report */
+    if (transport_driver_open(t, &s) < 0) { /* ssh probes will fail, named, in the report */
         snprintf(saved, sizeof(saved), "%s", t->error);
         t->error[0] = '\0';
         wm_warn("validate.no_transport", "server=%s err=\"%s\"", t->msg.server, saved);
     }
     int rc = probe_list_run(l, s.tp, &rep);
-    driver_transport_close(&s);
+    transport_driver_close(&s);
     if (rc < 0)
         return task_fail(t, "validate: probes: out of memory");
     rc = driver_validation_save(t, rep.json);

@@ -10,8 +10,8 @@
 
 int pool_start(struct worker *w, char *err, size_t errlen);
 void pool_submit(struct worker *w, struct task_ctx *t); /* takes ownership */
-void pool_stop_queued(struct worker *w);  /* not started yet: release */
-void pool_stop_all(struct worker *w);     /* running too: ask to stop */
+void pool_stop_queued(struct worker *w);                /* not started yet: release */
+void pool_stop_all(struct worker *w);                   /* running too: ask to stop */
 void pool_join(struct worker *w);
 /* Copies (id, attempt) of the active tasks; returns how many (<= max). */
 size_t pool_active(struct worker *w, int64_t *ids, int32_t *attempts, size_t max);

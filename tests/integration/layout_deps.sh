@@ -29,8 +29,8 @@ inject() { # file line
     printf '%s\n' "$2" >>"$copy/$1"
 }
 inject replicator/sync.c '#include "worker.h"'
-inject scheduler/orch_tick.c '#include "transport/transport.h"'
-inject common/log.c '#include "orch_sql.h"'
+inject scheduler/sched_tick.c '#include "transport/transport.h"'
+inject common/log.c '#include "sched_sql.h"'
 inject cli/cli_main.c '#include "worker.h"' # allowed: cli may use the worker
 sed -i 's/\$(SCHED_LIB) \$(COMMON_LIB)))/$(SCHED_LIB) $(WORKER_LIB) $(COMMON_LIB)))/' \
     "$copy/scheduler/module.mk"
@@ -40,9 +40,9 @@ echo "$out"
 [ "$rc" -ne 0 ] || fail "check_deps accepted forbidden dependencies"
 echo "$out" | grep -q '^replicator -> worker: replicator/sync.c includes worker.h' ||
     fail "replicator -> worker not refused"
-echo "$out" | grep -q '^scheduler -> worker: scheduler/orch_tick.c includes transport/transport.h' ||
+echo "$out" | grep -q '^scheduler -> worker: scheduler/sched_tick.c includes transport/transport.h' ||
     fail "scheduler -> worker not refused"
-echo "$out" | grep -q '^common -> scheduler: common/log.c includes orch_sql.h' ||
+echo "$out" | grep -q '^common -> scheduler: common/log.c includes sched_sql.h' ||
     fail "common -> scheduler not refused"
 echo "$out" | grep -q '^scheduler -> worker: scheduler/module.mk links \$(WORKER_LIB)' ||
     fail "scheduler linking libworker not refused"

@@ -133,12 +133,12 @@ static int tp_open(struct task_ctx *t, bool ssh, struct tp_session *s)
     return 0;
 }
 
-int driver_transport_open(struct task_ctx *t, struct tp_session *s)
+int transport_driver_open(struct task_ctx *t, struct tp_session *s)
 {
     return tp_open(t, t->transport && strcmp(t->transport->name, "ssh") == 0, s);
 }
 
-void driver_transport_close(struct tp_session *s)
+void transport_driver_close(struct tp_session *s)
 {
     tp_close(s);
 }

@@ -20,13 +20,13 @@ int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t
 /* The transport library's handle (transport.h) on the task's server over
  * its transport driver ("ssh" or "local"), for callers that need a
  * command's exit code themselves (validation probes).  0 with s->tp set,
- * or negative errno after task_fail; always driver_transport_close(s). */
+ * or negative errno after task_fail; always transport_driver_close(s). */
 struct tp_session {
     struct transport *tp;
     char keyfile[64];
 };
-int driver_transport_open(struct task_ctx *t, struct tp_session *s);
-void driver_transport_close(struct tp_session *s);
+int transport_driver_open(struct task_ctx *t, struct tp_session *s);
+void transport_driver_close(struct tp_session *s);
 
 extern const struct transport_driver transport_ssh_driver;
 extern const struct transport_driver transport_local_driver;

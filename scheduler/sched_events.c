@@ -1,5 +1,5 @@
-/* orch_events — buffered scheduler status events (see orch_events.h). */
-#include "orch_events.h"
+/* sched_events — buffered scheduler status events (see sched_events.h). */
+#include "sched_events.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -15,21 +15,21 @@
 
 #define EVENTS_MAX 50000
 
-struct orch_ev {
+struct sched_ev {
     char *type, *wave, *server, *state, *message;
 };
 
-struct orch_events {
+struct sched_events {
     char topic[256];
     char source[128];
-    struct orch_ev *v;
+    struct sched_ev *v;
     size_t n, dropped;
     uint64_t seq;
 };
 
-struct orch_events *orch_events_new(const struct wm_config *cfg, const char *source)
+struct sched_events *sched_events_new(const struct wm_config *cfg, const char *source)
 {
-    struct orch_events *ev = calloc(1, sizeof(*ev));
+    struct sched_events *ev = calloc(1, sizeof(*ev));
     if (!ev)
         return NULL;
     ev->v = calloc(EVENTS_MAX, sizeof(*ev->v));
@@ -42,7 +42,7 @@ struct orch_events *orch_events_new(const struct wm_config *cfg, const char *sou
     return ev;
 }
 
-static void ev_clear(struct orch_ev *e)
+static void ev_clear(struct sched_ev *e)
 {
     free(e->type);
     free(e->wave);
@@ -52,18 +52,18 @@ static void ev_clear(struct orch_ev *e)
     memset(e, 0, sizeof(*e));
 }
 
-void orch_events_discard(struct orch_events *ev)
+void sched_events_discard(struct sched_events *ev)
 {
     for (size_t i = 0; i < ev->n; i++)
         ev_clear(&ev->v[i]);
     ev->n = 0;
 }
 
-void orch_events_free(struct orch_events *ev)
+void sched_events_free(struct sched_events *ev)
 {
     if (!ev)
         return;
-    orch_events_discard(ev);
+    sched_events_discard(ev);
     free(ev->v);
     free(ev);
 }
@@ -73,14 +73,14 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void orch_events_add(struct orch_events *ev, const char *type, const char *wave,
+void sched_events_add(struct sched_events *ev, const char *type, const char *wave,
                      const char *server, const char *state, const char *message)
 {
     if (ev->n >= EVENTS_MAX) {
         ev->dropped++;
         return;
     }
-    struct orch_ev *e = &ev->v[ev->n++];
+    struct sched_ev *e = &ev->v[ev->n++];
     e->type = dup_or_null(type);
     e->wave = dup_or_null(wave);
     e->server = dup_or_null(server);
@@ -89,7 +89,7 @@ void orch_events_add(struct orch_events *ev, const char *type, const char *wave,
 }
 
 /* Unique per process run: source + time + sequence, formatted as a UUID. */
-static void ev_uuid(struct orch_events *ev, char *buf, size_t len)
+static void ev_uuid(struct sched_events *ev, char *buf, size_t len)
 {
     uint64_t a = ((uint64_t)wm_wall_ms() << 16) ^ (uint64_t)(uintptr_t)ev ^ (uint64_t)getpid();
     uint64_t b = ++ev->seq;
@@ -98,7 +98,7 @@ static void ev_uuid(struct orch_events *ev, char *buf, size_t len)
              (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-static void ev_send_one(struct orch_events *ev, struct wm_kafka_producer *p, struct orch_ev *e)
+static void ev_send_one(struct sched_events *ev, struct wm_kafka_producer *p, struct sched_ev *e)
 {
     char id[40], err[256];
     ev_uuid(ev, id, sizeof(id));
@@ -117,7 +117,7 @@ static void ev_send_one(struct orch_events *ev, struct wm_kafka_producer *p, str
     free(buf);
 }
 
-size_t orch_events_send(struct orch_events *ev, struct wm_kafka_producer *p)
+size_t sched_events_send(struct sched_events *ev, struct wm_kafka_producer *p)
 {
     size_t n = ev->n;
     for (size_t i = 0; i < n; i++)
@@ -126,6 +126,6 @@ size_t orch_events_send(struct orch_events *ev, struct wm_kafka_producer *p)
         wm_warn("sched.events_dropped", "count=%zu", ev->dropped);
         ev->dropped = 0;
     }
-    orch_events_discard(ev);
+    sched_events_discard(ev);
     return n;
 }

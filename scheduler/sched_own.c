@@ -1,5 +1,5 @@
-/* orch_own — wave ownership by advisory locks (see orch_own.h). */
-#include "orch_own.h"
+/* sched_own — wave ownership by advisory locks (see sched_own.h). */
+#include "sched_own.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,14 +7,14 @@
 #include <string.h>
 
 #include "log.h"
-#include "orch_sql.h"
+#include "sched_sql.h"
 #include "pg.h"
 #include "pgarr.h"
 
 #define OWN_MAX_WAVES 4096
 #define OWN_APP_PREFIX "wavemill-scheduler-lock"
 
-struct orch_own {
+struct sched_own {
     struct wm_pg *db;
     int backend_pid; /* of the session holding our locks; 0 = none yet */
     char app_name[96];
@@ -24,10 +24,10 @@ struct orch_own {
     const char *arr_str; /* arr finished; NULL after an allocation failure */
 };
 
-struct orch_own *orch_own_new(const struct wm_config *cfg, const char *instance, char *err,
+struct sched_own *sched_own_new(const struct wm_config *cfg, const char *instance, char *err,
                               size_t errlen)
 {
-    struct orch_own *o = calloc(1, sizeof(*o));
+    struct sched_own *o = calloc(1, sizeof(*o));
     if (!o) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -42,7 +42,7 @@ struct orch_own *orch_own_new(const struct wm_config *cfg, const char *instance,
     return o;
 }
 
-void orch_own_free(struct orch_own *o)
+void sched_own_free(struct sched_own *o)
 {
     if (!o)
         return;
@@ -51,7 +51,7 @@ void orch_own_free(struct orch_own *o)
     free(o);
 }
 
-static void own_rebuild_array(struct orch_own *o)
+static void own_rebuild_array(struct sched_own *o)
 {
     wm_pgarr_reset(&o->arr);
     for (size_t i = 0; i < o->n; i++)
@@ -60,15 +60,15 @@ static void own_rebuild_array(struct orch_own *o)
 }
 
 /* A new session (first use or reconnect) holds none of our locks. */
-static int own_check_session(struct orch_own *o, char *err, size_t errlen)
+static int own_check_session(struct sched_own *o, char *err, size_t errlen)
 {
     const char *p[] = {o->app_name};
-    PGresult *r = orch_query(o->db, "lock session",
+    PGresult *r = sched_query(o->db, "lock session",
                              "SELECT pg_backend_pid(), set_config('application_name', $1, false)",
                              1, p, err, errlen);
     if (!r)
         return -EIO;
-    int pid = (int)orch_get_i64(r, 0, 0);
+    int pid = (int)sched_get_i64(r, 0, 0);
     PQclear(r);
     if (pid != o->backend_pid) {
         if (o->n > 0)
@@ -79,7 +79,7 @@ static int own_check_session(struct orch_own *o, char *err, size_t errlen)
     return 0;
 }
 
-static int own_find(const struct orch_own *o, int64_t id)
+static int own_find(const struct sched_own *o, int64_t id)
 {
     for (size_t i = 0; i < o->n; i++)
         if (o->waves[i] == id)
@@ -87,14 +87,14 @@ static int own_find(const struct orch_own *o, int64_t id)
     return -1;
 }
 
-static int own_unlock(struct orch_own *o, size_t i, const char *why)
+static int own_unlock(struct sched_own *o, size_t i, const char *why)
 {
     char id[24], ns[16];
     snprintf(id, sizeof(id), "%lld", (long long)o->waves[i]);
-    snprintf(ns, sizeof(ns), "%d", ORCH_LOCK_NS);
+    snprintf(ns, sizeof(ns), "%d", SCHED_LOCK_NS);
     const char *p[] = {ns, id};
     char err[256];
-    PGresult *r = orch_query(o->db, "unlock", "SELECT pg_advisory_unlock($1::int, $2::int)", 2,
+    PGresult *r = sched_query(o->db, "unlock", "SELECT pg_advisory_unlock($1::int, $2::int)", 2,
                              p, err, sizeof(err));
     if (r)
         PQclear(r);
@@ -103,12 +103,12 @@ static int own_unlock(struct orch_own *o, size_t i, const char *why)
     return 0;
 }
 
-static int own_try(struct orch_own *o, const char *id, char *err, size_t errlen)
+static int own_try(struct sched_own *o, const char *id, char *err, size_t errlen)
 {
     char ns[16];
-    snprintf(ns, sizeof(ns), "%d", ORCH_LOCK_NS);
+    snprintf(ns, sizeof(ns), "%d", SCHED_LOCK_NS);
     const char *p[] = {ns, id};
-    PGresult *r = orch_query(o->db, "try lock", "SELECT pg_try_advisory_lock($1::int, $2::int)",
+    PGresult *r = sched_query(o->db, "try lock", "SELECT pg_try_advisory_lock($1::int, $2::int)",
                              2, p, err, errlen);
     if (!r)
         return -EIO;
@@ -122,17 +122,17 @@ static int own_try(struct orch_own *o, const char *id, char *err, size_t errlen)
 }
 
 /* Running waves (priority first) and the number of live schedulers. */
-static PGresult *own_candidates(struct orch_own *o, char *err, size_t errlen)
+static PGresult *own_candidates(struct sched_own *o, char *err, size_t errlen)
 {
     const char *p[] = {OWN_APP_PREFIX ":%"};
-    return orch_query(o->db, "running waves",
+    return sched_query(o->db, "running waves",
                       "SELECT id, (SELECT count(*) FROM pg_stat_activity"
                       "   WHERE datname = current_database() AND application_name LIKE $1)"
                       " FROM waves WHERE status = 'RUNNING' ORDER BY priority DESC, id",
                       1, p, err, errlen);
 }
 
-int orch_own_refresh(struct orch_own *o, char *err, size_t errlen)
+int sched_own_refresh(struct sched_own *o, char *err, size_t errlen)
 {
     int rc = own_check_session(o, err, errlen);
     if (rc < 0)
@@ -141,19 +141,19 @@ int orch_own_refresh(struct orch_own *o, char *err, size_t errlen)
     if (!r)
         return -EIO;
     int nrun = PQntuples(r);
-    int64_t live = nrun > 0 ? orch_get_i64(r, 0, 1) : 1;
+    int64_t live = nrun > 0 ? sched_get_i64(r, 0, 1) : 1;
     size_t share = (size_t)((nrun + (live > 0 ? live : 1) - 1) / (live > 0 ? live : 1));
     for (size_t i = o->n; i-- > 0;) { /* drop what stopped running */
         bool running = false;
         for (int k = 0; k < nrun && !running; k++)
-            running = orch_get_i64(r, k, 0) == o->waves[i];
+            running = sched_get_i64(r, k, 0) == o->waves[i];
         if (!running)
             own_unlock(o, i, "not_running");
     }
     while (o->n > share && o->n > 0) /* give the surplus to the others */
         own_unlock(o, o->n - 1, "fair_share");
     for (int k = 0; k < nrun && o->n < share && rc >= 0; k++) {
-        if (own_find(o, orch_get_i64(r, k, 0)) < 0)
+        if (own_find(o, sched_get_i64(r, k, 0)) < 0)
             rc = own_try(o, PQgetvalue(r, k, 0), err, errlen);
     }
     PQclear(r);
@@ -161,12 +161,12 @@ int orch_own_refresh(struct orch_own *o, char *err, size_t errlen)
     return rc < 0 ? rc : (int)o->n;
 }
 
-const char *orch_own_array(const struct orch_own *o)
+const char *sched_own_array(const struct sched_own *o)
 {
     return o->arr_str;
 }
 
-size_t orch_own_count(const struct orch_own *o)
+size_t sched_own_count(const struct sched_own *o)
 {
     return o->n;
 }

@@ -1,5 +1,5 @@
-/* orch_sql — helpers shared by the orchestrator's SQL code. */
-#include "orch_sql.h"
+/* sched_sql — helpers shared by the orchestrator's SQL code. */
+#include "sched_sql.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,23 +12,23 @@
 #include "pgarr.h"
 #include "pipeline.h"
 
-void orch_kinds_array(enum orch_kind_set which, struct wm_pgarr *a)
+void sched_kinds_array(enum sched_kind_set which, struct wm_pgarr *a)
 {
     size_t n;
     const struct pipeline_step *st = pipeline_steps(&n);
     for (size_t i = 0; i < n; i++) {
-        bool in = (which == ORCH_KINDS_REPLICATION && st[i].replication) ||
-                  (which == ORCH_KINDS_LAUNCHING && st[i].launching) ||
-                  (which == ORCH_KINDS_CUTOVER && st[i].waits_cutover) ||
-                  (which == ORCH_KINDS_REPEATS && st[i].repeats) ||
-                  (which == ORCH_KINDS_REPL_TOPIC &&
+        bool in = (which == SCHED_KINDS_REPLICATION && st[i].replication) ||
+                  (which == SCHED_KINDS_LAUNCHING && st[i].launching) ||
+                  (which == SCHED_KINDS_CUTOVER && st[i].waits_cutover) ||
+                  (which == SCHED_KINDS_REPEATS && st[i].repeats) ||
+                  (which == SCHED_KINDS_REPL_TOPIC &&
                    strcmp(st[i].topic, WM_TOPIC_TASKS_REPLICATION) == 0);
         if (in)
             wm_pgarr_text(a, st[i].kind);
     }
 }
 
-int orch_exec(struct wm_pg *db, const char *what, const char *sql, int n,
+int sched_exec(struct wm_pg *db, const char *what, const char *sql, int n,
               const char *const *params, long *rows, char *err, size_t errlen)
 {
     char e[512];
@@ -39,7 +39,7 @@ int orch_exec(struct wm_pg *db, const char *what, const char *sql, int n,
     return 0;
 }
 
-PGresult *orch_query(struct wm_pg *db, const char *what, const char *sql, int n,
+PGresult *sched_query(struct wm_pg *db, const char *what, const char *sql, int n,
                      const char *const *params, char *err, size_t errlen)
 {
     char e[512];
@@ -49,7 +49,7 @@ PGresult *orch_query(struct wm_pg *db, const char *what, const char *sql, int n,
     return r;
 }
 
-int64_t orch_get_i64(const PGresult *r, int row, int col)
+int64_t sched_get_i64(const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))
         return 0;

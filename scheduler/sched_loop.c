@@ -1,5 +1,5 @@
-/* orch_sched — the scheduler daemon's loop (see orch_sched.h). */
-#include "orch_sched.h"
+/* sched_loop — the scheduler daemon's loop (see sched_loop.h). */
+#include "sched_loop.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,11 +13,11 @@
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
-#include "orch_events.h"
-#include "orch_outbox.h"
-#include "orch_own.h"
-#include "orch_sql.h"
-#include "orch_tick.h"
+#include "sched_events.h"
+#include "sched_outbox.h"
+#include "sched_own.h"
+#include "sched_sql.h"
+#include "sched_tick.h"
 #include "pg.h"
 
 #define MS(x) ((int64_t)(x) * 1000)
@@ -25,7 +25,7 @@
 #define SCHED_DRAIN_MAX 10000  /* status events read per wake-up, at most */
 #define SCHED_QUICK_MS 200     /* a quick pass at least this often: due retries, delta syncs */
 
-static const struct wm_config_key sched_keys[] = {
+static const struct wm_config_key loop_keys[] = {
     {"scheduler.id", WM_CFG_STRING, "", 0, 0, false,
      "instance name (default host-pid); in task_events as scheduler:<id>"},
     {"scheduler.reconcile_interval", WM_CFG_DURATION, "2s", 10, MS(3600), false,
@@ -49,29 +49,29 @@ static const struct wm_config_key sched_keys[] = {
      "rows per statement / outbox batch"},
 };
 
-struct orch_sched {
+struct sched_loop {
     const struct wm_config *cfg;
     char id[96], actor[128];
     struct wm_pg *db;
     int listen_pid;
-    struct orch_own *own;
+    struct sched_own *own;
     struct wm_kafka_producer *prod;
     struct wm_kafka_consumer *status;
-    struct orch_events *ev;
-    struct orch_tick_cfg tc;
-    struct orch_tick_stats st;
+    struct sched_events *ev;
+    struct sched_tick_cfg tc;
+    struct sched_tick_stats st;
 };
 
-int orch_sched_declare(struct wm_config *cfg, char *err, size_t errlen)
+int sched_loop_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
-    return wm_config_declare(cfg, sched_keys, sizeof(sched_keys) / sizeof(sched_keys[0]), err,
+    return wm_config_declare(cfg, loop_keys, sizeof(loop_keys) / sizeof(loop_keys[0]), err,
                              errlen);
 }
 
-static void sched_tick_cfg(struct orch_sched *s)
+static void loop_tick_cfg(struct sched_loop *s)
 {
     const struct wm_config *c = s->cfg;
-    s->tc = (struct orch_tick_cfg){
+    s->tc = (struct sched_tick_cfg){
         .actor = s->actor,
         .delta_interval_ms = wm_config_int(c, "scheduler.delta_interval"),
         .retry_backoff_ms = wm_config_int(c, "scheduler.retry_backoff"),
@@ -84,7 +84,7 @@ static void sched_tick_cfg(struct orch_sched *s)
     };
 }
 
-static struct wm_kafka_consumer *sched_status_consumer(struct orch_sched *s, char *err,
+static struct wm_kafka_consumer *loop_status_consumer(struct sched_loop *s, char *err,
                                                        size_t errlen)
 {
     char topic[256], group[200];
@@ -96,9 +96,9 @@ static struct wm_kafka_consumer *sched_status_consumer(struct orch_sched *s, cha
     return wm_kafka_consumer_new(s->cfg, group, topics, 1, 1, err, errlen);
 }
 
-struct orch_sched *orch_sched_new(const struct wm_config *cfg, char *err, size_t errlen)
+struct sched_loop *sched_loop_new(const struct wm_config *cfg, char *err, size_t errlen)
 {
-    struct orch_sched *s = calloc(1, sizeof(*s));
+    struct sched_loop *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -112,21 +112,21 @@ struct orch_sched *orch_sched_new(const struct wm_config *cfg, char *err, size_t
     else
         snprintf(s->id, sizeof(s->id), "%s-%d", host, (int)getpid());
     snprintf(s->actor, sizeof(s->actor), "scheduler:%s", s->id);
-    sched_tick_cfg(s);
+    loop_tick_cfg(s);
     if (!(s->db = wm_pg_new(cfg, err, errlen)) ||
-        !(s->own = orch_own_new(cfg, s->id, err, errlen)) ||
+        !(s->own = sched_own_new(cfg, s->id, err, errlen)) ||
         !(s->prod = wm_kafka_producer_new(cfg, err, errlen)) ||
-        !(s->status = sched_status_consumer(s, err, errlen)) ||
-        !(s->ev = orch_events_new(cfg, s->actor))) {
+        !(s->status = loop_status_consumer(s, err, errlen)) ||
+        !(s->ev = sched_events_new(cfg, s->actor))) {
         if (!*err)
             snprintf(err, errlen, "out of memory");
-        orch_sched_free(s);
+        sched_loop_free(s);
         return NULL;
     }
     return s;
 }
 
-void orch_sched_free(struct orch_sched *s)
+void sched_loop_free(struct sched_loop *s)
 {
     if (!s)
         return;
@@ -134,24 +134,24 @@ void orch_sched_free(struct orch_sched *s)
         wm_kafka_consumer_free(s->status);
     if (s->prod)
         wm_kafka_producer_free(s->prod);
-    orch_events_free(s->ev);
-    orch_own_free(s->own);
+    sched_events_free(s->ev);
+    sched_own_free(s->own);
     wm_pg_free(s->db);
     free(s);
 }
 
 /* LISTEN again whenever the session is new (first time or reconnected). */
-static void sched_listen(struct orch_sched *s)
+static void loop_listen(struct sched_loop *s)
 {
     PGconn *conn = wm_pg_conn(s->db);
     if (!conn || PQstatus(conn) != CONNECTION_OK || PQbackendPID(conn) == s->listen_pid)
         return;
     char err[256];
-    if (wm_pg_exec(s->db, "LISTEN " ORCH_NOTIFY_CHANNEL, 0, NULL, NULL, err, sizeof(err)) == 0)
+    if (wm_pg_exec(s->db, "LISTEN " SCHED_NOTIFY_CHANNEL, 0, NULL, NULL, err, sizeof(err)) == 0)
         s->listen_pid = PQbackendPID(wm_pg_conn(s->db));
 }
 
-static bool sched_notified(struct orch_sched *s)
+static bool loop_notified(struct sched_loop *s)
 {
     PGconn *conn = wm_pg_conn(s->db);
     bool got = false;
@@ -166,7 +166,7 @@ static bool sched_notified(struct orch_sched *s)
 }
 
 /* Reads what wm.status has; true if a task reached a final state. */
-static bool sched_drain_status(struct orch_sched *s, int timeout_ms)
+static bool loop_drain_status(struct sched_loop *s, int timeout_ms)
 {
     bool wake = false;
     for (int i = 0; i < SCHED_DRAIN_MAX; i++) {
@@ -186,12 +186,12 @@ static bool sched_drain_status(struct orch_sched *s, int timeout_ms)
     return wake;
 }
 
-static void sched_publish(struct orch_sched *s)
+static void loop_publish(struct sched_loop *s)
 {
     char err[512];
     long sent = 0;
     do {
-        if (orch_outbox_publish(s->db, s->prod, s->cfg, orch_own_array(s->own), s->tc.batch,
+        if (sched_outbox_publish(s->db, s->prod, s->cfg, sched_own_array(s->own), s->tc.batch,
                                 &sent, err, sizeof(err)) < 0) {
             wm_warn("sched.outbox_failed", "err=\"%s\"", err);
             return;
@@ -200,43 +200,43 @@ static void sched_publish(struct orch_sched *s)
 }
 
 /* One pass; returns true when more work is waiting. */
-static bool sched_pass(struct orch_sched *s, bool full)
+static bool loop_pass(struct sched_loop *s, bool full)
 {
     char err[512];
     bool more = false;
-    if (orch_tick_run(s->db, orch_own_array(s->own), &s->tc, full, s->ev, &s->st, &more, err,
+    if (sched_tick_run(s->db, sched_own_array(s->own), &s->tc, full, s->ev, &s->st, &more, err,
                       sizeof(err)) < 0) {
         wm_warn("sched.pass_failed", "err=\"%s\"", err);
         more = false;
     }
-    orch_events_send(s->ev, s->prod); /* what committed */
-    sched_publish(s);
+    sched_events_send(s->ev, s->prod); /* what committed */
+    loop_publish(s);
     return more;
 }
 
 /* Returns true when the set of owned waves changed. */
-static bool sched_own(struct orch_sched *s)
+static bool loop_own(struct sched_loop *s)
 {
     char err[512];
-    size_t before = orch_own_count(s->own);
-    int n = orch_own_refresh(s->own, err, sizeof(err));
+    size_t before = sched_own_count(s->own);
+    int n = sched_own_refresh(s->own, err, sizeof(err));
     if (n < 0) {
         wm_warn("sched.ownership_failed", "err=\"%s\"", err);
         return false;
     }
     if ((size_t)n == before)
         return false;
-    wm_info("sched.owned", "waves=%d ids=%s", n, orch_own_array(s->own));
+    wm_info("sched.owned", "waves=%d ids=%s", n, sched_own_array(s->own));
     return true;
 }
 
-static void sched_log_stats(struct orch_sched *s)
+static void loop_log_stats(struct sched_loop *s)
 {
-    const struct orch_tick_stats *t = &s->st;
+    const struct sched_tick_stats *t = &s->st;
     wm_info("sched.stats",
             "owned=%zu acted=%ld issued=%ld created=%ld retried=%ld failed=%ld expired=%ld"
             " cancelled=%ld waves_done=%ld requeued=%ld",
-            orch_own_count(s->own), t->acted, t->issued, t->created, t->retried, t->failed,
+            sched_own_count(s->own), t->acted, t->issued, t->created, t->retried, t->failed,
             t->expired, t->cancelled, t->waves_done, t->requeued);
 }
 
@@ -245,7 +245,7 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-int orch_sched_run(struct orch_sched *s, volatile sig_atomic_t *stop, char *err, size_t errlen)
+int sched_loop_run(struct sched_loop *s, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
@@ -257,31 +257,31 @@ int orch_sched_run(struct orch_sched *s, volatile sig_atomic_t *stop, char *err,
     while (!*stop) {
         int64_t now = wm_mono_ms();
         if (now >= next_own) {
-            if (sched_own(s))
+            if (loop_own(s))
                 next_full = now; /* new waves: a full pass at once */
             next_own = now + own_every;
         }
-        sched_listen(s);
+        loop_listen(s);
         bool full = now >= next_full;
         if (work || full || now >= next_quick) {
-            work = sched_pass(s, full);
+            work = loop_pass(s, full);
             if (full)
                 next_full = now + full_every;
             next_quick = now + SCHED_QUICK_MS;
         }
         if (now >= next_stats) {
-            sched_log_stats(s);
+            loop_log_stats(s);
             next_stats = now + 10000;
         }
         int64_t due = min64(min64(next_full, next_quick), next_own);
         int64_t wait = work ? 0 : min64(SCHED_POLL_MAX_MS, due - now);
-        if (sched_drain_status(s, wait > 0 ? (int)wait : 0))
+        if (loop_drain_status(s, wait > 0 ? (int)wait : 0))
             work = true;
-        if (sched_notified(s)) /* an operator changed something: look at everything */
+        if (loop_notified(s)) /* an operator changed something: look at everything */
             next_full = wm_mono_ms();
         wm_kafka_producer_poll(s->prod);
     }
-    sched_log_stats(s);
+    loop_log_stats(s);
     wm_info("sched.stop", "id=%s", s->id);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* orch_tick — one pass of the scheduler over the waves it owns: the
+/* sched_tick — one pass of the scheduler over the waves it owns: the
  * reconciler.  Everything it decides comes from PostgreSQL, so a pass after
  * a lost event, a crash or a takeover converges to the same result.
  *
@@ -21,17 +21,17 @@
  * runs only 3, 4 and 6 — the reaction path — plus 7 when a server reached
  * DONE, so that a stream of events does not make the scheduler rescan
  * everything each time. */
-#ifndef ORCH_TICK_H
-#define ORCH_TICK_H
+#ifndef SCHED_TICK_H
+#define SCHED_TICK_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct wm_pg;
-struct orch_events;
+struct sched_events;
 
-struct orch_tick_cfg {
+struct sched_tick_cfg {
     const char *actor;            /* "scheduler:<id>" for task_events */
     int64_t delta_interval_ms;
     int64_t retry_backoff_ms;     /* first retry delay; doubles per attempt */
@@ -43,21 +43,21 @@ struct orch_tick_cfg {
     int batch;                    /* rows per statement / transaction */
 };
 
-struct orch_tick_stats {
+struct sched_tick_stats {
     long acted, failed, retried, created, issued, expired, cancelled, waves_done, requeued;
 };
 
 /* owned: array literal of the owned wave ids.  full: every step.
  * Returns 0 or negative with err; *more is set when a step hit its batch
  * size (call again soon). */
-int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *cfg,
-                  bool full, struct orch_events *ev, struct orch_tick_stats *st, bool *more,
+int sched_tick_run(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *cfg,
+                  bool full, struct sched_events *ev, struct sched_tick_stats *st, bool *more,
                   char *err, size_t errlen);
 
-/* Step 4 alone (orch_advance.c): *n gets the finished tasks acted on,
+/* Step 4 alone (sched_advance.c): *n gets the finished tasks acted on,
  * *done the servers that reached DONE. */
-int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *cfg,
-                      struct orch_events *ev, long *n, long *done, bool *more, char *err,
+int sched_tick_advance(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *cfg,
+                      struct sched_events *ev, long *n, long *done, bool *more, char *err,
                       size_t errlen);
 
 #endif

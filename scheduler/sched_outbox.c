@@ -1,5 +1,5 @@
-/* orch_outbox — outbox publisher (see orch_outbox.h). */
-#include "orch_outbox.h"
+/* sched_outbox — outbox publisher (see sched_outbox.h). */
+#include "sched_outbox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "msg.h"
-#include "orch_sql.h"
+#include "sched_sql.h"
 #include "pg.h"
 #include "pgarr.h"
 #include "pgprep.h"
@@ -75,15 +75,15 @@ static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *
 {
     struct wm_kv kv[12];
     struct wm_task_msg m = {
-        .task_id = orch_get_i64(r, i, O_TASK),
-        .attempt = (int32_t)orch_get_i64(r, i, O_ATTEMPT),
-        .wave_id = orch_get_i64(r, i, O_WAVE_ID),
+        .task_id = sched_get_i64(r, i, O_TASK),
+        .attempt = (int32_t)sched_get_i64(r, i, O_ATTEMPT),
+        .wave_id = sched_get_i64(r, i, O_WAVE_ID),
         .wave = PQgetvalue(r, i, O_WAVE),
-        .server_id = orch_get_i64(r, i, O_SERVER_ID),
+        .server_id = sched_get_i64(r, i, O_SERVER_ID),
         .server = PQgetvalue(r, i, O_SERVER),
         .kind = PQgetvalue(r, i, O_KIND),
         .params = kv,
-        .deadline_ms = orch_get_i64(r, i, O_DEADLINE),
+        .deadline_ms = sched_get_i64(r, i, O_DEADLINE),
         .published_ms = now,
     };
     m.nparams = outbox_params(r, i, kv);
@@ -107,7 +107,7 @@ static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *
 static int outbox_finish(struct wm_pg *db, const char *rows, char *err, size_t errlen)
 {
     const char *p[] = {rows};
-    return orch_exec(db, "outbox delete", "DELETE FROM task_outbox WHERE id = ANY($1::bigint[])",
+    return sched_exec(db, "outbox delete", "DELETE FROM task_outbox WHERE id = ANY($1::bigint[])",
                      1, p, NULL, err, errlen);
 }
 
@@ -153,7 +153,7 @@ static int outbox_batch(struct wm_pg *db, struct wm_kafka_producer *p,
     return outbox_finish(db, all, err, errlen);
 }
 
-int orch_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
+int sched_outbox_publish(struct wm_pg *db, struct wm_kafka_producer *p,
                         const struct wm_config *cfg, const char *owned, int batch, long *sent,
                         char *err, size_t errlen)
 {

@@ -1,9 +1,9 @@
-/* orch_tick — the scheduler's pass over its waves (see orch_tick.h).
+/* sched_tick — the scheduler's pass over its waves (see sched_tick.h).
  * Steps 1-3 and 5-8 are single set-based statements (atomic on their own);
  * step 4 walks finished tasks in one transaction per batch because the next
  * step depends on the pipeline table, pre-skipped steps and the cutover
  * window. */
-#include "orch_tick.h"
+#include "sched_tick.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orch_events.h"
-#include "orch_sql.h"
+#include "sched_events.h"
+#include "sched_sql.h"
 #include "pg.h"
 #include "pgarr.h"
 #include "pgprep.h"
@@ -28,19 +28,19 @@ static struct kind_sets kind_sets;
 static struct wm_pgarr kind_bufs[5];
 static pthread_once_t kind_sets_once = PTHREAD_ONCE_INIT;
 
-static const char *kind_set(struct wm_pgarr *a, enum orch_kind_set which)
+static const char *kind_set(struct wm_pgarr *a, enum sched_kind_set which)
 {
-    orch_kinds_array(which, a);
+    sched_kinds_array(which, a);
     return wm_pgarr_end(a);
 }
 
 static void kind_sets_init(void)
 {
-    kind_sets.repl = kind_set(&kind_bufs[0], ORCH_KINDS_REPLICATION);
-    kind_sets.launch = kind_set(&kind_bufs[1], ORCH_KINDS_LAUNCHING);
-    kind_sets.cutover = kind_set(&kind_bufs[2], ORCH_KINDS_CUTOVER);
-    kind_sets.repl_topic = kind_set(&kind_bufs[3], ORCH_KINDS_REPL_TOPIC);
-    kind_sets.repeats = kind_set(&kind_bufs[4], ORCH_KINDS_REPEATS);
+    kind_sets.repl = kind_set(&kind_bufs[0], SCHED_KINDS_REPLICATION);
+    kind_sets.launch = kind_set(&kind_bufs[1], SCHED_KINDS_LAUNCHING);
+    kind_sets.cutover = kind_set(&kind_bufs[2], SCHED_KINDS_CUTOVER);
+    kind_sets.repl_topic = kind_set(&kind_bufs[3], SCHED_KINDS_REPL_TOPIC);
+    kind_sets.repeats = kind_set(&kind_bufs[4], SCHED_KINDS_REPEATS);
 }
 
 static const struct kind_sets *kinds(void)
@@ -57,10 +57,10 @@ static bool kinds_ok(void)
 
 /* --- 1. cutover window opened: pending delta syncs are not needed --- */
 static int tick_cancel_deltas(struct wm_pg *db, const char *owned,
-                              const struct orch_tick_cfg *c, long *n, char *err, size_t errlen)
+                              const struct sched_tick_cfg *c, long *n, char *err, size_t errlen)
 {
     const char *p[] = {owned, kinds()->repeats, c->actor};
-    return orch_exec(db, "cancel deltas",
+    return sched_exec(db, "cancel deltas",
                      "WITH c AS (UPDATE tasks t SET state = 'CANCELLED', finished_at = now(),"
                      "   updated_at = now() FROM waves w WHERE w.id = t.wave_id"
                      "   AND t.wave_id = ANY($1::bigint[]) AND t.kind = ANY($2::text[])"
@@ -73,10 +73,10 @@ static int tick_cancel_deltas(struct wm_pg *db, const char *owned,
 
 /* --- 2. a worker that died leaves its lease to expire --- */
 static int tick_expire_leases(struct wm_pg *db, const char *owned,
-                              const struct orch_tick_cfg *c, long *n, char *err, size_t errlen)
+                              const struct sched_tick_cfg *c, long *n, char *err, size_t errlen)
 {
     const char *p[] = {owned, c->actor};
-    return orch_exec(db, "expire leases",
+    return sched_exec(db, "expire leases",
                      "WITH x AS (UPDATE tasks SET state = 'FAILED', finished_at = now(),"
                      "   error = 'lease expired (worker lost)', lease_owner = NULL,"
                      "   lease_expires = NULL, updated_at = now()"
@@ -113,8 +113,8 @@ static const char SQL_FAILED[] =
     " SELECT 'r', NULL, NULL, NULL FROM r"
     " UNION ALL SELECT 'f', s.name, w.name, s.error FROM s JOIN waves w ON w.id = s.wave_id";
 
-static int tick_failed(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
-                       struct orch_events *ev, struct orch_tick_stats *st, bool *more,
+static int tick_failed(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
+                       struct sched_events *ev, struct sched_tick_stats *st, bool *more,
                        char *err, size_t errlen)
 {
     char b[24], bmax[24], lim[16];
@@ -133,7 +133,7 @@ static int tick_failed(struct wm_pg *db, const char *owned, const struct orch_ti
             continue;
         }
         st->failed++;
-        orch_events_add(ev, "server", PQgetvalue(r, i, 2), PQgetvalue(r, i, 1), "FAILED",
+        sched_events_add(ev, "server", PQgetvalue(r, i, 2), PQgetvalue(r, i, 1), "FAILED",
                         PQgetvalue(r, i, 3));
     }
     PQclear(r);
@@ -143,14 +143,14 @@ static int tick_failed(struct wm_pg *db, const char *owned, const struct orch_ti
 }
 
 /* --- 5. started waves: servers without a step get the first task --- */
-static int tick_kickoff(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+static int tick_kickoff(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
                         long *n, char *err, size_t errlen)
 {
     const struct pipeline_step *first = pipeline_first();
     char maxa[16];
     snprintf(maxa, sizeof(maxa), "%d", c->max_attempts);
     const char *p[] = {owned, first->kind, first->lifecycle, maxa, c->actor};
-    return orch_exec(db, "kick off servers",
+    return sched_exec(db, "kick off servers",
                      "WITH s AS (UPDATE servers s SET current_step = $2, lifecycle = $3,"
                      "   updated_at = now() FROM waves w WHERE w.id = s.wave_id"
                      "   AND w.status = 'RUNNING' AND s.wave_id = ANY($1::bigint[])"
@@ -214,7 +214,7 @@ static const char SQL_ISSUE[] =
     " INSERT INTO task_events (task_id, attempt, state, actor)"
     " SELECT id, attempt, 'QUEUED', $8 FROM upd";
 
-static int tick_issue(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+static int tick_issue(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
                       long *n, char *err, size_t errlen)
 {
     char glim[16], lim[16], qlim[16];
@@ -234,11 +234,11 @@ static int tick_issue(struct wm_pg *db, const char *owned, const struct orch_tic
 }
 
 /* --- 7. waves whose servers are all DONE --- */
-static int tick_waves_done(struct wm_pg *db, const char *owned, struct orch_events *ev,
+static int tick_waves_done(struct wm_pg *db, const char *owned, struct sched_events *ev,
                            long *n, char *err, size_t errlen)
 {
     const char *p[] = {owned};
-    PGresult *r = orch_query(db, "waves done",
+    PGresult *r = sched_query(db, "waves done",
                              "UPDATE waves w SET status = 'DONE', finished_at = now(),"
                              " updated_at = now() WHERE w.id = ANY($1::bigint[])"
                              " AND w.status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM servers s"
@@ -248,19 +248,19 @@ static int tick_waves_done(struct wm_pg *db, const char *owned, struct orch_even
         return -EIO;
     *n = PQntuples(r);
     for (int i = 0; i < PQntuples(r); i++)
-        orch_events_add(ev, "wave", PQgetvalue(r, i, 0), NULL, "DONE", NULL);
+        sched_events_add(ev, "wave", PQgetvalue(r, i, 0), NULL, "DONE", NULL);
     PQclear(r);
     return 0;
 }
 
 /* --- 8. safety net for a message the broker lost --- */
-static int tick_requeue(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
+static int tick_requeue(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
                         long *n, char *err, size_t errlen)
 {
     char after[24];
     snprintf(after, sizeof(after), "%lld", (long long)c->requeue_after_ms);
     const char *p[] = {owned, after, kinds()->repl_topic};
-    return orch_exec(db, "requeue",
+    return sched_exec(db, "requeue",
                      "WITH q AS (UPDATE tasks t SET updated_at = now()"
                      "   WHERE t.wave_id = ANY($1::bigint[]) AND t.state = 'QUEUED'"
                      "   AND t.updated_at < now() - $2::bigint * interval '1 ms'"
@@ -273,8 +273,8 @@ static int tick_requeue(struct wm_pg *db, const char *owned, const struct orch_t
 }
 
 /* Steps 1, 2 and 5: the scans a completion event cannot make necessary. */
-static int tick_full_only(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
-                          struct orch_tick_stats *st, char *err, size_t errlen)
+static int tick_full_only(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
+                          struct sched_tick_stats *st, char *err, size_t errlen)
 {
     long n = 0;
     int rc;
@@ -290,8 +290,8 @@ static int tick_full_only(struct wm_pg *db, const char *owned, const struct orch
     return 0;
 }
 
-int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c, bool full,
-                  struct orch_events *ev, struct orch_tick_stats *st, bool *more, char *err,
+int sched_tick_run(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c, bool full,
+                  struct sched_events *ev, struct sched_tick_stats *st, bool *more, char *err,
                   size_t errlen)
 {
     *more = false;
@@ -307,7 +307,7 @@ int orch_tick_run(struct wm_pg *db, const char *owned, const struct orch_tick_cf
         return rc;
     if ((rc = tick_failed(db, owned, c, ev, st, more, err, errlen)) < 0)
         return rc;
-    if ((rc = orch_tick_advance(db, owned, c, ev, &n, &done, more, err, errlen)) < 0)
+    if ((rc = sched_tick_advance(db, owned, c, ev, &n, &done, more, err, errlen)) < 0)
         return rc;
     st->acted += n;
     if ((rc = tick_issue(db, owned, c, &n, err, errlen)) < 0)

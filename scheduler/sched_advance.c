@@ -1,4 +1,4 @@
-/* orch_advance — step 4 of a scheduler pass (see orch_tick.h): servers whose
+/* sched_advance — step 4 of a scheduler pass (see sched_tick.h): servers whose
  * current step finished move to their next step.
  *
  * One statement per batch, so it is atomic and costs one round trip however
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orch_events.h"
-#include "orch_sql.h"
-#include "orch_tick.h"
+#include "sched_events.h"
+#include "sched_sql.h"
+#include "sched_tick.h"
 #include "pg.h"
 #include "pgarr.h"
 #include "pgprep.h"
@@ -100,8 +100,8 @@ static const struct pipeline_arrays *pipeline_arrays(void)
     return &parrs;
 }
 
-int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tick_cfg *c,
-                      struct orch_events *ev, long *n, long *done, bool *more, char *err,
+int sched_tick_advance(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
+                      struct sched_events *ev, long *n, long *done, bool *more, char *err,
                       size_t errlen)
 {
     const struct pipeline_arrays *pa = pipeline_arrays();
@@ -126,7 +126,7 @@ int orch_tick_advance(struct wm_pg *db, const char *owned, const struct orch_tic
             continue;
         if (strcmp(PQgetvalue(r, i, 3), "DONE") == 0)
             (*done)++;
-        orch_events_add(ev, "server", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+        sched_events_add(ev, "server", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
                         PQgetvalue(r, i, 3), PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5));
     }
     PQclear(r);
