@@ -19,7 +19,7 @@
 
 struct wm_config;
 
-/* logical topic names of DESIGN.md */
+/* logical topic names (docs/architecture.md "Topics") */
 #define WM_TOPIC_TASKS_CONTROL "wm.tasks.control"
 #define WM_TOPIC_TASKS_REPLICATION "wm.tasks.replication"
 #define WM_TOPIC_STATUS "wm.status"

@@ -494,7 +494,7 @@ static int tx_once(struct wm_pg *db, wm_pg_tx_fn fn, void *arg, char *err, size_
 
 /* A lost connection during COMMIT is ambiguous (it may have committed); the
  * whole transaction is run again, so fn must be safe to repeat — as every
- * wavemill handler is (DESIGN.md, principle 4). */
+ * wavemill handler is (docs/architecture.md, principle 4). */
 int wm_pg_tx(struct wm_pg *db, wm_pg_tx_fn fn, void *arg, char *err, size_t errlen)
 {
     int rc = -EIO;

@@ -4,7 +4,7 @@
  * or worker shutting down).
  *
  * A handler runs on one worker slot thread; the task_ctx belongs to the
- * worker (handlers borrow it).  Handlers are idempotent (DESIGN.md,
+ * worker (handlers borrow it).  Handlers are idempotent (docs/architecture.md,
  * principle 4): a re-run after a crash converges to the same world. */
 #ifndef WM_TASK_H
 #define WM_TASK_H

@@ -1,4 +1,4 @@
--- 001: waves and the server inventory (DESIGN.md "Data model").
+-- 001: waves and the server inventory (docs/architecture.md "Data model").
 -- Applied once by `wavemill db migrate`, recorded in schema_migrations.
 
 CREATE TABLE waves (

@@ -1,6 +1,6 @@
 /* The default pipeline table and the worker's handlers over the sim driver:
  * every pipeline step has a handler, replication steps travel on the
- * replication topic, lifecycles progress as DESIGN.md says, cutover steps
+ * replication topic, lifecycles progress as docs/architecture.md says, cutover steps
  * wait for the window, and the sim driver succeeds, fails on demand and
  * says "simulated". */
 #include <setjmp.h>

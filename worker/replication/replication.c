@@ -1,6 +1,6 @@
 /* driver_repl — the "wavemill" replication driver (see driver_repl.h).
  *
- * The worker never touches disk bytes (DESIGN.md, principle 3): it talks to
+ * The worker never touches disk bytes (docs/architecture.md, principle 3): it talks to
  * the source only through the task's transport (install, start, stop) and
  * to the resident agent's mTLS control port (sync, verify).  Every fact the
  * driver needs comes from PostgreSQL by the task's server id, so the
