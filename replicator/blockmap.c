@@ -35,6 +35,11 @@ uint64_t blockmap_count(uint64_t size, uint32_t bs)
     return bs ? (size + bs - 1) / bs : 0;
 }
 
+uint64_t blockmap_file_bytes(uint64_t size, uint32_t bs)
+{
+    return BLOCKMAP_HDR + blockmap_count(size, bs) * BLOCKMAP_DIGEST;
+}
+
 static int blockmap_map(struct blockmap *m, uint64_t nblocks, char *err, size_t errlen)
 {
     size_t len = BLOCKMAP_HDR + (size_t)nblocks * BLOCKMAP_DIGEST;

@@ -51,5 +51,7 @@ int blockmap_digest_eq(const struct repl_digest *a, const struct repl_digest *b)
 int blockmap_digest_empty(const struct repl_digest *d);
 /* Blocks of bs covering size bytes. */
 uint64_t blockmap_count(uint64_t size, uint32_t bs);
+/* Bytes of the map file of a disk of size bytes in blocks of bs. */
+uint64_t blockmap_file_bytes(uint64_t size, uint32_t bs);
 
 #endif

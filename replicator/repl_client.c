@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockmap.h"
 #include "frame.h"
 #include "tls.h"
 #include "xport.h"
@@ -57,9 +58,9 @@ static int client_request(struct xport *x, const struct repl_client_req *r)
     return n < 0 ? (int)n : frame_send(x, FRAME_CTL_REQ, buf, (uint32_t)n);
 }
 
-int repl_client_run(struct repl_client *c, const char *agent_hostport,
-                    const struct repl_client_req *req, repl_client_progress_fn cb, void *ud,
-                    int io_timeout_ms, struct repl_client_result *res, char *err, size_t errlen)
+int repl_client_call(struct repl_client *c, const char *agent_hostport,
+                     const struct repl_client_req *req, const struct repl_client_cb *cb,
+                     int io_timeout_ms, struct repl_client_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
     struct xport *x =
@@ -75,14 +76,18 @@ int repl_client_run(struct repl_client *c, const char *agent_hostport,
     uint8_t *buf = NULL, type;
     size_t cap = 0;
     while (rc == 0) {
+        if (cb && cb->should_stop && cb->should_stop(cb->ud)) {
+            rc = -ECANCELED;
+            break;
+        }
         int n = frame_recv(x, &type, &buf, &cap, 65536, err, errlen);
         struct proto_progress p;
         struct proto_ctl_result r;
         if (n < 0) {
             rc = n;
         } else if (type == FRAME_CTL_PROGRESS && proto_progress_decode(buf, (size_t)n, &p) == 0) {
-            if (cb)
-                cb(&p, ud);
+            if (cb && cb->progress)
+                cb->progress(&p, cb->ud);
         } else if (type == FRAME_CTL_RESULT && proto_ctl_result_decode(buf, (size_t)n, &r) == 0) {
             res->rc = r.rc;
             res->gen = r.gen;
@@ -97,4 +102,17 @@ int repl_client_run(struct repl_client *c, const char *agent_hostport,
     free(buf);
     xport_free(x);
     return rc;
+}
+
+int repl_client_run(struct repl_client *c, const char *agent_hostport,
+                    const struct repl_client_req *req, repl_client_progress_fn cb, void *ud,
+                    int io_timeout_ms, struct repl_client_result *res, char *err, size_t errlen)
+{
+    const struct repl_client_cb cbs = {.progress = cb, .ud = ud};
+    return repl_client_call(c, agent_hostport, req, &cbs, io_timeout_ms, res, err, errlen);
+}
+
+uint64_t repl_client_map_bytes(uint64_t size, uint32_t block_size)
+{
+    return size ? blockmap_file_bytes(size, block_size ? block_size : 4096) : 0;
 }

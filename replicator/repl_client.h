@@ -9,6 +9,7 @@
 #ifndef REPL_CLIENT_H
 #define REPL_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,18 @@ struct repl_client_result {
 /* progress: bytes scanned/sent/on the wire, total, rate, eta, generation */
 typedef void (*repl_client_progress_fn)(const struct proto_progress *p, void *ud);
 
+/* What the caller hears during a run and how it stops one (members may be
+ * NULL).  Progress frames are also the agent's sign of life: io_timeout_ms
+ * bounds the silence between two frames. */
+struct repl_client_cb {
+    repl_client_progress_fn progress; /* each progress frame */
+    /* Asked before each frame is awaited: true = stop now.  The run then
+     * returns -ECANCELED; the job goes on on the agent and a later run with
+     * the same request id re-attaches to it. */
+    bool (*should_stop)(void *ud);
+    void *ud;
+};
+
 /* tls_dir: the worker's certificate folder (role worker).  NULL: plain TCP,
  * for tests only.  NULL with err on failure. */
 struct repl_client *repl_client_new(const char *tls_dir, char *err, size_t errlen);
@@ -54,5 +67,17 @@ void repl_client_free(struct repl_client *c);
 int repl_client_run(struct repl_client *c, const char *agent_hostport,
                     const struct repl_client_req *req, repl_client_progress_fn cb, void *ud,
                     int io_timeout_ms, struct repl_client_result *res, char *err, size_t errlen);
+
+/* repl_client_run with the callbacks of cb (NULL: none), and -ECANCELED
+ * when cb->should_stop said so.  The worker's replication driver drives
+ * every agent request through this. */
+int repl_client_call(struct repl_client *c, const char *agent_hostport,
+                     const struct repl_client_req *req, const struct repl_client_cb *cb,
+                     int io_timeout_ms, struct repl_client_result *res, char *err, size_t errlen);
+
+/* Bytes of the digest map the agent keeps for a disk of size bytes with
+ * block_size (0 = the agent's 4096): its state folder needs this much per
+ * disk (the prerequisite check adds it up). */
+uint64_t repl_client_map_bytes(uint64_t size, uint32_t block_size);
 
 #endif

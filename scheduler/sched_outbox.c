@@ -18,62 +18,24 @@
 #include "pgprep.h"
 
 enum { O_ID, O_TASK, O_ATTEMPT, O_TOPIC, O_WAVE_ID, O_WAVE, O_SERVER_ID, O_SERVER, O_KIND,
-       O_LIVE, O_PARAMS, O_PROVIDER, O_TRANSPORT, O_REPLICATION, O_DEADLINE, O_INVENTORY };
+       O_LIVE, O_DEADLINE };
 
+/* A task message is a notification ("task N attempt A is ready", with the
+ * kind, server and wave it is about, and names for logs): the worker
+ * claims the row only if it is the one named, and reads everything it does
+ * from the rows (worker/task_load.c), so no parameter travels here. */
 static const char SQL_OUTBOX[] =
     "SELECT o.id, o.task_id, o.attempt, o.topic, t.wave_id, w.name, t.server_id, s.name,"
-    " t.kind, (t.state = 'QUEUED' AND t.attempt = o.attempt), t.params::text,"
-    " s.target_provider, coalesce(s.settings->>'transport', ''),"
-    " coalesce(s.settings->>'replication', ''),"
-    " coalesce(floor(extract(epoch FROM t.deadline) * 1000)::bigint, 0),"
-    /* what a provider driver needs of the inventory (see outbox_inventory) */
-    " s.fqdn, s.instance_type, s.subnet_id, array_to_string(s.security_group_ids, ','),"
-    " array_to_string(s.test_security_group_ids, ','), s.tags::text,"
-    " coalesce(s.settings->>'exec_script', ''), coalesce(s.settings->>'exec_timeout_s', '')"
+    " t.kind, (t.state = 'QUEUED' AND t.attempt = o.attempt),"
+    " coalesce(floor(extract(epoch FROM t.deadline) * 1000)::bigint, 0)"
     " FROM task_outbox o JOIN tasks t ON t.id = o.task_id JOIN servers s ON s.id = t.server_id"
     " JOIN waves w ON w.id = t.wave_id WHERE t.wave_id = ANY($1::bigint[])"
     " AND t.id = ANY (ARRAY(SELECT task_id FROM task_outbox))" /* small: drive from it */
     " ORDER BY o.id LIMIT $2::int";
 
-/* Driver choice travels with the task: a sim server is sim all the way;
- * otherwise servers.settings may name transport / replication drivers. */
-static size_t outbox_params(const PGresult *r, int i, struct wm_kv *kv)
-{
-    const char *prov = PQgetvalue(r, i, O_PROVIDER);
-    bool sim = strcmp(prov, "sim") == 0;
-    const char *tr = PQgetvalue(r, i, O_TRANSPORT), *rep = PQgetvalue(r, i, O_REPLICATION);
-    size_t n = 0;
-    kv[n++] = (struct wm_kv){"provider", (char *)prov};
-    kv[n++] = (struct wm_kv){"transport", (char *)(*tr ? tr : sim ? "sim" : "ssh")};
-    kv[n++] = (struct wm_kv){"replication", (char *)(*rep ? rep : sim ? "sim" : "wavemill")};
-    const char *params = PQgetvalue(r, i, O_PARAMS);
-    if (strcmp(params, "{}") != 0)
-        kv[n++] = (struct wm_kv){"params_json", (char *)params};
-    return n;
-}
-
-/* The inventory facts a provider step works from (the exec provider's
- * documented params), non-empty ones only; a sim server needs none. */
-static size_t outbox_inventory(const PGresult *r, int i, struct wm_kv *kv)
-{
-    static const char *const keys[] = {"fqdn", "instance_type", "subnet_id",
-                                       "security_group_ids", "test_security_group_ids", "tags",
-                                       "exec_script", "exec_timeout_s"};
-    size_t n = 0;
-    if (strcmp(PQgetvalue(r, i, O_PROVIDER), "sim") == 0)
-        return 0;
-    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-        const char *v = PQgetvalue(r, i, O_INVENTORY + (int)k);
-        if (*v && strcmp(v, "{}") != 0)
-            kv[n++] = (struct wm_kv){(char *)keys[k], (char *)v};
-    }
-    return n;
-}
-
 static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *cfg,
                            const PGresult *r, int i, int64_t now, char *err, size_t errlen)
 {
-    struct wm_kv kv[12];
     struct wm_task_msg m = {
         .task_id = sched_get_i64(r, i, O_TASK),
         .attempt = (int32_t)sched_get_i64(r, i, O_ATTEMPT),
@@ -82,12 +44,9 @@ static int outbox_send_one(struct wm_kafka_producer *p, const struct wm_config *
         .server_id = sched_get_i64(r, i, O_SERVER_ID),
         .server = PQgetvalue(r, i, O_SERVER),
         .kind = PQgetvalue(r, i, O_KIND),
-        .params = kv,
         .deadline_ms = sched_get_i64(r, i, O_DEADLINE),
         .published_ms = now,
     };
-    m.nparams = outbox_params(r, i, kv);
-    m.nparams += outbox_inventory(r, i, kv + m.nparams);
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = wm_task_msg_encode(&m, &buf, &len, err, errlen);

@@ -3,6 +3,7 @@
 #include "driver.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "replication/replication.h"
@@ -70,4 +71,19 @@ int driver_select(struct task_ctx *t)
     t->simulated = t->transport->simulated || t->provider->simulated ||
                    t->replication->simulated;
     return 0;
+}
+
+int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (t->transport && t->transport->simulated)
+        return 0;
+    if (task_server_load(t) < 0)
+        return -EIO;
+    const char *v = task_setting(t, key);
+    if (!v)
+        return 0;
+    if (snprintf(out, cap, "%s", v) >= (int)cap)
+        return task_fail(t, "server setting %s is too long", key);
+    return 1;
 }

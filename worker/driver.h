@@ -66,7 +66,12 @@ int driver_declare(struct wm_config *cfg, char *err, size_t errlen);
  * -ENOENT with the reason in the task's error. */
 int driver_select(struct task_ctx *t);
 
-/* --- the sim driver (driver_sim.c) --- */
+/* servers.settings->>key of the task's server (task_setting, loaded once
+ * per task) into out: 1 if set, 0 if not (or the transport is simulated),
+ * negative errno after task_fail. */
+int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t cap);
+
+/* --- the sim driver (sim/sim.c) --- */
 /* Declares the sim.* keys. */
 int sim_declare(struct wm_config *cfg, char *err, size_t errlen);
 /* Reads sim.* (durations, failure rates); call once before tasks run. */

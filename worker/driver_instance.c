@@ -14,13 +14,10 @@
 #include "secrets.h"
 #include "task.h"
 
+/* The task's one connection (task_db); never freed here. */
 static struct wm_pg *db_open(struct task_ctx *t)
 {
-    char err[256];
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
-    if (!db)
-        task_fail(t, "inventory: database: %s", err);
-    return db;
+    return task_db(t);
 }
 
 static void server_id(const struct task_ctx *t, char *out, size_t len)
@@ -28,7 +25,7 @@ static void server_id(const struct task_ctx *t, char *out, size_t len)
     snprintf(out, len, "%lld", (long long)t->msg.server_id);
 }
 
-/* One statement without a result, on a connection of its own. */
+/* One statement without a result, on the task's connection. */
 static int db_exec(struct task_ctx *t, const char *what, const char *sql, int n,
                    const char *const *p)
 {
@@ -37,7 +34,6 @@ static int db_exec(struct task_ctx *t, const char *what, const char *sql, int n,
     if (!db)
         return -EIO;
     int rc = wm_pg_exec(db, sql, n, p, NULL, err, sizeof(err));
-    wm_pg_free(db);
     return rc < 0 ? task_fail(t, "inventory: %s: %s", what, err) : 0;
 }
 
@@ -78,7 +74,6 @@ int driver_instance_get(struct task_ctx *t, enum launch_kind kind, char id[DRIVE
         snprintf(address, DRIVER_ADDR_LEN, "%s", PQgetvalue(r, 0, 1));
     }
     PQclear(r);
-    wm_pg_free(db);
     return rc < 0 ? rc : id[0] != '\0';
 }
 
@@ -115,7 +110,6 @@ int driver_disks(struct task_ctx *t, struct driver_disk *out, size_t max, size_t
         snprintf(d->cloud_volume_id, sizeof(d->cloud_volume_id), "%s", PQgetvalue(r, i, 4));
     }
     PQclear(r);
-    wm_pg_free(db);
     return rc;
 }
 
@@ -127,14 +121,5 @@ int driver_disk_set_cloud_volume(struct task_ctx *t, const char *disk_id, const 
 
 int driver_secret_get(struct task_ctx *t, const char *name, wm_secret **out)
 {
-    char err[256];
-    struct wm_pg *db = db_open(t);
-    if (!db)
-        return -EIO;
-    const char *mk = wm_config_str(t->cfg, "secrets.master_key");
-    struct wm_secrets *st = wm_secrets_open(db, mk && *mk ? mk : NULL, err, sizeof(err));
-    int rc = st ? wm_secrets_get(st, name, out, err, sizeof(err)) : -EIO;
-    wm_secrets_close(st);
-    wm_pg_free(db);
-    return rc < 0 ? task_fail(t, "credential %s: %s", name, err) : 0;
+    return task_secret_get(t, name, out);
 }

@@ -1,9 +1,9 @@
 /* driver_instance — what the real target drivers record per server in the
  * inventory (schemas/sql/020_drivers_instances.sql): the test and cutover
  * instances (id, address), the last validation report, and the provider
- * volume id of each replicated disk.  Each call opens a short connection
- * with the task's conninfo (handlers run on slot threads; no shared
- * connection).  Errors: negative errno after task_fail(). */
+ * volume id of each replicated disk.  Every call uses the task's one
+ * connection (task_db; a task runs on one slot thread).  Errors: negative
+ * errno after task_fail(). */
 #ifndef WM_DRIVER_INSTANCE_H
 #define WM_DRIVER_INSTANCE_H
 

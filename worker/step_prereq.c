@@ -178,17 +178,15 @@ static int check_source(struct task_ctx *t, struct wm_pg *db, struct pq_run *r)
 
 int step_prereq(struct task_ctx *t)
 {
-    char err[256];
     struct pq_run *r = calloc(1, sizeof(*r));
     if (!r)
         return task_fail(t, "prereq: out of memory");
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
-    int rc = db ? 0 : task_fail(t, "prereq: database: %s", err);
+    struct wm_pg *db = task_db(t); /* the task's one connection */
+    int rc = db ? 0 : -EIO;
     rc = rc < 0 ? rc : replication_layout_get(t, &r->l);
     rc = rc < 0 ? rc : read_os_family(t, db, r->inv_os, sizeof(r->inv_os));
     rc = rc < 0 ? rc : fill_spec(t, r);
     rc = rc < 0 ? rc : check_source(t, db, r);
-    wm_pg_free(db);
     free(r);
     return rc < 0 ? rc : t->provider->check_target(t);
 }

@@ -35,8 +35,9 @@ int task_fail(struct task_ctx *t, const char *fmt, ...)
 int task_checkpoint_save(struct task_ctx *t, const char *json)
 {
     char err[512];
-    if (!t->db && !(t->db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err)))) {
-        wm_warn("task.checkpoint_failed", "task=%lld err=\"%s\"", (long long)t->msg.task_id, err);
+    if (!task_db(t)) {
+        wm_warn("task.checkpoint_failed", "task=%lld err=\"%s\"", (long long)t->msg.task_id,
+                t->error);
         return -EIO;
     }
     char id[24], att[16];
@@ -65,6 +66,7 @@ void task_ctx_free(struct task_ctx *t)
         return;
     wm_task_msg_clear(&t->msg);
     free(t->checkpoint);
+    task_server_free(t->server);
     wm_pg_free(t->db);
     free(t);
 }

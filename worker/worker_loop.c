@@ -171,11 +171,15 @@ static void worker_dead_letter(struct worker *w, rd_kafka_message_t *m, const ch
 
 /* Rows are locked in id order (as every multi-row update of tasks does), so
  * concurrent batches never deadlock.  published_at comes from the message:
- * when the scheduler sent it. */
+ * when the scheduler sent it.  A row is claimed only if it is the one the
+ * message names (kind, server, wave): a message that disagrees with its row
+ * claims nothing (worker_dispatch dead-letters it). */
 static const char SQL_CLAIM[] =
-    "WITH m AS (SELECT DISTINCT ON (id, att) * FROM unnest($1::bigint[], $2::int[], $6::bigint[])"
-    "   AS m(id, att, pub) ORDER BY id, att),"
+    "WITH m AS (SELECT DISTINCT ON (id, att, kind, srv, wave) * FROM unnest($1::bigint[],"
+    "   $2::int[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])"
+    "   AS m(id, att, pub, kind, srv, wave) ORDER BY id, att, kind, srv, wave),"
     " l AS (SELECT t.id, m.pub FROM tasks t JOIN m ON t.id = m.id AND t.attempt = m.att"
+    "   AND t.kind = m.kind AND t.server_id = m.srv AND t.wave_id = m.wave"
     "   WHERE t.state = 'QUEUED' ORDER BY t.id FOR UPDATE OF t),"
     " c AS (UPDATE tasks t SET state = 'RUNNING', lease_owner = $3,"
     "   lease_expires = now() + $4::bigint * interval '1 ms', claimed_at = now(),"
@@ -190,7 +194,7 @@ static const char SQL_CLAIM[] =
  * result (claimed rows) or NULL after logging. */
 static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
 {
-    struct wm_pgarr ia = {0}, aa = {0}, pa = {0};
+    struct wm_pgarr ia = {0}, aa = {0}, pa = {0}, ka = {0}, sa = {0}, wa = {0};
     char lease[24], err[512];
     for (size_t i = 0; i < n; i++) {
         if (!t[i])
@@ -198,17 +202,21 @@ static PGresult *worker_claim(struct worker *w, struct task_ctx **t, size_t n)
         wm_pgarr_int(&ia, t[i]->msg.task_id, false);
         wm_pgarr_int(&aa, t[i]->msg.attempt, false);
         wm_pgarr_int(&pa, t[i]->msg.published_ms, false);
+        wm_pgarr_text(&ka, t[i]->msg.kind ? t[i]->msg.kind : "");
+        wm_pgarr_int(&sa, t[i]->msg.server_id, false);
+        wm_pgarr_int(&wa, t[i]->msg.wave_id, false);
     }
     const char *ids = wm_pgarr_end(&ia), *atts = wm_pgarr_end(&aa), *pubs = wm_pgarr_end(&pa);
+    const char *kinds = wm_pgarr_end(&ka), *srvs = wm_pgarr_end(&sa), *waves = wm_pgarr_end(&wa);
     PGresult *r = NULL;
-    if (!ids || !atts || !pubs) {
+    if (!ids || !atts || !pubs || !kinds || !srvs || !waves) {
         wm_warn("worker.claim_failed", "err=\"out of memory\"");
         goto out;
     }
     snprintf(lease, sizeof(lease), "%lld", (long long)w->lease_ms);
-    const char *p[] = {ids, atts, w->id, lease, w->actor, pubs};
+    const char *p[] = {ids, atts, w->id, lease, w->actor, pubs, kinds, srvs, waves};
     for (int attempt = 0; attempt < 3 && !r; attempt++) {
-        static const struct pgprep claim = {"wm_worker_claim", SQL_CLAIM, 6};
+        static const struct pgprep claim = {"wm_worker_claim", SQL_CLAIM, 9};
         r = pgprep_query(w->db, &claim, p, err, sizeof(err));
         if (!r) {
             wm_warn("worker.claim_failed", "attempt=%d err=\"%s\"", attempt + 1, err);
@@ -219,6 +227,9 @@ out:
     wm_pgarr_free(&ia);
     wm_pgarr_free(&aa);
     wm_pgarr_free(&pa);
+    wm_pgarr_free(&ka);
+    wm_pgarr_free(&sa);
+    wm_pgarr_free(&wa);
     return r;
 }
 
@@ -263,8 +274,69 @@ static struct task_ctx *worker_decode(struct worker *w, rd_kafka_message_t *m)
     return t;
 }
 
-/* Hands the claimed tasks to slots; drops the rest (duplicate or stale). */
-static void worker_dispatch(struct worker *w, struct task_ctx **t, size_t n, PGresult *r)
+static const char SQL_ROWS[] =
+    "SELECT id, kind, server_id, wave_id FROM tasks WHERE id = ANY($1::bigint[])";
+
+/* Why the row of an unclaimed message disagrees with the message (into
+ * why), or "" when it agrees or does not exist (a stale duplicate). */
+static void row_disagrees(const PGresult *rows, const struct task_ctx *t, char *why, size_t cap)
+{
+    why[0] = '\0';
+    for (int k = 0; rows && k < PQntuples(rows); k++) {
+        if (strtoll(PQgetvalue(rows, k, 0), NULL, 10) != t->msg.task_id)
+            continue;
+        const char *kind = PQgetvalue(rows, k, 1);
+        int64_t srv = strtoll(PQgetvalue(rows, k, 2), NULL, 10);
+        int64_t wave = strtoll(PQgetvalue(rows, k, 3), NULL, 10);
+        if (strcmp(kind, t->msg.kind ? t->msg.kind : "") != 0 || srv != t->msg.server_id ||
+            wave != t->msg.wave_id)
+            snprintf(why, cap,
+                     "task %lld: the message says kind %.64s server %lld wave %lld, the row says"
+                     " kind %.64s server %lld wave %lld; not run",
+                     (long long)t->msg.task_id, t->msg.kind ? t->msg.kind : "",
+                     (long long)t->msg.server_id, (long long)t->msg.wave_id, kind, (long long)srv,
+                     (long long)wave);
+        return;
+    }
+}
+
+/* The rows of the messages that claimed nothing: a message that disagrees
+ * with its row is forged or from elsewhere and goes to wm.dlq with the
+ * reason; the others are duplicates or stale and are dropped. */
+static void worker_unclaimed(struct worker *w, struct task_ctx **t, rd_kafka_message_t **m,
+                             size_t n)
+{
+    struct wm_pgarr ia = {0};
+    char err[256], why[512];
+    for (size_t i = 0; i < n; i++)
+        if (t[i])
+            wm_pgarr_int(&ia, t[i]->msg.task_id, false);
+    const char *ids = wm_pgarr_end(&ia);
+    const char *p[] = {ids};
+    PGresult *rows = ids ? wm_pg_query(w->db, SQL_ROWS, 1, p, err, sizeof(err)) : NULL;
+    if (!rows)
+        wm_warn("worker.unclaimed_check_failed", "err=\"%s\"", ids ? err : "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i])
+            continue;
+        row_disagrees(rows, t[i], why, sizeof(why));
+        if (why[0]) {
+            worker_dead_letter(w, m[i], why);
+        } else {
+            atomic_fetch_add(&w->st.dropped, 1);
+            wm_info("task.dropped", "task=%lld attempt=%d reason=\"not QUEUED at this attempt\"",
+                    (long long)t[i]->msg.task_id, (int)t[i]->msg.attempt);
+        }
+        task_ctx_free(t[i]);
+        t[i] = NULL;
+    }
+    PQclear(rows);
+    wm_pgarr_free(&ia);
+}
+
+/* Hands the claimed tasks to slots; the rest to worker_unclaimed. */
+static void worker_dispatch(struct worker *w, struct task_ctx **t, rd_kafka_message_t **m,
+                            size_t n, PGresult *r)
 {
     for (int k = 0; k < PQntuples(r); k++) {
         int64_t id = strtoll(PQgetvalue(r, k, 0), NULL, 10);
@@ -282,14 +354,11 @@ static void worker_dispatch(struct worker *w, struct task_ctx **t, size_t n, PGr
             break;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (t[i]) {
-            atomic_fetch_add(&w->st.dropped, 1);
-            wm_info("task.dropped", "task=%lld attempt=%d reason=\"not QUEUED at this attempt\"",
-                    (long long)t[i]->msg.task_id, (int)t[i]->msg.attempt);
-            task_ctx_free(t[i]);
+            worker_unclaimed(w, t, m, n);
+            break;
         }
-    }
 }
 
 static void worker_handle_batch(struct worker *w, rd_kafka_message_t **m, size_t n)
@@ -307,7 +376,7 @@ static void worker_handle_batch(struct worker *w, rd_kafka_message_t **m, size_t
             worker_rewind(w, m, n);
             return;
         }
-        worker_dispatch(w, t, n, r);
+        worker_dispatch(w, t, m, n, r);
         PQclear(r);
     }
     for (size_t i = 0; i < n; i++) /* the tasks are safe in PostgreSQL now */

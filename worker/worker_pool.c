@@ -44,6 +44,8 @@ static void *slot_main(void *arg)
         t->started_ms = wm_mono_ms();
         if (task_should_stop(t))
             t->result = TASK_RELEASED; /* shutting down before it started */
+        else if (task_load(t) < 0) /* the rows, not the message, say what to do */
+            t->result = TASK_FAILED;
         else
             t->result = handler_run(t);
         wm_info("task.finished", "task=%lld attempt=%d kind=%s result=%s ms=%lld%s",

@@ -24,6 +24,7 @@
 #include "../support/repl_cutproxy.h"
 #include "../support/repl_fixture.h"
 #include "../support/tls_fixture.h"
+#include "blockmap.h"
 #include "control.h"
 #include "receiver.h"
 #include "repl_client.h"
@@ -191,12 +192,73 @@ static void test_wrong_role_cannot_drive_the_agent(void **st)
     repl_client_free(c);
 }
 
+struct stop_after {
+    int n;
+};
+
+static void count_frames(const struct proto_progress *p, void *ud)
+{
+    (void)p;
+    ((struct stop_after *)ud)->n++;
+}
+
+static bool stop_after_two(void *ud)
+{
+    return ((struct stop_after *)ud)->n >= 2;
+}
+
+/* What the worker's replication driver does when its task must stop: the
+ * call ends with -ECANCELED once should_stop says so, the job goes on on
+ * the agent, and the same request re-attaches and gets its result. */
+static void test_should_stop_ends_the_call_not_the_job(void **st)
+{
+    (void)st;
+    char err[512], img[400];
+    struct repl_client *c = repl_client_new(dir, err, sizeof(err));
+    assert_non_null(c);
+    struct repl_client_req req = request(REPL_CLIENT_SYNC, "ctl9", "t9");
+    req.bwlimit = 5u << 20; /* ~3 s: progress frames before the end */
+    struct repl_client_result res;
+    struct stop_after s = {0};
+    const struct repl_client_cb cb = {.progress = count_frames, .should_stop = stop_after_two,
+                                      .ud = &s};
+    assert_int_equal(repl_client_call(c, agent_addr, &req, &cb, 0, &res, err, sizeof(err)),
+                     -ECANCELED);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(repl_client_call(c, agent_addr, &req, NULL, 0, &res, err, sizeof(err)), 0);
+    if (res.rc != 0)
+        fail_msg("re-attached sync: %s", res.text);
+    assert_int_equal(res.gen, 1);
+    snprintf(img, sizeof(img), "%s/ctl9.img", root);
+    assert_true(same_files(src, img));
+    repl_client_free(c);
+}
+
+/* The size the driver reserves per disk for the agent's digest map is the
+ * size of the map the replicator writes. */
+static void test_map_bytes_is_the_size_of_the_agents_map(void **st)
+{
+    (void)st;
+    char err[256], path[400];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/sizing.map", pki);
+    struct blockmap *m = blockmap_open(path, 1, 4096, SRC_SIZE + 1, err, sizeof(err));
+    assert_non_null(m);
+    blockmap_free(m);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal((uint64_t)sb.st_size, repl_client_map_bytes(SRC_SIZE + 1, 0));
+    assert_int_equal(repl_client_map_bytes(0, 0), 0);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_and_verify_through_control_connection),
         cmocka_unit_test(test_dropped_control_connection_keeps_the_sync),
         cmocka_unit_test(test_wrong_role_cannot_drive_the_agent),
+        cmocka_unit_test(test_should_stop_ends_the_call_not_the_job),
+        cmocka_unit_test(test_map_bytes_is_the_size_of_the_agents_map),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,10 +1,10 @@
-/* driver_repl — the "wavemill" replication driver (see driver_repl.h).
+/* replication — the "wavemill" replication driver (see replication.h).
  *
  * The worker never touches disk bytes (docs/architecture.md, principle 3): it talks to
  * the source only through the task's transport (install, start, stop) and
  * to the resident agent's mTLS control port (sync, verify).  Every fact the
- * driver needs comes from PostgreSQL by the task's server id, so the
- * scheduler only has to name the driver. */
+ * driver needs comes from the task context (the server, its settings and
+ * disks, loaded once per task on the task's one connection, task_load.c). */
 #include "replication/replication.h"
 
 #include <errno.h>
@@ -19,18 +19,15 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
-#include "blockmap.h"
 #include "clock.h"
 #include "config.h"
-#include "frame.h"
 #include "json.h"
 #include "jsonr.h"
 #include "log.h"
 #include "pg.h"
 #include "proto.h"
+#include "repl_client.h"
 #include "task.h"
-#include "tls.h"
-#include "xport.h"
 
 #define RP_MAX_DISKS 16
 #define RP_OUT 2048
@@ -87,108 +84,84 @@ struct rp_server {
     struct rp_disk disks[RP_MAX_DISKS];
 };
 
-static const char SQL_SERVER[] =
-    "SELECT name, coalesce(nullif(settings->>'agent_host', ''), source_host),"
-    " coalesce(settings->>'agent_port', ''), coalesce(settings->>'agent_dir', ''),"
-    " coalesce(settings->>'receiver', '') FROM servers WHERE id = $1";
-static const char SQL_DISKS[] =
-    "SELECT id, source_path, target_volume, size_bytes FROM disks WHERE server_id = $1"
-    " ORDER BY id LIMIT 17";
-
 static const char *cfg_str(const struct task_ctx *t, const char *key)
 {
     const char *v = wm_config_str(t->cfg, key);
     return v ? v : "";
 }
 
-static int rp_load_server(struct task_ctx *t, struct wm_pg *db, const char *sid,
-                          struct rp_server *s)
+/* The server as the task context has it (task_load.c): servers.settings
+ * overrides (agent_host, agent_port, agent_dir, receiver) over the config. */
+static void rp_fill_server(struct task_ctx *t, struct rp_server *s)
 {
-    char err[256];
-    const char *p[] = {sid};
-    PGresult *r = wm_pg_query(db, SQL_SERVER, 1, p, err, sizeof(err));
-    if (!r)
-        return task_fail(t, "replication: reading server %s: %s", sid, err);
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return task_fail(t, "replication: server %s is not in the inventory", sid);
-    }
-    const char *host = PQgetvalue(r, 0, 1), *port = PQgetvalue(r, 0, 2);
+    const char *host = task_setting(t, "agent_host"), *port = task_setting(t, "agent_port");
+    const char *dir = task_setting(t, "agent_dir"), *rx = task_setting(t, "receiver");
     char port_def[16];
+    if (!host)
+        host = task_server_str(t, TS_SOURCE_HOST);
     snprintf(port_def, sizeof(port_def), "%lld", (long long)wm_config_int(t->cfg, "repl.agent_port"));
-    snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(r, 0, 0));
+    snprintf(s->name, sizeof(s->name), "%s", task_server_str(t, TS_NAME));
     snprintf(s->agent_addr, sizeof(s->agent_addr), strchr(host, ':') ? "[%s]:%s" : "%s:%s",
-             *host ? host : "127.0.0.1", *port ? port : port_def);
-    const char *dir = PQgetvalue(r, 0, 3), *rx = PQgetvalue(r, 0, 4);
-    snprintf(s->agent_dir, sizeof(s->agent_dir), "%s", *dir ? dir : cfg_str(t, "repl.agent_dir"));
-    snprintf(s->receiver, sizeof(s->receiver), "%s", *rx ? rx : cfg_str(t, "repl.receiver"));
-    PQclear(r);
-    return 0;
+             *host ? host : "127.0.0.1", port ? port : port_def);
+    snprintf(s->agent_dir, sizeof(s->agent_dir), "%s", dir ? dir : cfg_str(t, "repl.agent_dir"));
+    snprintf(s->receiver, sizeof(s->receiver), "%s", rx ? rx : cfg_str(t, "repl.receiver"));
 }
 
-/* Fills s->disks; a disk without a target volume gets <server>-disk<N>,
- * written back so the inventory names the volume the data lives in. */
-static int rp_load_disks(struct task_ctx *t, struct wm_pg *db, const char *sid,
-                         struct rp_server *s)
+/* Fills s->disks from the task context; a disk without a target volume
+ * gets <server>-disk<N>, written back so the inventory names the volume the
+ * data lives in. */
+static int rp_fill_disks(struct task_ctx *t, struct rp_server *s)
 {
     char err[256];
-    const char *p[] = {sid};
-    PGresult *r = wm_pg_query(db, SQL_DISKS, 1, p, err, sizeof(err));
-    if (!r)
-        return task_fail(t, "replication: reading disks of %s: %s", s->name, err);
-    int n = PQntuples(r), rc = 0;
-    char name[PROTO_NAME_MAX];
-    snprintf(name, sizeof(name), "%s", s->name);
+    int n = 0, rc = task_disks(t, &n);
+    if (rc < 0)
+        return rc;
     if (n > RP_MAX_DISKS)
-        rc = task_fail(t, "replication: %s has more than %d disks", s->name, RP_MAX_DISKS);
+        return task_fail(t, "replication: %s has more than %d disks", s->name, RP_MAX_DISKS);
     for (int i = 0; i < n && rc == 0; i++) {
         struct rp_disk *d = &s->disks[s->ndisks++];
-        snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(r, i, 0));
-        snprintf(d->path, sizeof(d->path), "%s", PQgetvalue(r, i, 1));
-        const char *vol = PQgetvalue(r, i, 2);
+        snprintf(d->id, sizeof(d->id), "%s", task_disk_str(t, i, 0));
+        snprintf(d->path, sizeof(d->path), "%s", task_disk_str(t, i, 1));
+        const char *vol = task_disk_str(t, i, 2);
         if (*vol)
             snprintf(d->volume, sizeof(d->volume), "%s", vol);
-        else if (snprintf(d->volume, sizeof(d->volume), "%.100s-disk%d", name, i) >= (int)sizeof(d->volume))
+        else if (snprintf(d->volume, sizeof(d->volume), "%.100s-disk%d", task_server_str(t, TS_NAME),
+                          i) >= (int)sizeof(d->volume))
             d->volume[0] = '\0';
-        d->size = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+        d->size = task_disk_size(t, i);
         if (!proto_volume_valid(d->volume))
             rc = task_fail(t, "replication: volume name '%s' of %s is not usable", d->volume,
                            d->path);
         const char *up[] = {d->id, d->volume};
         if (rc == 0 && !*vol &&
-            wm_pg_exec(db, "UPDATE disks SET target_volume = $2 WHERE id = $1", 2, up, NULL, err,
+            wm_pg_exec(t->db, "UPDATE disks SET target_volume = $2 WHERE id = $1", 2, up, NULL, err,
                        sizeof(err)) < 0)
             rc = task_fail(t, "replication: naming the volume of %s: %s", d->path, err);
     }
-    PQclear(r);
     if (rc == 0 && s->ndisks == 0)
         rc = task_fail(t, "replication: server %s has no disks in the inventory", s->name);
     return rc;
 }
 
-/* Opens the database and loads the server (and its disks if want_disks). */
+/* The server (and its disks if want_disks) from the task context; returns
+ * the task's one connection (borrowed: never freed here) or NULL after
+ * task_fail. */
 static struct wm_pg *rp_open(struct task_ctx *t, struct rp_server *s, bool want_disks)
 {
-    char err[256], sid[24];
     memset(s, 0, sizeof(*s));
-    snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
-    if (!db) {
-        task_fail(t, "replication: database: %s", err);
+    if (task_server_load(t) < 0)
         return NULL;
-    }
-    if (rp_load_server(t, db, sid, s) < 0 || (want_disks && rp_load_disks(t, db, sid, s) < 0)) {
-        wm_pg_free(db);
+    rp_fill_server(t, s);
+    if (want_disks && rp_fill_disks(t, s) < 0)
         return NULL;
-    }
-    return db;
+    return t->db;
 }
 
-/* A disk's digest map in the agent's state folder: a 4 KiB header and one
- * digest per 4 KiB block (the agent's block size: the driver asks for none). */
+/* A disk's digest map in the agent's state folder, as the replicator
+ * sizes it (the agent's default block size: the driver asks for none). */
 static uint64_t rp_map_bytes(int64_t size)
 {
-    return size > 0 ? 4096 + ((uint64_t)size + 4095) / 4096 * BLOCKMAP_DIGEST : 0;
+    return size > 0 ? repl_client_map_bytes((uint64_t)size, 0) : 0;
 }
 
 int replication_layout_get(struct task_ctx *t, struct replication_layout *l)
@@ -196,12 +169,10 @@ int replication_layout_get(struct task_ctx *t, struct replication_layout *l)
     struct rp_server *s = calloc(1, sizeof(*s));
     if (!s)
         return task_fail(t, "replication: out of memory");
-    struct wm_pg *db = rp_open(t, s, true);
-    if (!db) {
+    if (!rp_open(t, s, true)) {
         free(s);
         return -EIO;
     }
-    wm_pg_free(db);
     memset(l, 0, sizeof(*l));
     snprintf(l->agent_dir, sizeof(l->agent_dir), "%s", s->agent_dir);
     snprintf(l->receiver, sizeof(l->receiver), "%s", s->receiver);
@@ -319,64 +290,49 @@ static void rp_agent_bin(const struct task_ctx *t, char *out, size_t cap)
 
 /* ------------------------------------------------------------ control port */
 
-/* One control request to the agent; progress frames go to cb until the
- * result.  Stops (-ECANCELED) between frames when the task must stop: the
- * job keeps running on the agent and the next attempt re-attaches to it. */
+/* Every request to the agent goes through the replicator's client library
+ * (repl_client.h), the same code its tests drive: progress frames go to cb
+ * until the result; the run stops (-ECANCELED) between frames when the task
+ * must stop, and the job keeps running on the agent for the next attempt
+ * to re-attach to. */
 typedef void (*rp_progress_fn)(const struct proto_progress *p, void *ud);
 
 struct rp_call {
     struct task_ctx *t;
-    struct wm_tls_ctx *tls;
+    struct repl_client *cli; /* the worker's certificate (repl.worker_tls_dir) */
     const char *agent;
     int io_ms;
 };
 
-static int rp_request(struct xport *x, const struct proto_ctl_req *req)
+struct rp_cb_ud {
+    struct task_ctx *t;
+    rp_progress_fn fn;
+    void *ud;
+};
+
+static void rp_cb_progress(const struct proto_progress *p, void *ud)
 {
-    uint8_t buf[2048];
-    long n = proto_ctl_req_encode(req, buf, sizeof(buf));
-    return n < 0 ? (int)n : frame_send(x, FRAME_CTL_REQ, buf, (uint32_t)n);
+    struct rp_cb_ud *u = ud;
+    if (u->fn)
+        u->fn(p, u->ud);
 }
 
-static int rp_control(const struct rp_call *c, const struct proto_ctl_req *req, rp_progress_fn cb,
-                      void *ud, struct proto_ctl_result *res, char *err, size_t errlen)
+static bool rp_cb_stop(void *ud)
 {
-    struct xport *x = xport_dial(c->agent, c->tls, c->io_ms, err, errlen);
-    if (!x)
-        return -ECONNREFUSED;
-    if (c->tls && strcmp(x->peer_role, "agent") != 0) {
-        snprintf(err, errlen, "%s is not an agent (certificate role '%s')", c->agent, x->peer_role);
-        xport_free(x);
-        return -EPERM;
-    }
-    int rc = rp_request(x, req);
-    uint8_t *buf = NULL, type = 0;
-    size_t cap = 0;
-    struct proto_progress p;
-    while (rc == 0) {
-        if (c->t && task_should_stop(c->t)) {
-            rc = -ECANCELED;
-            break;
-        }
-        int n = frame_recv(x, &type, &buf, &cap, 65536, err, errlen);
-        if (n < 0)
-            rc = n;
-        else if (type == FRAME_CTL_RESULT && proto_ctl_result_decode(buf, (size_t)n, res) == 0)
-            break;
-        else if (type == FRAME_CTL_PROGRESS && proto_progress_decode(buf, (size_t)n, &p) == 0) {
-            if (cb)
-                cb(&p, ud);
-        } else {
-            snprintf(err, errlen, "malformed frame from the agent");
-            rc = -EPROTO;
-        }
-    }
-    free(buf);
-    xport_free(x);
-    return rc;
+    const struct rp_cb_ud *u = ud;
+    return u->t && task_should_stop(u->t);
 }
 
-static struct wm_tls_ctx *rp_worker_tls(struct task_ctx *t)
+static int rp_control(const struct rp_call *c, const struct repl_client_req *req, rp_progress_fn cb,
+                      void *ud, struct repl_client_result *res, char *err, size_t errlen)
+{
+    struct rp_cb_ud u = {c->t, cb, ud};
+    const struct repl_client_cb cbs = {.progress = rp_cb_progress, .should_stop = rp_cb_stop,
+                                       .ud = &u};
+    return repl_client_call(c->cli, c->agent, req, &cbs, c->io_ms, res, err, errlen);
+}
+
+static struct repl_client *rp_client(struct task_ctx *t)
 {
     char err[512];
     const char *dir = cfg_str(t, "repl.worker_tls_dir");
@@ -384,20 +340,19 @@ static struct wm_tls_ctx *rp_worker_tls(struct task_ctx *t)
         task_fail(t, "replication: repl.worker_tls_dir is not set (the worker's certificate, role worker)");
         return NULL;
     }
-    struct wm_tls_ctx *tls = wm_tls_ctx_new(dir, WM_TLS_CLIENT, err, sizeof(err));
-    if (!tls)
+    struct repl_client *cli = repl_client_new(dir, err, sizeof(err));
+    if (!cli)
         task_fail(t, "replication: worker certificate: %s", err);
-    return tls;
+    return cli;
 }
 
 /* Does the agent answer over mTLS?  An empty request is refused by a live
  * agent with a result frame, which proves the handshake and our role. */
 static int rp_ping(const struct rp_call *c, char *err, size_t errlen)
 {
-    struct proto_ctl_req req = {.op = PROTO_CTL_VERIFY};
-    snprintf(req.volume, sizeof(req.volume), "ping");
-    struct proto_ctl_result res;
-    memset(&res, 0, sizeof(res));
+    const struct repl_client_req req = {.op = REPL_CLIENT_VERIFY, .disk = "", .volume = "ping",
+                                        .to = ""};
+    struct repl_client_result res;
     int rc = rp_control(c, &req, NULL, NULL, &res, err, errlen);
     if (rc < 0)
         return rc;
@@ -530,19 +485,17 @@ static int rp_install(struct task_ctx *t, const struct rp_server *s, const char 
 static int rp_install_agent(struct task_ctx *t)
 {
     struct rp_server s;
-    struct wm_pg *db = rp_open(t, &s, false);
-    if (!db)
+    if (!rp_open(t, &s, false))
         return -EIO;
-    wm_pg_free(db);
     char bin[PATH_MAX], ver[17];
     rp_agent_bin(t, bin, sizeof(bin));
     if (rp_agent_version(bin, ver) < 0)
         return task_fail(t, "agent install: cannot read the agent binary %s", bin);
-    struct rp_call c = {t, rp_worker_tls(t), s.agent_addr, 10000};
-    if (!c.tls)
+    struct rp_call c = {t, rp_client(t), s.agent_addr, 10000};
+    if (!c.cli)
         return -EIO;
     int rc = rp_install(t, &s, bin, ver, &c);
-    wm_tls_ctx_free(c.tls);
+    repl_client_free(c.cli);
     return rc;
 }
 
@@ -666,7 +619,8 @@ static void rp_save_checkpoint(struct rp_sync *y)
 }
 
 /* The disk's row after its generation was committed. */
-static void rp_disk_synced(struct rp_sync *y, const struct rp_disk *d, const struct proto_ctl_result *r)
+static void rp_disk_synced(struct rp_sync *y, const struct rp_disk *d,
+                           const struct repl_client_result *r)
 {
     char gen[24], total[24], rate[24];
     snprintf(gen, sizeof(gen), "%" PRIu64, r->gen);
@@ -683,24 +637,26 @@ static void rp_disk_synced(struct rp_sync *y, const struct rp_disk *d, const str
 static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, const struct rp_disk *d)
 {
     struct task_ctx *t = y->t;
-    struct proto_ctl_req req = {.op = PROTO_CTL_SYNC,
-                                .streams = (uint16_t)wm_config_int(t->cfg, "repl.streams"),
-                                .level = (int32_t)wm_config_int(t->cfg, "repl.zstd_level"),
-                                .bwlimit = (uint64_t)wm_config_int(t->cfg, "repl.bwlimit")};
+    char id[PROTO_NAME_MAX];
     /* same attempt = same job; a new attempt attaches to a job still running */
-    snprintf(req.id, sizeof(req.id), "t%lld-a%d-%s-d%s-%lld", (long long)t->msg.task_id,
+    snprintf(id, sizeof(id), "t%lld-a%d-%s-d%s-%lld", (long long)t->msg.task_id,
              (int)t->msg.attempt, mode_name(y->mode), d->id, (long long)y->nonce);
-    snprintf(req.disk, sizeof(req.disk), "%s", d->path);
-    snprintf(req.volume, sizeof(req.volume), "%s", d->volume);
-    snprintf(req.to, sizeof(req.to), "%s", y->s.receiver);
+    const struct repl_client_req req = {
+        .op = REPL_CLIENT_SYNC,
+        .id = id,
+        .disk = d->path,
+        .volume = d->volume,
+        .to = y->s.receiver,
+        .streams = (uint16_t)wm_config_int(t->cfg, "repl.streams"),
+        .zstd_level = (int)wm_config_int(t->cfg, "repl.zstd_level"),
+        .bwlimit = (uint64_t)wm_config_int(t->cfg, "repl.bwlimit")};
     y->cur = d;
     y->next_db_ms = 0;
     int64_t t0 = wm_mono_ms();
     char err[512] = "";
-    struct proto_ctl_result res;
+    struct repl_client_result res;
     int rc = -EIO;
     for (int i = 0; i < RP_DIAL_TRIES; i++) {
-        memset(&res, 0, sizeof(res));
         rc = rp_control(c, &req, rp_on_progress, y, &res, err, sizeof(err));
         if (rc == 0 || rc == -ECANCELED || rc == -EPERM || task_should_stop(t))
             break;
@@ -774,10 +730,9 @@ static int rp_sync(struct task_ctx *t, enum replication_sync_mode mode)
     y->mode = mode;
     int rc = -EIO;
     struct rp_call c = {t, NULL, y->s.agent_addr, (int)wm_config_int(t->cfg, "repl.io_timeout")};
-    if ((y->db = rp_open(t, &y->s, true)) && (c.tls = rp_worker_tls(t)))
+    if ((y->db = rp_open(t, &y->s, true)) && (c.cli = rp_client(t)))
         rc = rp_sync_all(y, &c);
-    wm_tls_ctx_free(c.tls);
-    wm_pg_free(y->db);
+    repl_client_free(c.cli);
     free(y);
     return rc;
 }
@@ -790,16 +745,15 @@ static int rp_verify_disk(struct rp_sync *y, const struct rp_call *c, const stru
                           uint64_t *mismatched, char *text, size_t cap)
 {
     struct task_ctx *t = y->t;
-    struct proto_ctl_req req = {.op = PROTO_CTL_VERIFY};
+    char id[PROTO_NAME_MAX];
     /* a verify is never re-attached: each call compares afresh */
-    snprintf(req.id, sizeof(req.id), "t%lld-a%d-verify-d%s-%lld", (long long)t->msg.task_id,
+    snprintf(id, sizeof(id), "t%lld-a%d-verify-d%s-%lld", (long long)t->msg.task_id,
              (int)t->msg.attempt, d->id, (long long)wm_mono_ms());
-    snprintf(req.disk, sizeof(req.disk), "%s", d->path);
-    snprintf(req.volume, sizeof(req.volume), "%s", d->volume);
-    snprintf(req.to, sizeof(req.to), "%s", y->s.receiver);
-    struct proto_ctl_result res;
+    const struct repl_client_req req = {
+        .op = REPL_CLIENT_VERIFY, .id = id, .disk = d->path, .volume = d->volume,
+        .to = y->s.receiver};
+    struct repl_client_result res;
     char err[512] = "";
-    memset(&res, 0, sizeof(res));
     int rc = rp_control(c, &req, NULL, NULL, &res, err, sizeof(err));
     if (rc == -ECANCELED)
         return rc;
@@ -856,10 +810,9 @@ static int rp_verify(struct task_ctx *t)
     y->mode = REPLICATION_SYNC_DELTA;
     int rc = -EIO;
     struct rp_call c = {t, NULL, y->s.agent_addr, (int)wm_config_int(t->cfg, "repl.io_timeout")};
-    if ((y->db = rp_open(t, &y->s, true)) && (c.tls = rp_worker_tls(t)))
+    if ((y->db = rp_open(t, &y->s, true)) && (c.cli = rp_client(t)))
         rc = rp_verify_disks(y, &c, false);
-    wm_tls_ctx_free(c.tls);
-    wm_pg_free(y->db);
+    repl_client_free(c.cli);
     free(y);
     return rc;
 }
@@ -871,7 +824,7 @@ static bool rp_source_is_down(struct task_ctx *t)
 {
     char err[256], sid[24];
     snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
+    struct wm_pg *db = task_db(t);
     const char *p[] = {sid};
     PGresult *r = db ? wm_pg_query(db,
                                    "SELECT count(*) FROM tasks WHERE server_id = $1"
@@ -880,17 +833,14 @@ static bool rp_source_is_down(struct task_ctx *t)
                      : NULL;
     bool down = r && PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) > 0;
     PQclear(r);
-    wm_pg_free(db);
     return down;
 }
 
 static int rp_remove_agent(struct task_ctx *t)
 {
     struct rp_server s;
-    struct wm_pg *db = rp_open(t, &s, false);
-    if (!db)
+    if (!rp_open(t, &s, false))
         return -EIO;
-    wm_pg_free(db);
     char cmd[2048], out[RP_OUT];
     /* only the files the driver put there: the folder may be a mount point */
     if (rp_cmd(cmd, sizeof(cmd), s.agent_dir,

@@ -1,12 +1,13 @@
-/* driver_transport — the transport drivers "local" and "ssh": the task
+/* transport_driver — the transport drivers "local" and "ssh": the task
  * handlers' view (driver.h) of the transport library (transport.h).
  *
- * ssh reaches the server as the inventory says (servers.source_host,
- * source_port, source_user) with the private key named by
- * servers.credential, read from the credential store under
- * secrets.master_key (or, without a credential, the file ssh.key_file),
- * and the host key pinned in ssh.known_hosts.  The key is written to a
- * 0600 temp file for the one command and removed right after.
+ * ssh reaches the server as the task's server row says (source_host,
+ * source_port, source_user, loaded once per task by task_load.c) with the
+ * private key named by servers.credential, decrypted once per task from the
+ * credential store under secrets.master_key (or, without a credential, the
+ * file ssh.key_file), and the host key pinned in ssh.known_hosts.  The key
+ * is written to a 0600 temp file for the one command and removed right
+ * after.  No PostgreSQL connection of its own.
  *
  * A command that exits non-zero fails the operation with its exit code and
  * stderr in the task error. */
@@ -19,12 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "config.h"
 #include "log.h"
-#include "pg.h"
-#include "secrets.h"
 #include "task.h"
 #include "transport/transport.h"
 #include "transport/transport_ssh.h"
@@ -56,28 +53,23 @@ static void tp_close(struct tp_session *s)
         unlink(s->keyfile);
 }
 
-/* Writes the credential's value to a 0600 temp file. */
-static int tp_key_from_store(struct task_ctx *t, struct wm_pg *db, const char *name,
-                             struct tp_session *s)
+/* Writes the server's credential (decrypted once per task) to a 0600 temp
+ * file for this session. */
+static int tp_key_file(struct task_ctx *t, struct tp_session *s)
 {
-    char err[256];
-    const char *mk = wm_config_str(t->cfg, "secrets.master_key");
-    struct wm_secrets *st = wm_secrets_open(db, mk && *mk ? mk : NULL, err, sizeof(err));
-    wm_secret *v = NULL;
-    int rc = st ? wm_secrets_get(st, name, &v, err, sizeof(err)) : -EIO;
-    wm_secrets_close(st);
-    if (rc < 0)
-        return task_fail(t, "ssh: credential %s: %s", name, err);
-    size_t len = 0;
-    const char *key = wm_secret_reveal(v, &len);
+    const char *key;
+    size_t len;
+    if (task_credential(t, &key, &len) < 0)
+        return -EIO;
+    if (!key)
+        return 0;
     snprintf(s->keyfile, sizeof(s->keyfile), "/tmp/wm-sshkey.XXXXXX");
     int fd = mkstemp(s->keyfile);
-    rc = fd < 0 ? -errno : 0;
+    int rc = fd < 0 ? -errno : 0;
     if (fd >= 0 && write(fd, key, len) != (ssize_t)len)
         rc = -EIO;
     if (fd >= 0)
         close(fd);
-    wm_secret_free(v);
     if (rc < 0) {
         if (fd >= 0)
             unlink(s->keyfile);
@@ -87,39 +79,24 @@ static int tp_key_from_store(struct task_ctx *t, struct wm_pg *db, const char *n
     return 0;
 }
 
+/* ssh as the task's server row says (loaded once per task). */
 static int tp_open_ssh(struct task_ctx *t, struct tp_session *s)
 {
-    char err[512], sid[24];
-    snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
-    if (!db)
-        return task_fail(t, "ssh: database: %s", err);
-    const char *p[] = {sid};
-    PGresult *r = wm_pg_query(db,
-                              "SELECT source_host, source_port, source_user, credential"
-                              " FROM servers WHERE id = $1",
-                              1, p, err, sizeof(err));
-    int rc = 0;
-    if (!r || PQntuples(r) != 1)
-        rc = task_fail(t, "ssh: server %s: %s", sid, r ? "not in the inventory" : err);
-    else if (*PQgetvalue(r, 0, 3))
-        rc = tp_key_from_store(t, db, PQgetvalue(r, 0, 3), s);
-    if (rc == 0) {
-        const char *user = PQgetvalue(r, 0, 2);
-        struct transport_ssh_config c = {
-            .host = PQgetvalue(r, 0, 0),
-            .port = atoi(PQgetvalue(r, 0, 1)),
-            .user = *user ? user : NULL,
-            .key_file = s->keyfile[0] ? s->keyfile : wm_config_str(t->cfg, "ssh.key_file"),
-            .known_hosts = wm_config_str(t->cfg, "ssh.known_hosts"),
-            .connect_timeout_s = (int)(wm_config_int(t->cfg, "ssh.connect_timeout") / 1000),
-        };
-        if (!(s->tp = transport_ssh_new(&c, err, sizeof(err))))
-            rc = task_fail(t, "ssh: %s", err);
-    }
-    PQclear(r);
-    wm_pg_free(db);
-    return rc;
+    char err[512];
+    if (task_server_load(t) < 0 || tp_key_file(t, s) < 0)
+        return -EIO;
+    const char *user = task_server_str(t, TS_SOURCE_USER);
+    struct transport_ssh_config c = {
+        .host = task_server_str(t, TS_SOURCE_HOST),
+        .port = atoi(task_server_str(t, TS_SOURCE_PORT)),
+        .user = *user ? user : NULL,
+        .key_file = s->keyfile[0] ? s->keyfile : wm_config_str(t->cfg, "ssh.key_file"),
+        .known_hosts = wm_config_str(t->cfg, "ssh.known_hosts"),
+        .connect_timeout_s = (int)(wm_config_int(t->cfg, "ssh.connect_timeout") / 1000),
+    };
+    if (!(s->tp = transport_ssh_new(&c, err, sizeof(err))))
+        return task_fail(t, "ssh: %s", err);
+    return 0;
 }
 
 static int tp_open(struct task_ctx *t, bool ssh, struct tp_session *s)
@@ -202,24 +179,3 @@ static int local_push(struct task_ctx *t, const char *local, const char *remote)
 
 const struct transport_driver transport_ssh_driver = {"ssh", false, ssh_exec, ssh_push};
 const struct transport_driver transport_local_driver = {"local", false, local_exec, local_push};
-
-int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t cap)
-{
-    char err[256], sid[24];
-    out[0] = '\0';
-    if (t->transport && t->transport->simulated)
-        return 0;
-    snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
-    if (!db)
-        return task_fail(t, "server settings: database: %s", err);
-    const char *p[] = {sid, key};
-    PGresult *r = wm_pg_query(db, "SELECT coalesce(settings->>$2, '') FROM servers WHERE id = $1",
-                              2, p, err, sizeof(err));
-    int rc = r ? 0 : task_fail(t, "server settings: %s", err);
-    if (r && PQntuples(r) == 1 && snprintf(out, cap, "%s", PQgetvalue(r, 0, 0)) >= (int)cap)
-        rc = task_fail(t, "server setting %s is too long", key);
-    PQclear(r);
-    wm_pg_free(db);
-    return rc < 0 ? rc : out[0] != '\0';
-}

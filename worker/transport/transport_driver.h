@@ -1,5 +1,5 @@
-/* driver_transport — the transport drivers "ssh" and "local" (driver.h
- * roles) over the transport library; see driver_transport.c. */
+/* transport_driver — the transport drivers "ssh" and "local" (driver.h
+ * roles) over the transport library; see transport_driver.c. */
 #ifndef WM_DRIVER_TRANSPORT_H
 #define WM_DRIVER_TRANSPORT_H
 
@@ -12,10 +12,7 @@ struct wm_config;
 /* Declares ssh.* and secrets.master_key. */
 int transport_driver_declare(struct wm_config *cfg, char *err, size_t errlen);
 
-/* servers.settings->>key of the task's server into out: 1 if set, 0 if
- * not (or the transport is simulated), negative errno after task_fail. */
 struct task_ctx;
-int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t cap);
 
 /* The transport library's handle (transport.h) on the task's server over
  * its transport driver ("ssh" or "local"), for callers that need a
