@@ -26,13 +26,26 @@ static const struct cli_group cli_groups[] = {
      "  wave create NAME [--cutover-at TIME] [--max-parallel N] [--max-launching N] [--priority N]\n"
      "  wave set NAME [--max-parallel N] [--max-launching N] [--priority N]\n"
      "  wave list | wave show NAME     waves, servers by lifecycle, running/failed tasks\n"
-     "  wave start|pause|resume NAME\n"
-     "  wave cutover NAME [--at TIME]  set or bring forward the cutover window\n"
+     "  wave set NAME [--require-approval yes|no] [--source-shutdown after_validate|after_final_delta]\n"
+     "           [--finalize-after manual|N(s|m|h|d)]   cutover policy\n"
+     "  wave check NAME          pre-flight: every configuration/inventory problem at once\n"
+     "  wave start NAME [--force]   runs the pre-flight first (--force starts despite errors)\n"
+     "  wave pause|resume NAME\n"
+     "  wave cutover NAME [--at TIME] [--yes] [--dry-run]\n"
+     "                           set or bring forward the cutover window (asks when it opens now)\n"
+     "  wave approve|finalize NAME, wave revert NAME [--to testing|cutover] [--force] [--yes]\n"
+     "                           the server actions below on every server they apply to\n"
      "                           TIME: 2026-11-22T03:00:00Z (UTC without offset), now, +10m, +2h, +1d\n"},
     {"server", cli_server,
      "  server show NAME         inventory, lifecycle, disks, tasks and their last errors\n"
-     "  server retry NAME        give a FAILED server's failed step new attempts\n"
-     "  server skip NAME --task KIND   pass over one pipeline step\n"},
+     "  server retry NAME...|--failed --wave W   give FAILED servers' failed steps new attempts\n"
+     "  server skip NAME... --task KIND          pass over one pipeline step\n"
+     "  server approve NAME...   mark tested servers ready for cutover (and lift a rollback's hold)\n"
+     "  server revert NAME... [--to testing|cutover] [--force]\n"
+     "                           roll back to READY_FOR_TEST / READY_FOR_CUTOVER before finalize\n"
+     "  server finalize NAME...  accept the cutover: decommission (agent, test instances) runs\n"},
+    {"worker", cli_worker,
+     "  worker list              live workers (heartbeats) and the tasks they hold\n"},
     {"status", cli_status,
      "  status [--wave NAME]     per wave: servers by lifecycle, tasks, bytes; per server with --wave\n"},
     {"watch", cli_watch,

@@ -75,8 +75,23 @@ static int wave_status_tx(struct wm_pg *db, const struct op_arg *a, const char *
     return notify(db, a->wave, err, errlen);
 }
 
+/* An empty wave has nothing to run: it is refused, not started and DONE. */
 static int start_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
 {
+    const struct op_arg *a = arg;
+    const char *p[] = {a->wave};
+    PGresult *r = sched_query(db, "wave servers",
+                             "SELECT count(s.id) FROM waves w LEFT JOIN servers s"
+                             " ON s.wave_id = w.id WHERE w.name = $1 GROUP BY w.id",
+                             1, p, err, errlen);
+    if (!r)
+        return -EIO;
+    bool empty = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+    PQclear(r);
+    if (empty) {
+        snprintf(err, errlen, "wave '%s' has no servers: nothing to start", a->wave);
+        return -EPERM;
+    }
     return wave_status_tx(db, arg, "CREATED", "RUNNING", "start", err, errlen);
 }
 

@@ -17,15 +17,22 @@
  *       -EIO      database error (message from PostgreSQL in err)
  *
  * Wave status:  CREATED --start--> RUNNING --pause--> PAUSED --resume--> RUNNING
- *               the scheduler sets DONE when every server is DONE (FAILED
- *               servers keep the wave RUNNING until retried or skipped).
+ *               the scheduler sets DONE when every server is DONE, FAILED
+ *               when every server finished and some failed (a retry makes
+ *               it RUNNING again).
  * Server:       FAILED --retry--> the lifecycle state of its current step,
- *               with a fresh set of attempts for the failed task. */
+ *               with a fresh set of attempts for the failed task.
+ *               READY_FOR_CUTOVER --approve--> cutover may run (needed when
+ *               the wave requires approval, and after every rollback);
+ *               TESTING..POST_MIGRATION --revert--> ROLLING_BACK -->
+ *               READY_FOR_TEST / READY_FOR_CUTOVER (before finalize);
+ *               CUTOVER / POST_MIGRATION --finalize--> decommission runs. */
 #ifndef CLI_OPS_H
 #define CLI_OPS_H
 
 #include "sched_sql.h" /* SCHED_NOTIFY_CHANNEL */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct wm_pg;
@@ -72,5 +79,27 @@ int cli_ops_server_retry(struct wm_pg *db, const char *server, const char *actor
  * that step already succeeded or was skipped. */
 int cli_ops_server_skip(struct wm_pg *db, const char *server, const char *kind, const char *actor,
                      char *err, size_t errlen);
+
+/* --- cutover (cli_ops_cutover.c) --- */
+
+/* Marks a tested server ready for cutover (READY_FOR_TEST, TESTING or
+ * READY_FOR_CUTOVER) and lifts the hold a rollback leaves.  -EALREADY when
+ * approved and not held, -EPERM from other states. */
+int cli_ops_server_approve(struct wm_pg *db, const char *server, const char *actor, char *err,
+                           size_t errlen);
+
+/* Takes the server back to `to` (READY_FOR_TEST or READY_FOR_CUTOVER) from
+ * any later state before finalize: live tasks cancelled, a rollback_cutover
+ * task (network restored, cutover instance and on a revert to testing the
+ * test instance terminated, source services started), then held for a new
+ * approval.  Refused (-EPERM) after finalize, and after the source was shut
+ * down unless force (the operator powered it on). */
+int cli_ops_server_revert(struct wm_pg *db, const char *server, const char *to, bool force,
+                          const char *actor, char *err, size_t errlen);
+
+/* Accepts the cutover (CUTOVER or POST_MIGRATION): decommission (agent
+ * removed, test instances cleaned) may run.  -EALREADY when finalized. */
+int cli_ops_server_finalize(struct wm_pg *db, const char *server, const char *actor, char *err,
+                            size_t errlen);
 
 #endif

@@ -61,15 +61,24 @@ static int notify_server(struct wm_pg *db, const char *server, char *err, size_t
     return 0;
 }
 
-/* Server back to the lifecycle its current step runs in, error cleared. */
+/* Server back to the lifecycle its current step runs in (a step that keeps
+ * the lifecycle — shutdown_source — runs after the cutover instance is up),
+ * error cleared, and its wave running again if it had finished FAILED. */
 static int server_unfail(struct wm_pg *db, const struct srv_row *s, char *err, size_t errlen)
 {
     const struct pipeline_step *st = pipeline_find(s->step, NULL);
-    const char *p[] = {s->id, st ? st->lifecycle : "NOT_READY"};
-    return sched_exec(db, "server update",
-                     "UPDATE servers SET lifecycle = $2, error = NULL, updated_at = now()"
-                     " WHERE id = $1",
-                     2, p, NULL, err, errlen);
+    const char *lc = !st ? "NOT_READY" : st->lifecycle ? st->lifecycle : "CUTOVER";
+    const char *p[] = {s->id, lc, s->wave_id};
+    int rc = sched_exec(db, "server update",
+                       "UPDATE servers SET lifecycle = $2, error = NULL, updated_at = now()"
+                       " WHERE id = $1",
+                       2, p, NULL, err, errlen);
+    if (rc == 0)
+        rc = sched_exec(db, "wave reopen",
+                       "UPDATE waves SET status = 'RUNNING', finished_at = NULL,"
+                       " updated_at = now() WHERE id = $1 AND status = 'FAILED'",
+                       1, p + 2, NULL, err, errlen);
+    return rc;
 }
 
 static int retry_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)

@@ -1,9 +1,15 @@
-/* cli_server — `wavemill server show NAME [--json]`, `server retry NAME`,
- * `server skip NAME --task KIND`.
+/* cli_server — `wavemill server show NAME [--json]` and the actions on one
+ * or more servers (names, or --failed --wave W for every FAILED server of a
+ * wave):
+ *   server retry NAME...                 a FAILED server's step again
+ *   server skip NAME... --task KIND      a step done by hand / not needed
+ *   server approve NAME...               ready for cutover (after testing)
+ *   server revert NAME... [--to testing|cutover] [--force]
+ *   server finalize NAME...              accept the cutover
  *
- * retry and skip are cli_ops.h calls (the scheduler owns what they mean);
- * this file adds the checks a person needs (is KIND a pipeline step?), the
- * audit_log row and the output. */
+ * Each is a cli_ops.h call (the scheduler owns what it means); this file
+ * adds the checks a person needs (is KIND a pipeline step?), the audit_log
+ * row and the output. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,20 +213,47 @@ static int server_show(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-/* --- retry / skip --- */
+/* --- actions on one or more servers: retry, skip, approve, revert, finalize --- */
 
-static int report(struct cli_ctx *ctx, const char *action, const char *name, const char *kind,
+enum srv_action { ACT_RETRY, ACT_SKIP, ACT_APPROVE, ACT_REVERT, ACT_FINALIZE };
+
+struct srv_action_def {
+    const char *verb;   /* "retry" */
+    const char *audit;  /* "server.retry" */
+    const char *done;   /* printed when it changed something */
+};
+
+static const struct srv_action_def actions[] = {
+    [ACT_RETRY] = {"retry", "server.retry", "failed step queued again with new attempts"},
+    [ACT_SKIP] = {"skip", "server.skip", "step skipped"},
+    [ACT_APPROVE] = {"approve", "server.approve", "approved for cutover"},
+    [ACT_REVERT] = {"revert", "server.revert", "rolling back"},
+    [ACT_FINALIZE] = {"finalize", "server.finalize", "cutover finalized; decommission may run"},
+};
+
+struct srv_request {
+    enum srv_action act;
+    const char *kind;  /* skip: the step */
+    const char *to;    /* revert: READY_FOR_TEST / READY_FOR_CUTOVER */
+    bool force;        /* revert after the source was shut down */
+};
+
+static int report(struct cli_ctx *ctx, const struct srv_request *q, const char *name,
                   bool changed, const char *note)
 {
+    const struct srv_action_def *d = &actions[q->act];
     if (changed) {
-        char detail[128] = "{}";
-        if (kind)
-            snprintf(detail, sizeof(detail), "{\"task\":\"%s\"}", kind); /* a pipeline kind */
+        char detail[160] = "{}";
+        if (q->kind)
+            snprintf(detail, sizeof(detail), "{\"task\":\"%s\"}", q->kind); /* a pipeline kind */
+        else if (q->to)
+            snprintf(detail, sizeof(detail), "{\"to\":\"%s\",\"force\":%s}", q->to,
+                     q->force ? "true" : "false");
         const char *p[] = {name};
         PGresult *w = cli_query(ctx,
                                 "SELECT w.name FROM servers s JOIN waves w ON w.id = s.wave_id "
                                 "WHERE s.name = $1", 1, p);
-        int rc = cli_audit(ctx, action, w && PQntuples(w) == 1 ? PQgetvalue(w, 0, 0) : NULL,
+        int rc = cli_audit(ctx, d->audit, w && PQntuples(w) == 1 ? PQgetvalue(w, 0, 0) : NULL,
                            name, detail);
         PQclear(w);
         if (rc)
@@ -230,10 +263,12 @@ static int report(struct cli_ctx *ctx, const char *action, const char *name, con
         struct wm_json *j = wm_json_new();
         wm_json_obj_begin(j);
         wm_json_kbool(j, "ok", true);
-        wm_json_kstr(j, "action", action);
+        wm_json_kstr(j, "action", d->audit);
         wm_json_kstr(j, "server", name);
-        if (kind)
-            wm_json_kstr(j, "task", kind);
+        if (q->kind)
+            wm_json_kstr(j, "task", q->kind);
+        if (q->to)
+            wm_json_kstr(j, "to", q->to);
         wm_json_kbool(j, "changed", changed);
         wm_json_kstr(j, "note", note);
         wm_json_obj_end(j);
@@ -241,41 +276,37 @@ static int report(struct cli_ctx *ctx, const char *action, const char *name, con
         wm_json_free(j);
         return rc;
     }
-    if (changed && kind)
-        printf("server '%s': step %s skipped\n", name, kind);
+    if (changed && q->kind)
+        printf("server '%s': step %s skipped\n", name, q->kind);
     else if (changed)
-        printf("server '%s': failed step queued again with new attempts\n", name);
+        printf("server '%s': %s\n", name, d->done);
     else
-        printf("%s (nothing changed)\n", note);
+        printf("server '%s': %s (nothing changed)\n", name, note);
     return CLI_OK;
 }
 
-static int outcome(struct cli_ctx *ctx, int rc, const char *err, const char *action,
-                   const char *name, const char *kind)
+static int run_action(struct cli_ctx *ctx, struct wm_pg *db, const struct srv_request *q,
+                      const char *name)
 {
+    char err[1024] = "";
+    const char *actor = cli_ops_actor();
+    int rc;
+    switch (q->act) {
+    case ACT_RETRY: rc = cli_ops_server_retry(db, name, actor, err, sizeof(err)); break;
+    case ACT_SKIP: rc = cli_ops_server_skip(db, name, q->kind, actor, err, sizeof(err)); break;
+    case ACT_APPROVE: rc = cli_ops_server_approve(db, name, actor, err, sizeof(err)); break;
+    case ACT_REVERT:
+        rc = cli_ops_server_revert(db, name, q->to, q->force, actor, err, sizeof(err));
+        break;
+    default: rc = cli_ops_server_finalize(db, name, actor, err, sizeof(err)); break;
+    }
     if (rc == -ENOENT)
         return cli_error(ctx, "no server named '%s'", name);
     if (rc == -EALREADY)
-        return report(ctx, action, name, kind, false, *err ? err : "already done");
+        return report(ctx, q, name, false, *err ? err : "already done");
     if (rc < 0)
         return cli_error(ctx, "%s", *err ? err : strerror(-rc));
-    return report(ctx, action, name, kind, true, NULL);
-}
-
-static int server_retry(struct cli_ctx *ctx, int argc, char **argv)
-{
-    ctx->command = "server retry";
-    const char *name = NULL;
-    int rc = cli_args_name(ctx, argc, argv, NULL, 0, "server", SERVER_MAX_NAME,
-                           "server retry NAME", &name);
-    if (rc != CLI_OK)
-        return rc;
-    struct wm_pg *db = cli_pg(ctx);
-    if (!db)
-        return CLI_ERR;
-    char err[1024] = "";
-    rc = cli_ops_server_retry(db, name, cli_ops_actor(), err, sizeof(err));
-    return outcome(ctx, rc, err, "server.retry", name, NULL);
+    return report(ctx, q, name, true, NULL);
 }
 
 static int bad_kind(struct cli_ctx *ctx, const char *kind)
@@ -290,38 +321,106 @@ static int bad_kind(struct cli_ctx *ctx, const char *kind)
     return cli_usage_error(ctx, "'%s' is not a pipeline step (%s)", kind, list);
 }
 
-static int server_skip(struct cli_ctx *ctx, int argc, char **argv)
+/* The servers of wave an action applies to: --failed, the FAILED ones;
+ * --all, those in a state where the action means something. */
+static PGresult *wave_servers(struct cli_ctx *ctx, const char *wave, bool failed,
+                              const struct srv_request *q)
 {
-    ctx->command = "server skip";
-    const char *name = NULL, *kind = NULL;
-    const struct cli_opt opts[] = {{"--task", &kind, NULL}};
-    int rc = cli_args_name(ctx, argc, argv, opts, 1, "server", SERVER_MAX_NAME,
-                           "server skip NAME --task KIND", &name);
-    if (rc != CLI_OK)
-        return rc;
-    if (!kind)
+    static const char *const where[] = {
+        [ACT_RETRY] = "s.lifecycle = 'FAILED'",
+        [ACT_SKIP] = "s.lifecycle = 'FAILED'",
+        [ACT_APPROVE] = "s.lifecycle IN ('READY_FOR_TEST', 'TESTING', 'READY_FOR_CUTOVER')"
+                        " AND (s.approved_at IS NULL OR s.cutover_hold)",
+        [ACT_REVERT] = "s.finalized_at IS NULL AND s.lifecycle IN ('TESTING', "
+                       "'READY_FOR_CUTOVER', 'CUTTING_OVER', 'CUTOVER', 'POST_MIGRATION', "
+                       "'FAILED') AND ($2 = 'READY_FOR_TEST' OR s.lifecycle NOT IN "
+                       "('TESTING', 'READY_FOR_CUTOVER'))",
+        [ACT_FINALIZE] = "s.finalized_at IS NULL AND s.lifecycle IN ('CUTOVER', "
+                         "'POST_MIGRATION')",
+    };
+    char sql[768];
+    snprintf(sql, sizeof(sql),
+             "SELECT s.name FROM servers s JOIN waves w ON w.id = s.wave_id"
+             " WHERE w.name = $1 AND ($2 = $2) AND %s ORDER BY s.name",
+             failed ? "s.lifecycle = 'FAILED'" : where[q->act]);
+    const char *p[] = {wave, q->to ? q->to : ""};
+    return cli_query(ctx, sql, 2, p);
+}
+
+static int check_request(struct cli_ctx *ctx, struct srv_request *q, const char *to)
+{
+    if (q->act == ACT_SKIP && !q->kind)
         return cli_usage_error(ctx, "which step? (--task KIND)");
-    if (!pipeline_find(kind, NULL))
-        return bad_kind(ctx, kind);
+    if (q->act == ACT_SKIP && !pipeline_find(q->kind, NULL))
+        return bad_kind(ctx, q->kind);
+    if (q->act == ACT_REVERT) {
+        if (!to || strcmp(to, "cutover") == 0 || strcmp(to, "READY_FOR_CUTOVER") == 0)
+            q->to = "READY_FOR_CUTOVER";
+        else if (strcmp(to, "testing") == 0 || strcmp(to, "READY_FOR_TEST") == 0)
+            q->to = "READY_FOR_TEST";
+        else
+            return cli_usage_error(ctx, "--to: '%s' is not testing or cutover", to);
+    }
+    return CLI_OK;
+}
+
+#define SERVER_MAX_NAMES 1000
+
+/* server VERB NAME... [--failed --wave W] [--task KIND] [--to testing|cutover] [--force] */
+static int server_action(struct cli_ctx *ctx, int argc, char **argv, enum srv_action act)
+{
+    static char command[64];
+    snprintf(command, sizeof(command), "server %s", actions[act].verb);
+    ctx->command = command;
+    struct srv_request q = {.act = act};
+    const char *names[SERVER_MAX_NAMES], *wave = NULL, *to = NULL;
+    bool failed = false, all = false;
+    const struct cli_opt opts[] = {{"--task", &q.kind, NULL}, {"--to", &to, NULL},
+                                   {"--force", NULL, &q.force}, {"--failed", NULL, &failed},
+                                   {"--all", NULL, &all}, {"--wave", &wave, NULL}};
+    int npos, rc = cli_args_parse(ctx, argc, argv, 2, opts, 6, names, SERVER_MAX_NAMES, &npos);
+    if (rc != CLI_OK || (rc = check_request(ctx, &q, to)) != CLI_OK)
+        return rc;
+    if ((failed || all) && !wave)
+        return cli_usage_error(ctx, "--failed and --all need --wave NAME");
+    if (npos == 0 && !failed && !all)
+        return cli_usage_error(ctx, "which server? (wavemill server %s NAME... or --failed "
+                                    "--wave W)",
+                               actions[act].verb);
     struct wm_pg *db = cli_pg(ctx);
     if (!db)
         return CLI_ERR;
-    char err[1024] = "";
-    rc = cli_ops_server_skip(db, name, kind, cli_ops_actor(), err, sizeof(err));
-    return outcome(ctx, rc, err, "server.skip", name, kind);
+    PGresult *f = failed || all ? wave_servers(ctx, wave, failed, &q) : NULL;
+    if ((failed || all) && !f)
+        return CLI_ERR;
+    failed = failed || all;
+    int worst = CLI_OK, total = npos + (f ? PQntuples(f) : 0);
+    for (int i = 0; i < total; i++) {
+        const char *name = i < npos ? names[i] : PQgetvalue(f, i - npos, 0);
+        if (strlen(name) > SERVER_MAX_NAME) {
+            worst = cli_usage_error(ctx, "server name longer than %d bytes", SERVER_MAX_NAME);
+            continue;
+        }
+        if ((rc = run_action(ctx, db, &q, name)) != CLI_OK)
+            worst = rc;
+    }
+    if (failed && total == 0 && !ctx->json)
+        printf("wave '%s' has no server to %s (nothing changed)\n", wave, actions[act].verb);
+    PQclear(f);
+    return worst;
 }
 
 int cli_server(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "server";
     if (argc < 2)
-        return cli_usage_error(ctx, "server what? (show, retry, skip)");
+        return cli_usage_error(ctx, "server what? (show, retry, skip, approve, revert, "
+                                    "finalize)");
     const char *sub = argv[1];
     if (strcmp(sub, "show") == 0)
         return server_show(ctx, argc, argv);
-    if (strcmp(sub, "retry") == 0)
-        return server_retry(ctx, argc, argv);
-    if (strcmp(sub, "skip") == 0)
-        return server_skip(ctx, argc, argv);
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+        if (strcmp(sub, actions[i].verb) == 0)
+            return server_action(ctx, argc, argv, (enum srv_action)i);
     return cli_usage_error(ctx, "unknown subcommand 'server %s'", sub);
 }

@@ -150,11 +150,15 @@ static const char SERVERS_SQL[] =
     "SELECT s.name, s.lifecycle, s.current_step, s.replication_state, s.error, "
     "COALESCE(d.size, 0) AS size_bytes, COALESCE(d.replicated, 0) AS replicated_bytes, "
     "COALESCE(d.backlog, 0) AS backlog_bytes, t.kind AS task_kind, t.state AS task_state, "
-    "t.attempt AS task_attempt "
+    "t.attempt AS task_attempt, t.lease_owner AS task_worker, "
+    "to_char(t.claimed_at AT TIME ZONE 'UTC', 'HH24:MI:SS') AS task_since, "
+    "CASE WHEN t.claimed_at IS NULL THEN NULL ELSE "
+    "floor(extract(epoch FROM now() - t.claimed_at))::bigint END AS task_secs "
     "FROM servers s JOIN waves w ON w.id = s.wave_id "
     "LEFT JOIN LATERAL (SELECT sum(size_bytes) AS size, sum(replicated_bytes) AS replicated, "
     "sum(backlog_bytes) AS backlog FROM disks WHERE server_id = s.id) d ON true "
-    "LEFT JOIN LATERAL (SELECT kind, state, attempt FROM tasks WHERE server_id = s.id "
+    "LEFT JOIN LATERAL (SELECT kind, state, attempt, lease_owner, claimed_at FROM tasks "
+    "WHERE server_id = s.id "
     "AND state IN ('PENDING', 'QUEUED', 'RUNNING', 'FAILED') ORDER BY id DESC LIMIT 1) t "
     "ON true WHERE w.name = $1 ORDER BY s.name LIMIT 100000";
 
@@ -177,6 +181,10 @@ static void server_row_json(struct wm_json *j, const PGresult *r, int i)
         wm_json_kstr(j, "kind", cli_val(r, i, "task_kind"));
         wm_json_kstr(j, "state", cli_val(r, i, "task_state"));
         wm_json_kint(j, "attempt", cli_int(r, i, "task_attempt"));
+        if (strcmp(cli_val(r, i, "task_state"), "RUNNING") == 0) {
+            wm_json_kstr(j, "worker", cli_val(r, i, "task_worker"));
+            wm_json_kint(j, "running_s", cli_int(r, i, "task_secs"));
+        }
         wm_json_obj_end(j);
     }
     wm_json_kstr(j, "error", cli_isnull(r, i, "error") ? NULL : cli_val(r, i, "error"));
@@ -188,11 +196,17 @@ static void server_rows_print(const PGresult *r)
     printf("  %-24s %-18s %-20s %-12s %-21s %s\n", "SERVER", "LIFECYCLE", "STEP", "REPLICATION",
            "REPLICATED", "TASK");
     for (int i = 0; i < PQntuples(r); i++) {
-        char a[32], b[32], rep[48], task[96] = "-", line[1024];
+        char a[32], b[32], rep[48], task[192] = "-", line[1024];
         snprintf(rep, sizeof(rep), "%s/%s",
                  cli_fmt_bytes(cli_int(r, i, "replicated_bytes"), a, sizeof(a)),
                  cli_fmt_bytes(cli_int(r, i, "size_bytes"), b, sizeof(b)));
-        if (!cli_isnull(r, i, "task_kind"))
+        bool running = strcmp(cli_val(r, i, "task_state"), "RUNNING") == 0;
+        if (!cli_isnull(r, i, "task_kind") && running)
+            snprintf(task, sizeof(task), "%s#%s RUNNING on %s since %s (%llds)",
+                     cli_val(r, i, "task_kind"), cli_val(r, i, "task_attempt"),
+                     cli_val(r, i, "task_worker"), cli_val(r, i, "task_since"),
+                     (long long)cli_int(r, i, "task_secs"));
+        else if (!cli_isnull(r, i, "task_kind"))
             snprintf(task, sizeof(task), "%s#%s %s", cli_val(r, i, "task_kind"),
                      cli_val(r, i, "task_attempt"), cli_val(r, i, "task_state"));
         const char *step = cli_val(r, i, "current_step");

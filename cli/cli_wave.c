@@ -1,4 +1,11 @@
-/* cli_wave — `wavemill wave create|set|list|show|start|pause|resume|cutover`.
+/* cli_wave — `wavemill wave create|set|list|show|check|start|pause|resume|
+ * cutover|approve|revert|finalize`.
+ *
+ * start runs the pre-flight (cli_check.c) first and refuses on errors
+ * unless --force; cutover prints its plan and, when the window opens within
+ * ten minutes, asks for confirmation on a terminal (--yes for scripts,
+ * --dry-run prints the plan only); approve/revert/finalize act on every
+ * server of the wave they apply to (cli_server.c's server actions).
  *
  * create/set/list/show talk to PostgreSQL directly; the state changes
  * (start, pause, resume, cutover) are cli_ops.h calls, so the CLI and the
@@ -13,7 +20,9 @@
 #include "cli_args.h"
 #include "json.h"
 #include "cli_ops.h"
+#include "cli_check.h"
 #include "pg.h"
+#include "pipeline.h"
 
 #define WAVE_MAX_NAME 128
 
@@ -136,28 +145,73 @@ static int wave_create(struct cli_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+/* --require-approval yes|no, --source-shutdown POLICY, --finalize-after
+ * manual|N[smhd]: into SQL parameter text (NULL = not given). */
+struct cutover_opts {
+    const char *approval, *shutdown, *finalize;
+    char finalize_iv[48];
+    bool finalize_manual;
+};
+
+static int check_cutover_opts(struct cli_ctx *ctx, struct cutover_opts *c)
+{
+    if (c->approval && strcmp(c->approval, "yes") != 0 && strcmp(c->approval, "no") != 0)
+        return cli_usage_error(ctx, "--require-approval: '%s' is not yes or no", c->approval);
+    if (c->shutdown && pipeline_shutdown_parse(c->shutdown) < 0)
+        return cli_usage_error(ctx, "--source-shutdown: '%s' is not after_validate or "
+                                    "after_final_delta", c->shutdown);
+    if (!c->finalize)
+        return CLI_OK;
+    if (strcmp(c->finalize, "manual") == 0) {
+        c->finalize_manual = true;
+        return CLI_OK;
+    }
+    char *end;
+    long v = strtol(c->finalize, &end, 10);
+    const char *unit = *end == 's' ? "seconds" : *end == 'm' ? "minutes" : *end == 'h' ? "hours"
+                     : *end == 'd' ? "days" : NULL;
+    if (end == c->finalize || v < 0 || v > 365 * 24 * 3600 || !unit || end[1])
+        return cli_usage_error(ctx, "--finalize-after: '%s' is not 'manual' or N followed by "
+                                    "s, m, h or d", c->finalize);
+    snprintf(c->finalize_iv, sizeof(c->finalize_iv), "%ld %s", v, unit);
+    return CLI_OK;
+}
+
 static int wave_set(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "wave set";
     const char *maxp = NULL, *maxl = NULL, *prio = NULL, *name = NULL;
+    struct cutover_opts c = {0};
     const struct cli_opt opts[] = {{"--max-parallel", &maxp, NULL},
                                    {"--max-launching", &maxl, NULL},
-                                   {"--priority", &prio, NULL}};
-    int rc = cli_args_name(ctx, argc, argv, opts, 3, "wave", WAVE_MAX_NAME,
+                                   {"--priority", &prio, NULL},
+                                   {"--require-approval", &c.approval, NULL},
+                                   {"--source-shutdown", &c.shutdown, NULL},
+                                   {"--finalize-after", &c.finalize, NULL}};
+    int rc = cli_args_name(ctx, argc, argv, opts, 6, "wave", WAVE_MAX_NAME,
                            "wave set NAME [--max-parallel N] ...", &name);
     if (rc == CLI_OK)
         rc = check_limits(ctx, maxp, maxl, prio);
+    if (rc == CLI_OK)
+        rc = check_cutover_opts(ctx, &c);
     if (rc != CLI_OK)
         return rc;
-    if (!maxp && !maxl && !prio)
-        return cli_usage_error(ctx, "nothing to set (--max-parallel, --max-launching, --priority)");
-    const char *p[] = {name, maxp, maxl, prio};
+    if (!maxp && !maxl && !prio && !c.approval && !c.shutdown && !c.finalize)
+        return cli_usage_error(ctx, "nothing to set (--max-parallel, --max-launching, "
+                                    "--priority, --require-approval, --source-shutdown, "
+                                    "--finalize-after)");
+    const char *p[] = {name, maxp, maxl, prio, c.approval ? (*c.approval == 'y' ? "t" : "f") : NULL,
+                       c.shutdown, c.finalize ? "t" : "f",
+                       c.finalize && !c.finalize_manual ? c.finalize_iv : NULL};
     struct wave_write w = {
-        .ctx = ctx, .params = p, .nparams = 4, .action = "wave.set", .wave = name,
+        .ctx = ctx, .params = p, .nparams = 8, .action = "wave.set", .wave = name,
         .sql = "UPDATE waves SET max_parallel = COALESCE($2::int, max_parallel), "
                "max_launching = COALESCE($3::int, max_launching), "
-               "priority = COALESCE($4::int, priority), updated_at = now() "
-               "WHERE name = $1 RETURNING id"};
+               "priority = COALESCE($4::int, priority), "
+               "require_approval = COALESCE($5::bool, require_approval), "
+               "source_shutdown = COALESCE($6, source_shutdown), "
+               "finalize_after = CASE WHEN $7::bool THEN $8::interval ELSE finalize_after END, "
+               "updated_at = now() WHERE name = $1 RETURNING id"};
     w.detail = wave_detail(NULL, maxp, maxl, prio);
     rc = run_wave_write(ctx, &w, "wave '%s' updated\n", "no wave named '%s'");
     free(w.detail);
@@ -372,19 +426,88 @@ static void cutover_text(struct cli_ctx *ctx, const char *name, char *out, size_
     PQclear(r);
 }
 
+/* What a cutover at `at` will do, for the confirmation and --dry-run:
+ * the servers it reaches now, the order of the steps, what waits. */
+static int cutover_plan(struct cli_ctx *ctx, const char *name, const char *at, bool *imminent)
+{
+    const char *p[] = {name, at ? at : "now"};
+    PGresult *r = cli_query(
+        ctx,
+        "SELECT w.source_shutdown, w.require_approval,"
+        " ($2::timestamptz <= now() + interval '10 minutes') AS imminent,"
+        " count(*) FILTER (WHERE s.lifecycle = 'READY_FOR_CUTOVER') AS ready,"
+        " count(*) FILTER (WHERE s.lifecycle = 'READY_FOR_CUTOVER' AND (s.cutover_hold OR"
+        "   (w.require_approval AND s.approved_at IS NULL))) AS waiting,"
+        " count(*) FILTER (WHERE s.lifecycle IN ('NOT_READY', 'READY_FOR_TEST', 'TESTING'))"
+        "   AS later, count(s.id) AS servers"
+        " FROM waves w LEFT JOIN servers s ON s.wave_id = w.id WHERE w.name = $1"
+        " GROUP BY w.id",
+        2, p);
+    if (!r)
+        return CLI_ERR;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return cli_error(ctx, "no wave named '%s'", name);
+    }
+    bool early = strcmp(cli_val(r, 0, "source_shutdown"), "after_final_delta") == 0;
+    *imminent = cli_val(r, 0, "imminent")[0] == 't';
+    FILE *out = ctx->json ? stderr : stdout;
+    fprintf(out, "cutover of wave '%s' at %s: %lld of %lld server(s) ready now", name,
+           at ? at : "now", (long long)cli_int(r, 0, "ready"), (long long)cli_int(r, 0, "servers"));
+    if (cli_int(r, 0, "waiting"))
+        fprintf(out, " (%lld waiting for 'approve')", (long long)cli_int(r, 0, "waiting"));
+    if (cli_int(r, 0, "later"))
+        fprintf(out, ", %lld cut over once tested", (long long)cli_int(r, 0, "later"));
+    fprintf(out, "\n  per server: stop source services -> final delta (verified)%s -> launch cutover "
+           "instance -> network/DNS -> validate%s\n",
+           early ? " -> shut the source down" : "", early ? "" : " -> shut the source down");
+    fprintf(out, "  until the source is shut down a failure rolls the server back (services started "
+           "again, cutover instance removed)\n");
+    PQclear(r);
+    return CLI_OK;
+}
+
+/* wave start: the pre-flight first; errors refuse unless --force. */
+static int start_preflight(struct cli_ctx *ctx, const char *name, bool force)
+{
+    int errors = 0;
+    int rc = cli_check_wave(ctx, name, true, &errors);
+    if (rc != CLI_OK)
+        return rc;
+    if (errors && !force)
+        return cli_error(ctx, "wave '%s' has %d pre-flight error(s) (listed above); fix them "
+                              "or start with --force", name, errors);
+    return CLI_OK;
+}
+
 static int wave_op_cmd(struct cli_ctx *ctx, int argc, char **argv, enum wave_op op)
 {
     ctx->command = ops[op].command;
     const char *name = NULL, *at_arg = NULL;
-    const struct cli_opt opts[] = {{"--at", &at_arg, NULL}};
-    int rc = cli_args_name(ctx, argc, argv, opts, op == OP_CUTOVER ? 1 : 0, "wave", WAVE_MAX_NAME,
-                           op == OP_CUTOVER ? "wave cutover NAME [--at TIME]"
-                                                         : "wave start|pause|resume NAME", &name);
+    bool force = false, yes = false, dry = false;
+    const struct cli_opt opts[] = {{"--at", &at_arg, NULL},
+                                   {"--yes", NULL, &yes},
+                                   {"--dry-run", NULL, &dry},
+                                   {"--force", NULL, &force}};
+    const struct cli_opt *o = op == OP_START ? opts + 3 : opts;
+    size_t no = op == OP_CUTOVER ? 3 : op == OP_START ? 1 : 0;
+    int rc = cli_args_name(ctx, argc, argv, o, no, "wave", WAVE_MAX_NAME,
+                           op == OP_CUTOVER ? "wave cutover NAME [--at TIME] [--yes] [--dry-run]"
+                                            : "wave start|pause|resume NAME", &name);
     if (rc != CLI_OK)
         return rc;
     char at[64], err[1024];
     if (at_arg && cli_args_time(at_arg, at, sizeof(at), err, sizeof(err)))
         return cli_usage_error(ctx, "--at: %s", err);
+    if (op == OP_START && (rc = start_preflight(ctx, name, force)) != CLI_OK)
+        return rc;
+    if (op == OP_CUTOVER) {
+        bool imminent = false;
+        if ((rc = cutover_plan(ctx, name, at_arg ? at : NULL, &imminent)) != CLI_OK || dry)
+            return rc;
+        if (imminent && !cli_confirm(ctx, yes, "The cutover window opens now."))
+            return CLI_ERR;
+    }
     struct wm_pg *db = cli_pg(ctx);
     if (!db)
         return CLI_ERR;
@@ -404,13 +527,63 @@ static int wave_op_cmd(struct cli_ctx *ctx, int argc, char **argv, enum wave_op 
     return report_op(ctx, op, name, op == OP_CUTOVER ? at : NULL, true, *note ? note : NULL);
 }
 
+static int wave_check(struct cli_ctx *ctx, int argc, char **argv)
+{
+    ctx->command = "wave check";
+    const char *name = NULL;
+    int errors = 0, rc = cli_args_name(ctx, argc, argv, NULL, 0, "wave", WAVE_MAX_NAME,
+                                       "wave check NAME", &name);
+    if (rc != CLI_OK || (rc = cli_check_wave(ctx, name, false, &errors)) != CLI_OK)
+        return rc;
+    return errors ? CLI_ERR : CLI_OK;
+}
+
+/* wave approve|revert|finalize NAME [--to testing|cutover] [--force] [--yes]:
+ * the server action on every server of the wave it applies to. */
+static int wave_servers_cmd(struct cli_ctx *ctx, int argc, char **argv, const char *verb)
+{
+    static char command[48];
+    snprintf(command, sizeof(command), "wave %s", verb);
+    ctx->command = command;
+    const char *name = NULL, *to = NULL;
+    bool force = false, yes = false;
+    const struct cli_opt opts[] = {{"--to", &to, NULL}, {"--force", NULL, &force},
+                                   {"--yes", NULL, &yes}};
+    bool revert = strcmp(verb, "revert") == 0;
+    int rc = cli_args_name(ctx, argc, argv, opts, revert ? 3 : 0, "wave", WAVE_MAX_NAME,
+                           revert ? "wave revert NAME [--to testing|cutover] [--force] [--yes]"
+                                  : "wave approve|finalize NAME", &name);
+    if (rc != CLI_OK)
+        return rc;
+    const char *p[] = {name};
+    PGresult *r = cli_query(ctx, "SELECT 1 FROM waves WHERE name = $1", 1, p);
+    if (!r)
+        return CLI_ERR;
+    bool found = PQntuples(r) == 1;
+    PQclear(r);
+    if (!found)
+        return cli_error(ctx, "no wave named '%s'", name);
+    if (revert && !cli_confirm(ctx, yes, "Every server of the wave not finalized yet will be "
+                                         "rolled back."))
+        return CLI_ERR;
+    char *args[] = {"server", (char *)verb, "--all", "--wave", (char *)name,
+                    "--to", (char *)(to ? to : "cutover"), force ? "--force" : NULL, NULL};
+    int n = revert ? (force ? 8 : 7) : 5;
+    return cli_server(ctx, n, args);
+}
+
 int cli_wave(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "wave";
     if (argc < 2)
-        return cli_usage_error(ctx, "wave what? (create, set, list, show, start, pause, resume, "
-                                    "cutover)");
+        return cli_usage_error(ctx, "wave what? (create, set, list, show, check, start, pause, "
+                                    "resume, cutover, approve, revert, finalize)");
     const char *sub = argv[1];
+    if (strcmp(sub, "check") == 0)
+        return wave_check(ctx, argc, argv);
+    if (strcmp(sub, "approve") == 0 || strcmp(sub, "revert") == 0 ||
+        strcmp(sub, "finalize") == 0)
+        return wave_servers_cmd(ctx, argc, argv, sub);
     if (strcmp(sub, "create") == 0)
         return wave_create(ctx, argc, argv);
     if (strcmp(sub, "set") == 0)

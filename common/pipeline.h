@@ -26,13 +26,22 @@ enum pipeline_kind {
     PIPE_DELTA_SYNC,
     PIPE_STOP_SOURCE_SERVICES,
     PIPE_FINAL_DELTA_SYNC,
-    PIPE_SHUTDOWN_SOURCE,
     PIPE_LAUNCH_CUTOVER,
     PIPE_POST_CUTOVER,
     PIPE_VALIDATE,
+    PIPE_SHUTDOWN_SOURCE,
     PIPE_CMDB_UPDATE,
     PIPE_DECOMMISSION,
+    /* not in the sequence: issued when a cutover step fails for good before
+     * the source was shut down, or when the operator reverts */
+    PIPE_ROLLBACK_CUTOVER,
     PIPE_NSTEPS
+};
+
+/* When the source is shut down (waves.source_shutdown). */
+enum pipeline_shutdown {
+    PIPE_SHUTDOWN_AFTER_VALIDATE,    /* default: the target answers first */
+    PIPE_SHUTDOWN_AFTER_FINAL_DELTA, /* sources that must never run twice */
 };
 
 struct pipeline_step {
@@ -44,16 +53,34 @@ struct pipeline_step {
     bool repeats;           /* delta_sync: repeats until the window opens */
     bool replication;       /* counts against waves.max_parallel */
     bool launching;         /* counts against waves.max_launching */
+    bool undoable;          /* failing for good before the source is shut
+                             * down rolls the cutover back */
+    bool waits_approval;    /* not issued while the server is held (rolled
+                             * back) or unapproved in a wave that requires it */
+    bool waits_finalize;    /* not issued before the operator's finalize (or
+                             * the wave's soak time) */
+    bool aux;               /* not in the sequence (rollback_cutover) */
 };
 
-/* The steps in order; *n gets their number. */
+/* Every step, the sequence in order then the aux steps; *n gets their
+ * number (PIPE_NSTEPS). */
 const struct pipeline_step *pipeline_steps(size_t *n);
 
 /* Step of kind, or NULL if kind is not in the pipeline; *index (if not
  * NULL) gets its position. */
 const struct pipeline_step *pipeline_find(const char *kind, size_t *index);
 
-/* The step after kind (NULL after the last one or for an unknown kind). */
+/* 1-based position of step index in the sequence under policy (where
+ * shutdown_source runs); 0 for an aux step. */
+int pipeline_position(size_t index, enum pipeline_shutdown policy);
+
+/* Name of a policy as stored in waves.source_shutdown, and back (-1 for an
+ * unknown name). */
+const char *pipeline_shutdown_name(enum pipeline_shutdown policy);
+int pipeline_shutdown_parse(const char *name);
+
+/* The sequence step after kind under the default policy (NULL after the
+ * last one, for an aux or unknown kind). */
 const struct pipeline_step *pipeline_next(const char *kind);
 
 /* The first step. */

@@ -21,6 +21,9 @@ void sched_kinds_array(enum sched_kind_set which, struct wm_pgarr *a)
                   (which == SCHED_KINDS_LAUNCHING && st[i].launching) ||
                   (which == SCHED_KINDS_CUTOVER && st[i].waits_cutover) ||
                   (which == SCHED_KINDS_REPEATS && st[i].repeats) ||
+                  (which == SCHED_KINDS_UNDOABLE && st[i].undoable) ||
+                  (which == SCHED_KINDS_APPROVAL && st[i].waits_approval) ||
+                  (which == SCHED_KINDS_FINALIZE && st[i].waits_finalize) ||
                   (which == SCHED_KINDS_REPL_TOPIC &&
                    strcmp(st[i].topic, WM_TOPIC_TASKS_REPLICATION) == 0);
         if (in)

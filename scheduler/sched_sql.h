@@ -17,7 +17,8 @@ struct wm_pg;
 /* Appends to a the pipeline kinds matching a predicate, e.g. every
  * replication kind: {initial_sync,delta_sync,final_delta_sync}. */
 enum sched_kind_set { SCHED_KINDS_REPLICATION, SCHED_KINDS_LAUNCHING, SCHED_KINDS_CUTOVER,
-                     SCHED_KINDS_REPL_TOPIC, SCHED_KINDS_REPEATS };
+                     SCHED_KINDS_REPL_TOPIC, SCHED_KINDS_REPEATS, SCHED_KINDS_UNDOABLE,
+                     SCHED_KINDS_APPROVAL, SCHED_KINDS_FINALIZE };
 struct wm_pgarr;
 void sched_kinds_array(enum sched_kind_set which, struct wm_pgarr *a);
 

@@ -21,11 +21,11 @@
 /* The pipeline's kind sets as array parameters, built once (the table is
  * constant); a member is NULL only if that allocation failed. */
 struct kind_sets {
-    const char *repl, *launch, *cutover, *repl_topic, *repeats;
+    const char *repl, *launch, *cutover, *repl_topic, *repeats, *undoable, *approval, *finalize;
 };
 
 static struct kind_sets kind_sets;
-static struct wm_pgarr kind_bufs[5];
+static struct wm_pgarr kind_bufs[8];
 static pthread_once_t kind_sets_once = PTHREAD_ONCE_INIT;
 
 static const char *kind_set(struct wm_pgarr *a, enum sched_kind_set which)
@@ -41,6 +41,9 @@ static void kind_sets_init(void)
     kind_sets.cutover = kind_set(&kind_bufs[2], SCHED_KINDS_CUTOVER);
     kind_sets.repl_topic = kind_set(&kind_bufs[3], SCHED_KINDS_REPL_TOPIC);
     kind_sets.repeats = kind_set(&kind_bufs[4], SCHED_KINDS_REPEATS);
+    kind_sets.undoable = kind_set(&kind_bufs[5], SCHED_KINDS_UNDOABLE);
+    kind_sets.approval = kind_set(&kind_bufs[6], SCHED_KINDS_APPROVAL);
+    kind_sets.finalize = kind_set(&kind_bufs[7], SCHED_KINDS_FINALIZE);
 }
 
 static const struct kind_sets *kinds(void)
@@ -52,7 +55,8 @@ static const struct kind_sets *kinds(void)
 static bool kinds_ok(void)
 {
     const struct kind_sets *k = kinds();
-    return k->repl && k->launch && k->cutover && k->repl_topic && k->repeats;
+    return k->repl && k->launch && k->cutover && k->repl_topic && k->repeats && k->undoable &&
+           k->approval && k->finalize;
 }
 
 /* --- 1. cutover window opened: pending delta syncs are not needed --- */
@@ -71,47 +75,78 @@ static int tick_cancel_deltas(struct wm_pg *db, const char *owned,
                      3, p, n, err, errlen);
 }
 
-/* --- 2. a worker that died leaves its lease to expire --- */
+/* --- 2. a worker that died leaves its lease to expire ---
+ * A lost worker is not the task's fault: the attempt is given back
+ * (max_attempts + 1, as a release does) and counted in lost_leases; a task
+ * that has lost max_lost_leases workers is a poison task and fails for good. */
 static int tick_expire_leases(struct wm_pg *db, const char *owned,
                               const struct sched_tick_cfg *c, long *n, char *err, size_t errlen)
 {
-    const char *p[] = {owned, c->actor};
+    char maxl[16];
+    snprintf(maxl, sizeof(maxl), "%d", c->max_lost_leases);
+    const char *p[] = {owned, c->actor, maxl};
     return sched_exec(db, "expire leases",
                      "WITH x AS (UPDATE tasks SET state = 'FAILED', finished_at = now(),"
-                     "   error = 'lease expired (worker lost)', lease_owner = NULL,"
-                     "   lease_expires = NULL, updated_at = now()"
+                     "   lost_leases = lost_leases + 1,"
+                     "   max_attempts = max_attempts"
+                     "     + CASE WHEN lost_leases + 1 < $3::int THEN 1 ELSE 0 END,"
+                     "   error_permanent = (lost_leases + 1 >= $3::int),"
+                     "   error = CASE WHEN lost_leases + 1 >= $3::int"
+                     "     THEN 'poison task: ' || (lost_leases + 1) || ' workers lost while"
+                     " running it' ELSE 'lease expired (worker lost; not counted as an attempt)'"
+                     "     END, lease_owner = NULL, lease_expires = NULL, updated_at = now()"
                      "   WHERE wave_id = ANY($1::bigint[]) AND state = 'RUNNING'"
-                     "   AND lease_expires < now() RETURNING id, attempt)"
+                     "   AND lease_expires < now() RETURNING id, attempt, error)"
                      " INSERT INTO task_events (task_id, attempt, state, actor, message)"
-                     " SELECT id, attempt, 'FAILED', $2, 'lease expired (worker lost)' FROM x",
-                     2, p, n, err, errlen);
+                     " SELECT id, attempt, 'FAILED', $2, error FROM x",
+                     3, p, n, err, errlen);
 }
 
 /* --- 3. failed attempts: backoff retry, or the server fails --- */
+/* A failure is retried while attempts remain and the handler did not call it
+ * permanent.  Out of retries, a cutover step that may still be undone (the
+ * source was not shut down) rolls the server back: lifecycle ROLLING_BACK
+ * and a rollback_cutover task; anything else fails the server. */
 static const char SQL_FAILED[] =
     "WITH f AS (SELECT t.id FROM tasks t WHERE t.wave_id = ANY($1::bigint[])"
     "   AND t.acted_at IS NULL AND t.state = 'FAILED' ORDER BY t.id LIMIT $5::int"
     "   FOR UPDATE SKIP LOCKED),"
     " r AS (UPDATE tasks t SET state = 'PENDING', acted_at = now(), updated_at = now(),"
-    "   not_before = now() + least($3::bigint * power(2, t.attempt - 1), $4::bigint)"
-    "                * interval '1 ms'"
+    "   not_before = now() + least($3::bigint"
+    "     * power(2, greatest(t.attempt - t.lost_leases, 1) - 1), $4::bigint) * interval '1 ms'"
     "   FROM f WHERE t.id = f.id AND t.id = ANY (ARRAY(SELECT id FROM f))"
-    "   AND t.attempt < t.max_attempts"
-    "   RETURNING t.id, t.attempt, t.max_attempts, t.not_before),"
+    "   AND t.attempt < t.max_attempts AND NOT t.error_permanent"
+    "   RETURNING t.id, t.attempt, t.max_attempts, t.lost_leases, t.not_before),"
     " re AS (INSERT INTO task_events (task_id, attempt, state, actor, message)"
-    "   SELECT id, attempt, 'PENDING', $2, 'retry ' || (attempt + 1) || '/' || max_attempts"
+    "   SELECT id, attempt, 'PENDING', $2, 'retry ' || (attempt + 1 - lost_leases) || '/'"
+    "   || (max_attempts - lost_leases)"
     "   || ' after ' || round(extract(epoch FROM not_before - now()) * 1000) || ' ms' FROM r),"
     " g AS (UPDATE tasks t SET acted_at = now() FROM f"
     "   WHERE t.id = f.id AND t.id = ANY (ARRAY(SELECT id FROM f))"
-    "   AND t.attempt >= t.max_attempts"
-    "   RETURNING t.id, t.server_id, t.kind, t.error, t.attempt),"
-    " s AS (UPDATE servers s SET lifecycle = 'FAILED', updated_at = now(),"
-    "   error = g.kind || ' failed after ' || g.attempt || ' attempts: '"
-    "           || coalesce(g.error, 'unknown error')"
-    "   FROM g WHERE s.id = g.server_id AND s.lifecycle <> 'DONE'"
+    "   AND (t.attempt >= t.max_attempts OR t.error_permanent)"
+    "   RETURNING t.id, t.server_id, t.wave_id, t.priority, t.kind, t.error,"
+    "   t.attempt - t.lost_leases AS used, t.error_permanent),"
+    " gr AS (SELECT g.*, (g.kind = ANY($6::text[]) AND s.source_down_at IS NULL"
+    "   AND s.lifecycle NOT IN ('DONE', 'FAILED', 'ROLLING_BACK')) AS rb,"
+    "   g.kind || CASE WHEN g.error_permanent THEN ' failed (not retried): '"
+    "   ELSE ' failed after ' || g.used || ' attempts: ' END"
+    "   || coalesce(g.error, 'unknown error') AS why"
+    "   FROM g JOIN servers s ON s.id = g.server_id),"
+    " b AS (UPDATE servers s SET lifecycle = 'ROLLING_BACK', current_step = $7,"
+    "   updated_at = now(), error = gr.why || '; rolling the cutover back'"
+    "   FROM gr WHERE s.id = gr.server_id AND gr.rb RETURNING s.name, s.wave_id, s.error),"
+    " bt AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts, priority, params)"
+    "   SELECT gr.server_id, gr.wave_id, $7, $8::int, gr.priority,"
+    "   jsonb_build_object('to', 'READY_FOR_CUTOVER', 'reason', gr.why) FROM gr WHERE gr.rb"
+    "   ON CONFLICT DO NOTHING RETURNING id),"
+    " be AS (INSERT INTO task_events (task_id, attempt, state, actor, message)"
+    "   SELECT id, 0, 'PENDING', $2, 'automatic rollback' FROM bt),"
+    " s AS (UPDATE servers s SET lifecycle = 'FAILED', updated_at = now(), error = gr.why"
+    "   FROM gr WHERE s.id = gr.server_id AND NOT gr.rb AND s.lifecycle <> 'DONE'"
     "   RETURNING s.name, s.wave_id, s.error)"
     " SELECT 'r', NULL, NULL, NULL FROM r"
-    " UNION ALL SELECT 'f', s.name, w.name, s.error FROM s JOIN waves w ON w.id = s.wave_id";
+    " UNION ALL SELECT 'f', s.name, w.name, s.error FROM s JOIN waves w ON w.id = s.wave_id"
+    " UNION ALL SELECT 'b', b.name, w.name, b.error FROM b JOIN waves w ON w.id = b.wave_id";
 
 static int tick_failed(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
                        struct sched_events *ev, struct sched_tick_stats *st, bool *more,
@@ -121,24 +156,79 @@ static int tick_failed(struct wm_pg *db, const char *owned, const struct sched_t
     snprintf(b, sizeof(b), "%lld", (long long)c->retry_backoff_ms);
     snprintf(bmax, sizeof(bmax), "%lld", (long long)c->retry_backoff_max_ms);
     snprintf(lim, sizeof(lim), "%d", c->batch);
-    const char *p[] = {owned, c->actor, b, bmax, lim};
-    static const struct pgprep failed = {"wm_sched_failed", SQL_FAILED, 5};
+    char maxa[16];
+    snprintf(maxa, sizeof(maxa), "%d", c->max_attempts);
+    const char *p[] = {owned, c->actor, b, bmax, lim, kinds()->undoable,
+                       pipeline_steps(&(size_t){0})[PIPE_ROLLBACK_CUTOVER].kind, maxa};
+    static const struct pgprep failed = {"wm_sched_failed", SQL_FAILED, 8};
     PGresult *r = pgprep_query(db, &failed, p, err, errlen);
     if (!r)
         return -EIO;
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
-        if (PQgetvalue(r, i, 0)[0] == 'r') {
+        char what = PQgetvalue(r, i, 0)[0];
+        if (what == 'r') {
             st->retried++;
             continue;
         }
-        st->failed++;
-        sched_events_add(ev, "server", PQgetvalue(r, i, 2), PQgetvalue(r, i, 1), "FAILED",
-                        PQgetvalue(r, i, 3));
+        if (what == 'b')
+            st->rolled_back++;
+        else
+            st->failed++;
+        sched_events_add(ev, "server", PQgetvalue(r, i, 2), PQgetvalue(r, i, 1),
+                        what == 'b' ? "ROLLING_BACK" : "FAILED", PQgetvalue(r, i, 3));
     }
     PQclear(r);
     if (n >= c->batch)
         *more = true;
+    return 0;
+}
+
+/* --- 4b. finished rollbacks: the server is back where the rollback said
+ * (params.to), held until the operator approves its cutover again; the
+ * reason stays in servers.error for `status` --- */
+static const char SQL_ROLLED_BACK[] =
+    "WITH f AS (SELECT t.id, t.server_id, t.wave_id, t.priority, t.state,"
+    "   coalesce(t.params->>'to', 'READY_FOR_CUTOVER') AS dest,"
+    "   (s.current_step = t.kind AND t.id = (SELECT max(k.id) FROM tasks k"
+    "    WHERE k.server_id = t.server_id AND k.kind = t.kind)) AS cur"
+    "   FROM tasks t JOIN servers s ON s.id = t.server_id"
+    "   WHERE t.wave_id = ANY($1::bigint[]) AND t.acted_at IS NULL AND t.kind = $2"
+    "   AND t.state IN ('SUCCEEDED', 'SKIPPED', 'CANCELLED')"
+    "   ORDER BY t.id LIMIT $3::int FOR UPDATE OF t SKIP LOCKED),"
+    " a AS (UPDATE tasks t SET acted_at = now() WHERE t.id = ANY (ARRAY(SELECT id FROM f))),"
+    " n AS (SELECT f.*, CASE WHEN f.dest = 'READY_FOR_TEST' THEN $4 ELSE $5 END AS next_kind"
+    "   FROM f WHERE f.cur AND f.state IN ('SUCCEEDED', 'SKIPPED')),"
+    " s AS (UPDATE servers s SET lifecycle = n.dest, current_step = n.next_kind,"
+    "   cutover_hold = true, approved_at = NULL, updated_at = now(),"
+    "   error = replace(coalesce(s.error, 'reverted by the operator'),"
+    "                   'rolling the cutover back', 'cutover rolled back')"
+    "   FROM n WHERE s.id = n.server_id RETURNING s.name, s.wave_id, s.lifecycle, s.error),"
+    " i AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts, priority)"
+    "   SELECT server_id, wave_id, next_kind, $6::int, priority FROM n"
+    "   ON CONFLICT DO NOTHING RETURNING id),"
+    " e AS (INSERT INTO task_events (task_id, attempt, state, actor)"
+    "   SELECT id, 0, 'PENDING', $7 FROM i)"
+    " SELECT s.name, w.name, s.lifecycle, s.error FROM s JOIN waves w ON w.id = s.wave_id";
+
+static int tick_rolled_back(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
+                            struct sched_events *ev, long *n, char *err, size_t errlen)
+{
+    const struct pipeline_step *st = pipeline_steps(&(size_t){0});
+    char lim[16], maxa[16];
+    snprintf(lim, sizeof(lim), "%d", c->batch);
+    snprintf(maxa, sizeof(maxa), "%d", c->max_attempts);
+    const char *p[] = {owned, st[PIPE_ROLLBACK_CUTOVER].kind, lim, st[PIPE_LAUNCH_TEST].kind,
+                       st[PIPE_DELTA_SYNC].kind, maxa, c->actor};
+    static const struct pgprep rolled = {"wm_sched_rolled_back", SQL_ROLLED_BACK, 7};
+    PGresult *r = pgprep_query(db, &rolled, p, err, errlen);
+    if (!r)
+        return -EIO;
+    *n = PQntuples(r);
+    for (int i = 0; i < PQntuples(r); i++)
+        sched_events_add(ev, "server", PQgetvalue(r, i, 1), PQgetvalue(r, i, 0),
+                        PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+    PQclear(r);
     return 0;
 }
 
@@ -178,7 +268,7 @@ static const char SQL_ISSUE[] =
     " room AS (SELECT least($6::int, greatest(0, $9::int"
     "   - (SELECT count(*) FROM tasks WHERE state = 'QUEUED'))) AS n,"
     "   greatest(0, $5::int - coalesce((SELECT sum(n) FROM live WHERE rep), 0)) AS grep),"
-    " cap AS (SELECT w.id, w.priority, w.cutover_at,"
+    " cap AS (SELECT w.id, w.priority, w.cutover_at, w.require_approval, w.finalize_after,"
     "   w.max_parallel - coalesce((SELECT sum(n) FROM live l"
     "     WHERE l.wave_id = w.id AND l.rep), 0) AS rep_room,"
     "   w.max_launching - coalesce((SELECT sum(n) FROM live l"
@@ -187,9 +277,13 @@ static const char SQL_ISSUE[] =
     " cand AS (SELECT t.id, t.wave_id, t.priority, t.not_before, c.rep_room, c.launch_room,"
     "   CASE WHEN t.kind = ANY($2::text[]) THEN 1"
     "   WHEN t.kind = ANY($3::text[]) THEN 2 ELSE 0 END AS cls"
-    "   FROM tasks t JOIN cap c ON c.id = t.wave_id"
+    "   FROM tasks t JOIN cap c ON c.id = t.wave_id JOIN servers s ON s.id = t.server_id"
     "   WHERE t.state = 'PENDING' AND t.not_before <= now()"
     "   AND (NOT t.kind = ANY($4::text[]) OR c.cutover_at <= now())"
+    "   AND (NOT t.kind = ANY($10::text[]) OR (NOT s.cutover_hold"
+    "        AND (NOT c.require_approval OR s.approved_at IS NOT NULL)))"
+    "   AND (NOT t.kind = ANY($11::text[]) OR s.finalized_at IS NOT NULL"
+    "        OR t.created_at + c.finalize_after <= now())"
     "   AND CASE WHEN t.kind = ANY($2::text[]) THEN c.rep_room > 0"
     "            AND (SELECT grep FROM room) > 0"
     "       WHEN t.kind = ANY($3::text[]) THEN c.launch_room > 0 ELSE true END"
@@ -207,7 +301,10 @@ static const char SQL_ISSUE[] =
     "   error = NULL, lease_owner = NULL, lease_expires = NULL, bytes_done = 0,"
     "   updated_at = now() FROM pick WHERE t.id = pick.id AND t.state = 'PENDING'"
     "   AND t.id = ANY (ARRAY(SELECT id FROM pick))"
-    "   RETURNING t.id, t.attempt, t.kind),"
+    "   RETURNING t.id, t.attempt, t.kind, t.server_id),"
+    " lc AS (UPDATE servers s SET lifecycle = $12, updated_at = now() FROM upd"
+    "   WHERE s.id = upd.server_id AND upd.kind = ANY($10::text[])"
+    "   AND s.lifecycle = 'READY_FOR_CUTOVER'),"
     " ob AS (INSERT INTO task_outbox (task_id, attempt, topic) SELECT id, attempt,"
     "   CASE WHEN kind = ANY($7::text[]) THEN 'wm.tasks.replication'"
     "   ELSE 'wm.tasks.control' END FROM upd)"
@@ -223,8 +320,9 @@ static int tick_issue(struct wm_pg *db, const char *owned, const struct sched_ti
     snprintf(qlim, sizeof(qlim), "%d", c->max_queued);
     const struct kind_sets *k = kinds();
     const char *p[] = {owned, k->repl, k->launch, k->cutover, glim, lim, k->repl_topic, c->actor,
-                       qlim};
-    static const struct pgprep issue = {"wm_sched_issue", SQL_ISSUE, 9};
+                       qlim, k->approval, k->finalize,
+                       pipeline_steps(&(size_t){0})[PIPE_STOP_SOURCE_SERVICES].lifecycle};
+    static const struct pgprep issue = {"wm_sched_issue", SQL_ISSUE, 12};
     PGresult *r = pgprep_query(db, &issue, p, err, errlen);
     if (!r)
         return -EIO;
@@ -233,22 +331,28 @@ static int tick_issue(struct wm_pg *db, const char *owned, const struct sched_ti
     return 0;
 }
 
-/* --- 7. waves whose servers are all DONE --- */
+/* --- 7. waves whose servers all finished: DONE when every server is DONE,
+ * FAILED when some failed (an operator's retry runs the wave again) --- */
 static int tick_waves_done(struct wm_pg *db, const char *owned, struct sched_events *ev,
                            long *n, char *err, size_t errlen)
 {
     const char *p[] = {owned};
     PGresult *r = sched_query(db, "waves done",
-                             "UPDATE waves w SET status = 'DONE', finished_at = now(),"
-                             " updated_at = now() WHERE w.id = ANY($1::bigint[])"
-                             " AND w.status = 'RUNNING' AND NOT EXISTS (SELECT 1 FROM servers s"
-                             " WHERE s.wave_id = w.id AND s.lifecycle <> 'DONE') RETURNING w.name",
+                             "UPDATE waves w SET finished_at = now(), updated_at = now(),"
+                             " status = CASE WHEN EXISTS (SELECT 1 FROM servers s"
+                             "   WHERE s.wave_id = w.id AND s.lifecycle = 'FAILED')"
+                             "   THEN 'FAILED' ELSE 'DONE' END"
+                             " WHERE w.id = ANY($1::bigint[]) AND w.status = 'RUNNING'"
+                             " AND EXISTS (SELECT 1 FROM servers s WHERE s.wave_id = w.id)"
+                             " AND NOT EXISTS (SELECT 1 FROM servers s"
+                             " WHERE s.wave_id = w.id AND s.lifecycle NOT IN ('DONE', 'FAILED'))"
+                             " RETURNING w.name, w.status",
                              1, p, err, errlen);
     if (!r)
         return -EIO;
     *n = PQntuples(r);
     for (int i = 0; i < PQntuples(r); i++)
-        sched_events_add(ev, "wave", PQgetvalue(r, i, 0), NULL, "DONE", NULL);
+        sched_events_add(ev, "wave", PQgetvalue(r, i, 0), NULL, PQgetvalue(r, i, 1), NULL);
     PQclear(r);
     return 0;
 }
@@ -308,6 +412,9 @@ int sched_tick_run(struct wm_pg *db, const char *owned, const struct sched_tick_
     if ((rc = tick_failed(db, owned, c, ev, st, more, err, errlen)) < 0)
         return rc;
     if ((rc = sched_tick_advance(db, owned, c, ev, &n, &done, more, err, errlen)) < 0)
+        return rc;
+    st->acted += n;
+    if ((rc = tick_rolled_back(db, owned, c, ev, &n, err, errlen)) < 0)
         return rc;
     st->acted += n;
     if ((rc = tick_issue(db, owned, c, &n, err, errlen)) < 0)

@@ -4,18 +4,27 @@
  *
  * A pass, in order:
  *   1. cancel pending delta syncs of waves whose cutover window opened;
- *   2. fail RUNNING attempts whose lease expired (worker died);
+ *   2. fail RUNNING attempts whose lease expired (worker died) without
+ *      counting the attempt; a task that lost max_lost_leases workers is a
+ *      poison task and fails for good;
  *   3. failed attempts: retry with exponential backoff (not_before) while
- *      attempts remain, else the server becomes FAILED;
+ *      attempts remain and the failure is not permanent; else a cutover
+ *      step that may still be undone rolls the server back
+ *      (rollback_cutover), and anything else fails the server;
  *   4. finished steps (SUCCEEDED / SKIPPED / CANCELLED): move the server to
  *      its next step, creating the next task (PENDING) in the same
- *      transaction, or DONE after the last step;
+ *      transaction, or DONE after the last step; finished rollbacks put
+ *      the server back (READY_FOR_CUTOVER or READY_FOR_TEST), held for a
+ *      new approval;
  *   5. servers of started waves without a step: create their first task;
  *   6. issue due PENDING tasks (attempt + 1, QUEUED, outbox row, event) in
  *      priority order within the per-wave and global limits, and only while
  *      fewer than max_queued tasks wait unclaimed: backlog waits in
- *      PostgreSQL (where priority still applies), not in Kafka;
- *   7. waves whose servers are all DONE become DONE;
+ *      PostgreSQL (where priority still applies), not in Kafka; a cutover
+ *      waits for the server's approval when held or when the wave requires
+ *      one, decommission for the operator's finalize (or the soak time);
+ *   7. waves whose servers all finished become DONE (or FAILED when some
+ *      server failed);
  *   8. re-publish QUEUED tasks nobody claimed for scheduler.requeue_after.
  * A full pass runs every step; a quick pass (woken by a completion event)
  * runs only 3, 4 and 6 — the reaction path — plus 7 when a server reached
@@ -38,13 +47,15 @@ struct sched_tick_cfg {
     int64_t retry_backoff_max_ms;
     int64_t requeue_after_ms;
     int max_attempts;             /* of new tasks */
+    int max_lost_leases;          /* workers a task may lose before it is a poison task */
     int max_replicating;          /* global: replication tasks in flight */
     int max_queued;               /* global: published tasks not claimed yet (backpressure) */
     int batch;                    /* rows per statement / transaction */
 };
 
 struct sched_tick_stats {
-    long acted, failed, retried, created, issued, expired, cancelled, waves_done, requeued;
+    long acted, failed, retried, rolled_back, created, issued, expired, cancelled, waves_done,
+        requeued;
 };
 
 /* owned: array literal of the owned wave ids.  full: every step.

@@ -63,7 +63,7 @@ int driver_select(struct task_ctx *t)
     t->provider = driver_provider(pr);
     t->replication = driver_replication(rp);
     if (!t->transport || !t->provider || !t->replication) {
-        task_fail(t, "no %s driver '%s' in this worker build",
+        task_fail_permanent(t, "no %s driver '%s' in this worker build",
                   !t->transport ? "transport" : !t->provider ? "provider" : "replication",
                   !t->transport ? tr : !t->provider ? pr : rp);
         return -ENOENT;

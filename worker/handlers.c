@@ -6,6 +6,7 @@
 #include "handlers.h"
 
 #include "driver.h"
+#include "jsonr.h"
 #include "log.h"
 #include "pipeline.h"
 #include "steps.h"
@@ -55,6 +56,8 @@ static int h_delta_sync(struct task_ctx *t)
     return t->replication->sync(t, REPLICATION_SYNC_DELTA);
 }
 
+#define DEFAULT_STOP_COMMAND "systemctl stop --all wavemill-app.target"
+
 /* The server's command: task param, else servers.settings, else def. */
 static const char *server_command(struct task_ctx *t, const char *key, char *buf, size_t cap,
                                   const char *def)
@@ -68,8 +71,7 @@ static const char *server_command(struct task_ctx *t, const char *key, char *buf
 static int h_stop_source_services(struct task_ctx *t)
 {
     char out[512], buf[1024];
-    const char *cmd = server_command(t, "stop_command", buf, sizeof(buf),
-                                     "systemctl stop --all wavemill-app.target");
+    const char *cmd = server_command(t, "stop_command", buf, sizeof(buf), DEFAULT_STOP_COMMAND);
     return t->transport->exec(t, cmd, out, sizeof(out));
 }
 
@@ -107,6 +109,66 @@ static int h_cmdb_update(struct task_ctx *t)
     return step_cmdb(t); /* cmdb.url when configured, else the provider's */
 }
 
+/* Where a rollback returns the server: params {"to": "READY_FOR_TEST"} for
+ * an operator's revert to testing, else READY_FOR_CUTOVER. */
+static bool rollback_to_testing(struct task_ctx *t)
+{
+    const char *js = task_param(t, "params_json");
+    if (!js)
+        return false;
+    char err[128];
+    struct wm_jsonr *d = wm_jsonr_parse(js, strlen(js), NULL, NULL, err, sizeof(err));
+    const char *to = d ? wm_jsonr_str(wm_jsonr_get(wm_jsonr_root(d), "to")) : NULL;
+    bool testing = to && strcmp(to, "READY_FOR_TEST") == 0;
+    wm_jsonr_free(d);
+    return testing;
+}
+
+/* The command that starts the source's services again: start_command, else
+ * the counterpart of a "systemctl stop ..." stop command. */
+static int start_command(struct task_ctx *t, char *buf, size_t cap)
+{
+    char stop[1024];
+    const char *cmd = server_command(t, "start_command", buf, cap, NULL);
+    if (cmd) {
+        if (cmd != buf)
+            snprintf(buf, cap, "%s", cmd);
+        return 0;
+    }
+    const char *s = server_command(t, "stop_command", stop, sizeof(stop), DEFAULT_STOP_COMMAND);
+    static const char prefix[] = "systemctl stop ";
+    if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+        return task_fail_permanent(t, "rollback: no start_command set and the stop command "
+                                      "'%s' has no known counterpart",
+                                   s);
+    s += sizeof(prefix) - 1;
+    if (strncmp(s, "--all ", 6) == 0)
+        s += 6;
+    snprintf(buf, cap, "systemctl start %s", s);
+    return 0;
+}
+
+/* Undo a cutover that did not finish (or the operator's revert): the
+ * network back, the cutover instance (and on a revert to testing the test
+ * instance) terminated, the source's services started again.  Every part is
+ * idempotent, so a retried rollback converges. */
+static int h_rollback_cutover(struct task_ctx *t)
+{
+    int rc = t->provider->revert_network ? t->provider->revert_network(t) : 0;
+    if (rc == 0)
+        rc = t->provider->terminate(t, LAUNCH_CUTOVER);
+    if (rc == 0 && rollback_to_testing(t))
+        rc = t->provider->terminate(t, LAUNCH_TEST);
+    char cmd[1024], out[512];
+    if (rc == 0)
+        rc = start_command(t, cmd, sizeof(cmd));
+    if (rc == 0)
+        rc = t->transport->exec(t, cmd, out, sizeof(out));
+    if (rc == 0)
+        wm_info("rollback.done", "server=%s testing=%d", t->msg.server, rollback_to_testing(t));
+    return rc;
+}
+
 static int h_decommission(struct task_ctx *t)
 {
     int rc = t->replication->remove_agent(t);
@@ -131,6 +193,7 @@ static const handler_fn handlers[PIPE_NSTEPS] = {
     [PIPE_VALIDATE] = h_validate,
     [PIPE_CMDB_UPDATE] = h_cmdb_update,
     [PIPE_DECOMMISSION] = h_decommission,
+    [PIPE_ROLLBACK_CUTOVER] = h_rollback_cutover,
 };
 
 bool handler_exists(const char *kind)
@@ -162,6 +225,8 @@ enum task_result handler_run(struct task_ctx *t)
         return TASK_OK;
     if (rc == -ECANCELED || task_should_stop(t))
         return TASK_RELEASED;
+    if (task_errno_permanent(rc))
+        t->permanent = true;
     if (!t->error[0])
         task_fail(t, "%s failed: %s", t->msg.kind, strerror(-rc));
     return TASK_FAILED;

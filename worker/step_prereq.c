@@ -98,7 +98,8 @@ static int fill_spec(struct task_ctx *t, struct pq_run *r)
     if (!r->l.receiver[0]) {
         /* the real replicator cannot sync without one: say so now */
         if (!t->replication->simulated)
-            return task_fail(t, "prereq receiver_reach: no receiver configured (repl.receiver)");
+            return task_fail_permanent(
+                t, "prereq receiver_reach: no receiver configured (repl.receiver)");
         return 0;
     }
     if (split_hostport(r->l.receiver, r->rx_host, sizeof(r->rx_host), &sp->receiver_port) < 0)

@@ -22,7 +22,7 @@ static int probes_config(struct task_ctx *t, char *buf, size_t cap)
     const char *p = task_param(t, "probes");
     if (p && *p) {
         if ((size_t)snprintf(buf, cap, "%s", p) >= cap)
-            return task_fail(t, "validate: probes configuration over %zu bytes", cap);
+            return task_fail_permanent(t, "validate: probes configuration over %zu bytes", cap);
         return 1;
     }
     return driver_server_setting(t, "probes", buf, cap);
@@ -89,7 +89,7 @@ int step_validate(struct task_ctx *t)
     }
     struct probe_list *l = NULL;
     if (rc > 0 && !(l = probe_list_parse(json, addr, err, sizeof(err))))
-        rc = task_fail(t, "validate: probes configuration: %s", err);
+        rc = task_fail_permanent(t, "validate: probes configuration: %s", err);
     else if (rc > 0)
         rc = probes_run(t, l);
     else if (rc == 0)

@@ -21,15 +21,36 @@ bool task_should_stop(const struct task_ctx *t)
     return atomic_load(&((struct task_ctx *)t)->stop) != 0;
 }
 
-int task_fail(struct task_ctx *t, const char *fmt, ...)
+static void fail_v(struct task_ctx *t, const char *fmt, va_list ap)
 {
     char raw[sizeof(t->error)];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    wm_redact(raw, t->error, sizeof(t->error));
+}
+
+int task_fail(struct task_ctx *t, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
+    fail_v(t, fmt, ap);
     va_end(ap);
-    wm_redact(raw, t->error, sizeof(t->error));
     return -EIO;
+}
+
+int task_fail_permanent(struct task_ctx *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fail_v(t, fmt, ap);
+    va_end(ap);
+    t->permanent = true;
+    return -EINVAL;
+}
+
+bool task_errno_permanent(int rc)
+{
+    return rc == -EINVAL || rc == -EACCES || rc == -EPERM || rc == -ENOKEY ||
+           rc == -EKEYREJECTED;
 }
 
 int task_checkpoint_save(struct task_ctx *t, const char *json)

@@ -77,6 +77,7 @@ struct task_ctx {
 
     enum task_result result;
     char error[512];
+    bool permanent;              /* the failure will not go away by retrying */
     struct wm_pg *db;            /* the task's one connection (task_db) */
     struct task_server *server;  /* owned: loaded by task_load / task_server_load */
     int64_t started_ms;
@@ -91,6 +92,15 @@ bool task_should_stop(const struct task_ctx *t);
 /* Records why the attempt failed (redacted of secrets); returns -EIO so a
  * handler can `return task_fail(t, ...)`. */
 int task_fail(struct task_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* task_fail for a failure no retry can fix (configuration, authentication,
+ * bad input, validation failed): the scheduler does not retry it. */
+int task_fail_permanent(struct task_ctx *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* True for the errnos a handler returns for such failures (EINVAL, EACCES,
+ * EPERM, ENOKEY, EKEYREJECTED). */
+bool task_errno_permanent(int rc);
 
 /* Writes json as tasks.checkpoint for this attempt (synchronously, only if
  * this worker still holds the lease).  0, -ESTALE (lease lost) or -EIO. */

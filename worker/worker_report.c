@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kafka.h"
 #include "clock.h"
@@ -89,10 +90,12 @@ void reporter_submit(struct worker *w, struct task_ctx *t)
  * is refused, never completed twice. */
 static const char SQL_FINISH[] =
     "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[],"
-    "   $5::bigint[], $6::bigint[], $7::text[]) AS m(id, att, st, err, done, total, msg)),"
+    "   $5::bigint[], $6::bigint[], $7::text[], $10::bool[])"
+    "   AS m(id, att, st, err, done, total, msg, perm)),"
     " l AS (SELECT t.id FROM tasks t JOIN m ON t.id = m.id AND t.attempt = m.att"
     "   WHERE t.lease_owner = $8 AND t.state = 'RUNNING' ORDER BY t.id FOR UPDATE OF t),"
     " u AS (UPDATE tasks t SET state = m.st, finished_at = now(), error = m.err,"
+    "   error_permanent = m.perm,"
     "   lease_owner = NULL, lease_expires = NULL, bytes_done = m.done, bytes_total = m.total,"
     "   updated_at = now() FROM l, m WHERE t.id = l.id AND m.id = l.id"
     "   AND t.id = ANY (ARRAY(SELECT id FROM l))"
@@ -144,7 +147,7 @@ static int release_one(struct wm_pg *db, struct worker *w, struct task_ctx *t, b
 /* Every non-released task of the batch in one statement. */
 static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_t errlen)
 {
-    struct wm_pgarr a[7] = {{0}};
+    struct wm_pgarr a[8] = {{0}};
     size_t k = 0;
     for (size_t i = 0; i < b->n; i++) {
         struct task_ctx *t = b->t[i];
@@ -157,20 +160,22 @@ static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_
         wm_pgarr_int(&a[4], (int64_t)atomic_load(&t->bytes_done), false);
         wm_pgarr_int(&a[5], (int64_t)atomic_load(&t->bytes_total), false);
         wm_pgarr_text(&a[6], result_message(t));
+        wm_pgarr_bool(&a[7], t->result == TASK_FAILED && t->permanent);
         k++;
     }
     int rc = 0;
     if (k > 0) {
-        const char *p[9];
+        const char *p[10];
         for (int j = 0; j < 7; j++)
             p[j] = wm_pgarr_end(&a[j]);
         p[7] = b->w->id;
         p[8] = b->w->actor;
+        p[9] = wm_pgarr_end(&a[7]);
         PGresult *r = NULL;
-        for (int j = 0; j < 7; j++)
+        for (int j = 0; j < 10; j++)
             if (!p[j])
                 rc = -ENOMEM;
-        static const struct pgprep finish = {"wm_worker_finish", SQL_FINISH, 9};
+        static const struct pgprep finish = {"wm_worker_finish", SQL_FINISH, 10};
         for (int attempt = 0; rc == 0 && !r && attempt < 5; attempt++) {
             r = pgprep_query(db, &finish, p, err, errlen);
             bool retry = strcmp(pgprep_sqlstate(), "40P01") == 0 ||
@@ -189,7 +194,7 @@ static int finish_all(struct wm_pg *db, struct finish_batch *b, char *err, size_
         }
         PQclear(r);
     }
-    for (int j = 0; j < 7; j++)
+    for (int j = 0; j < 8; j++)
         wm_pgarr_free(&a[j]);
     return rc;
 }
@@ -256,12 +261,30 @@ static const char SQL_HEARTBEAT[] =
     " (SELECT 1 FROM u WHERE u.id = m.id AND u.attempt = m.att)";
 
 
+/* The worker's row in workers (`wavemill worker list`): seen now; a new
+ * process under the same id starts its row again. */
+static void presence(struct worker *w)
+{
+    char host[256] = "", pid[16], err[512];
+    gethostname(host, sizeof(host) - 1);
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    const char *p[] = {w->id, host, pid};
+    if (wm_pg_exec(w->rdb,
+                   "INSERT INTO workers (id, host, pid) VALUES ($1, $2, $3::int)"
+                   " ON CONFLICT (id) DO UPDATE SET seen_at = now(), host = EXCLUDED.host,"
+                   " pid = EXCLUDED.pid, started_at = CASE WHEN workers.pid = EXCLUDED.pid"
+                   " AND workers.host = EXCLUDED.host THEN workers.started_at ELSE now() END",
+                   3, p, NULL, err, sizeof(err)) < 0)
+        wm_warn("worker.presence_failed", "err=\"%s\"", err);
+}
+
 /* Renews the leases of the active tasks; a task whose lease is gone (the
  * scheduler re-issued it) is told to stop. */
 static void heartbeat(struct worker *w)
 {
     static int64_t ids[HEARTBEAT_MAX_TASKS];
     static int32_t atts[HEARTBEAT_MAX_TASKS];
+    presence(w);
     size_t n = w->rhooks.active(w, ids, atts, HEARTBEAT_MAX_TASKS);
     if (n == 0)
         return;

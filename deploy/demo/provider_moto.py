@@ -109,6 +109,30 @@ def post_cutover():
     return {"dns": fqdn, "instance_id": cut[0]["InstanceId"]}
 
 
+def revert_network():
+    """Undo post_cutover: the cutover instance back in its test groups and the
+    DNS record gone (the name resolves to the source's own record again)."""
+    ec2, r53 = client("ec2"), client("route53")
+    cut = instances(ec2, [{"Name": "tag:server", "Values": [env("WM_SERVER")]},
+                          {"Name": "tag:purpose", "Values": ["cutover"]}])
+    test = [group_id(ec2, g) for g in env("WM_TEST_SECURITY_GROUP_IDS").split(",") if g]
+    for inst in cut:
+        if test:
+            ec2.modify_instance_attribute(InstanceId=inst["InstanceId"], Groups=test)
+    fqdn = env("WM_SERVER_FQDN") or env("WM_SERVER") + ".demo.internal"
+    zone = fqdn.split(".", 1)[1] + "."
+    removed = []
+    for z in r53.list_hosted_zones()["HostedZones"]:
+        if z["Name"] != zone:
+            continue
+        for rr in r53.list_resource_record_sets(HostedZoneId=z["Id"])["ResourceRecordSets"]:
+            if rr["Name"].rstrip(".") == fqdn.rstrip(".") and rr["Type"] == "A":
+                r53.change_resource_record_sets(HostedZoneId=z["Id"], ChangeBatch={
+                    "Changes": [{"Action": "DELETE", "ResourceRecordSet": rr}]})
+                removed.append(rr["Name"])
+    return {"dns_removed": removed}
+
+
 def cmdb_update():
     path = os.environ.get("DEMO_CMDB_FILE")
     if path:
@@ -126,6 +150,7 @@ STEPS = {
     "check_cutover": lambda: check("cutover"),
     "terminate_cutover": lambda: terminate("cutover"),
     "post_cutover": post_cutover,
+    "revert_network": revert_network,
     "cmdb_update": cmdb_update,
 }
 

@@ -528,6 +528,11 @@ static int exec_switch_network(struct task_ctx *t)
     return exec_simple(t, "post_cutover");
 }
 
+static int exec_revert_network(struct task_ctx *t)
+{
+    return exec_simple(t, "revert_network");
+}
+
 static int exec_cmdb_update(struct task_ctx *t)
 {
     return exec_simple(t, "cmdb_update");
@@ -545,6 +550,7 @@ const struct provider_driver provider_exec_driver = {
     .launch = exec_launch,
     .check_instance = exec_check_instance,
     .switch_network = exec_switch_network,
+    .revert_network = exec_revert_network,
     .cmdb_update = exec_cmdb_update,
     .terminate = exec_terminate,
 };

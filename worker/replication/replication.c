@@ -700,7 +700,7 @@ static int rp_verify_disks(struct rp_sync *y, const struct rp_call *c, bool stri
 static int rp_sync_all(struct rp_sync *y, const struct rp_call *c)
 {
     if (!*y->s.receiver)
-        return task_fail(y->t, "replication: no receiver (set repl.receiver)");
+        return task_fail_permanent(y->t, "replication: no receiver (set repl.receiver)");
     rp_read_checkpoint(y);
     for (int i = 0; i < y->s.ndisks; i++)
         y->all += y->s.disks[i].size;

@@ -222,8 +222,16 @@ static int sim_sync(struct task_ctx *t, enum replication_sync_mode mode)
 }
 
 const struct transport_driver sim_transport = {"sim", true, sim_exec, sim_push};
-const struct provider_driver sim_provider = {"sim",          true,           sim_plain,
-                                             sim_launch,     sim_check_instance, sim_plain,
-                                             sim_plain,      sim_terminate};
+const struct provider_driver sim_provider = {
+    .name = "sim",
+    .simulated = true,
+    .check_target = sim_plain,
+    .launch = sim_launch,
+    .check_instance = sim_check_instance,
+    .switch_network = sim_plain,
+    .revert_network = sim_plain,
+    .cmdb_update = sim_plain,
+    .terminate = sim_terminate,
+};
 const struct replication_driver sim_replication = {"sim", true, sim_plain, sim_sync, sim_plain,
                                                    sim_plain};

@@ -90,8 +90,9 @@ int aws_r53_create_hosted_zone(struct aws_client *c, const char *name, const cha
     return 0;
 }
 
-int aws_r53_upsert(struct aws_client *c, const char *zone_id, const char *name, const char *type,
-                   long ttl, const char *value, char *err, size_t errlen)
+static int r53_change(struct aws_client *c, const char *action, const char *zone_id,
+                      const char *name, const char *type, long ttl, const char *value, char *err,
+                      size_t errlen)
 {
     char ename[AWS_R53_MAX_NAME * 6], etype[64], evalue[AWS_R53_MAX_VALUE * 6];
     char body[R53_BODY_MAX], path[128];
@@ -106,12 +107,12 @@ int aws_r53_upsert(struct aws_client *c, const char *zone_id, const char *name, 
     int n = snprintf(body, sizeof(body),
                      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
                      "<ChangeResourceRecordSetsRequest xmlns=\"" R53_NS "\"><ChangeBatch>"
-                     "<Comment>wavemill</Comment><Changes><Change><Action>UPSERT</Action>"
+                     "<Comment>wavemill</Comment><Changes><Change><Action>%s</Action>"
                      "<ResourceRecordSet><Name>%s</Name><Type>%s</Type><TTL>%ld</TTL>"
                      "<ResourceRecords><ResourceRecord><Value>%s</Value></ResourceRecord>"
                      "</ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch>"
                      "</ChangeResourceRecordSetsRequest>",
-                     ename, etype, ttl, evalue);
+                     action, ename, etype, ttl, evalue);
     if (n < 0 || (size_t)n >= sizeof(body)) {
         snprintf(err, errlen, "Route 53 ChangeResourceRecordSets: request too large");
         return -EINVAL;
@@ -124,6 +125,18 @@ int aws_r53_upsert(struct aws_client *c, const char *zone_id, const char *name, 
         return r53_fail("ChangeResourceRecordSets", rc, err, errlen);
     wm_http_response_free(&r);
     return 0;
+}
+
+int aws_r53_upsert(struct aws_client *c, const char *zone_id, const char *name, const char *type,
+                   long ttl, const char *value, char *err, size_t errlen)
+{
+    return r53_change(c, "UPSERT", zone_id, name, type, ttl, value, err, errlen);
+}
+
+int aws_r53_delete(struct aws_client *c, const char *zone_id, const char *name, const char *type,
+                   long ttl, const char *value, char *err, size_t errlen)
+{
+    return r53_change(c, "DELETE", zone_id, name, type, ttl, value, err, errlen);
 }
 
 static void parse_record(struct aws_xml rr, struct aws_r53_record *out)

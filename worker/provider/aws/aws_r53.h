@@ -24,6 +24,11 @@ int aws_r53_create_hosted_zone(struct aws_client *c, const char *name, const cha
 int aws_r53_upsert(struct aws_client *c, const char *zone_id, const char *name, const char *type,
                    long ttl, const char *value, char *err, size_t errlen);
 
+/* DELETE of one record; Route 53 wants its exact TTL and value (from
+ * aws_r53_list_records). */
+int aws_r53_delete(struct aws_client *c, const char *zone_id, const char *name, const char *type,
+                   long ttl, const char *value, char *err, size_t errlen);
+
 struct aws_r53_record {
     char name[AWS_R53_MAX_NAME];
     char type[16];

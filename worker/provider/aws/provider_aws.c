@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "provider/aws/aws.h"
 #include "provider/aws/aws_ec2.h"
@@ -325,23 +326,34 @@ static int aws_check_instance(struct task_ctx *t, enum launch_kind kind)
     return rc;
 }
 
-/* Route 53 UPSERT of the server's fqdn to address, when a zone is known. */
-static int dns_upsert(struct task_ctx *t, const char *address)
+/* The server's hosted zone (setting, else aws.hosted_zone_id) and its
+ * fqdn as a record name ("a.b."): 1, or 0 when either is missing (nothing
+ * to do in DNS), or negative. */
+static int dns_target(struct task_ctx *t, char zone[AWS_R53_ID_LEN], char name[AWS_R53_MAX_NAME])
 {
-    char zone[AWS_R53_ID_LEN], name[AWS_R53_MAX_NAME], err[AWS_ERR_MAX];
     const char *fqdn = task_param(t, "fqdn");
-    int rc = driver_server_setting(t, "hosted_zone_id", zone, sizeof(zone));
+    int rc = driver_server_setting(t, "hosted_zone_id", zone, AWS_R53_ID_LEN);
     if (rc < 0)
         return rc;
     const char *cz = wm_config_str(t->cfg, "aws.hosted_zone_id");
     if (rc == 0)
-        snprintf(zone, sizeof(zone), "%s", cz ? cz : "");
-    if (!fqdn || !*fqdn || !zone[0] || !address[0]) {
+        snprintf(zone, AWS_R53_ID_LEN, "%s", cz ? cz : "");
+    if (!fqdn || !*fqdn || !zone[0]) {
         wm_info("aws.dns_skipped", "server=%s reason=\"%s\"", t->msg.server,
-                !zone[0] ? "no hosted zone configured" : "no fqdn or address");
+                !zone[0] ? "no hosted zone configured" : "no fqdn");
         return 0;
     }
-    snprintf(name, sizeof(name), "%s%s", fqdn, fqdn[strlen(fqdn) - 1] == '.' ? "" : ".");
+    snprintf(name, AWS_R53_MAX_NAME, "%s%s", fqdn, fqdn[strlen(fqdn) - 1] == '.' ? "" : ".");
+    return 1;
+}
+
+/* Route 53 UPSERT of the server's fqdn to address, when a zone is known. */
+static int dns_upsert(struct task_ctx *t, const char *address)
+{
+    char zone[AWS_R53_ID_LEN], name[AWS_R53_MAX_NAME], err[AWS_ERR_MAX];
+    int rc = dns_target(t, zone, name);
+    if (rc <= 0 || !address[0])
+        return rc < 0 ? rc : 0;
     struct aws_client *c = aws_open(t, "route53");
     if (!c)
         return -EIO;
@@ -373,6 +385,58 @@ static int aws_switch_network(struct task_ctx *t)
         wm_info("aws.groups_swapped", "server=%s instance=%s groups=%zu", t->msg.server, inst.id,
                 g.n);
     return rc < 0 ? rc : dns_upsert(t, inst.private_ip);
+}
+
+/* Route 53: the A record post_cutover made for the fqdn removed (the name
+ * falls back to whatever the source environment serves); none is fine. */
+static int dns_remove(struct task_ctx *t)
+{
+    char zone[AWS_R53_ID_LEN], name[AWS_R53_MAX_NAME], err[AWS_ERR_MAX];
+    int rc = dns_target(t, zone, name);
+    if (rc <= 0)
+        return rc;
+    struct aws_client *c = aws_open(t, "route53");
+    if (!c)
+        return -EIO;
+    enum { MAXREC = 64 };
+    struct aws_r53_record *recs = calloc(MAXREC, sizeof(*recs));
+    size_t n = 0;
+    rc = recs ? aws_r53_list_records(c, zone, recs, MAXREC, &n, err, sizeof(err)) : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n && i < MAXREC; i++) {
+        if (strcmp(recs[i].type, "A") != 0 || strcasecmp(recs[i].name, name) != 0)
+            continue;
+        rc = aws_r53_delete(c, zone, recs[i].name, "A", recs[i].ttl, recs[i].value, err,
+                            sizeof(err));
+        if (rc == 0)
+            wm_info("aws.dns_removed", "server=%s name=%s zone=%s", t->msg.server, name, zone);
+    }
+    free(recs);
+    aws_client_free(c);
+    return rc < 0 ? aws_failed(t, rc, rc == -ENOMEM ? "out of memory" : err) : 0;
+}
+
+/* Undoes aws_switch_network: the cutover instance (if it still exists) back
+ * in its isolated test groups, and the DNS record removed. */
+static int aws_revert_network(struct task_ctx *t)
+{
+    char id[DRIVER_INSTANCE_ID_LEN], addr[DRIVER_ADDR_LEN], err[AWS_ERR_MAX];
+    int rc = driver_instance_get(t, LAUNCH_CUTOVER, id, addr);
+    if (rc > 0) {
+        struct aws_client *c = aws_open(t, "ec2");
+        if (!c)
+            return -EIO;
+        struct groups g;
+        rc = groups_resolve(t, c, task_param(t, "test_security_group_ids"), true, &g);
+        if (rc == 0 && g.n > 0) {
+            rc = aws_ec2_modify_groups(c, id, g.ptr, g.n, err, sizeof(err));
+            if (rc == -ENOENT)
+                rc = 0; /* the instance is gone: nothing to isolate */
+            else if (rc < 0)
+                aws_failed(t, rc, err);
+        }
+        aws_client_free(c);
+    }
+    return rc < 0 ? rc : dns_remove(t);
 }
 
 static int aws_terminate(struct task_ctx *t, enum launch_kind kind)
@@ -409,6 +473,7 @@ const struct provider_driver provider_aws_driver = {
     .launch = aws_launch,
     .check_instance = aws_check_instance,
     .switch_network = aws_switch_network,
+    .revert_network = aws_revert_network,
     .cmdb_update = aws_cmdb_update,
     .terminate = aws_terminate,
 };
