@@ -3,8 +3,8 @@
  * Everything that would make a server fail for a reason no retry fixes is
  * found before anything runs, for every server at once: no disks, an
  * unknown provider, an ssh transport without host, user or credential, a
- * credential missing from the store, relative disk paths, a cutover window
- * in the past.  Errors block `wave start` (unless --force); warnings (a
+ * credential missing from the store, relative disk paths.  Errors block
+ * `wave start` (unless --force); warnings (a cutover window already open, a
  * default command that will be used, a transport left to the simulator for
  * a real provider) are printed and do not. */
 #include <stdarg.h>
@@ -144,7 +144,7 @@ static int check_wave_row(struct check_out *o, const char *wave)
     if (cli_int(w, 0, "servers") == 0)
         problem(o, true, NULL, "the wave has no servers (import some first)");
     if (col_true(w, 0, "past") && strcmp(cli_val(w, 0, "status"), "CREATED") == 0)
-        problem(o, true, NULL, "the cutover window %s is in the past: servers would cut over "
+        problem(o, false, NULL, "the cutover window %s is in the past: servers cut over "
                                "as soon as they are tested (wave cutover --at TIME)",
                 cli_val(w, 0, "cutover_at"));
     PQclear(w);

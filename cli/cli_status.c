@@ -148,6 +148,8 @@ int cli_print_json(struct cli_ctx *ctx, struct wm_json *j)
 
 static const char SERVERS_SQL[] =
     "SELECT s.name, s.lifecycle, s.current_step, s.replication_state, s.error, "
+    "(s.cutover_hold OR (w.require_approval AND s.approved_at IS NULL "
+    " AND s.lifecycle = 'READY_FOR_CUTOVER')) AS held, "
     "COALESCE(d.size, 0) AS size_bytes, COALESCE(d.replicated, 0) AS replicated_bytes, "
     "COALESCE(d.backlog, 0) AS backlog_bytes, t.kind AS task_kind, t.state AS task_state, "
     "t.attempt AS task_attempt, t.lease_owner AS task_worker, "
@@ -188,6 +190,7 @@ static void server_row_json(struct wm_json *j, const PGresult *r, int i)
         wm_json_obj_end(j);
     }
     wm_json_kstr(j, "error", cli_isnull(r, i, "error") ? NULL : cli_val(r, i, "error"));
+    wm_json_kbool(j, "held_for_approval", cli_val(r, i, "held")[0] == 't');
     wm_json_obj_end(j);
 }
 
@@ -207,8 +210,9 @@ static void server_rows_print(const PGresult *r)
                      cli_val(r, i, "task_worker"), cli_val(r, i, "task_since"),
                      (long long)cli_int(r, i, "task_secs"));
         else if (!cli_isnull(r, i, "task_kind"))
-            snprintf(task, sizeof(task), "%s#%s %s", cli_val(r, i, "task_kind"),
-                     cli_val(r, i, "task_attempt"), cli_val(r, i, "task_state"));
+            snprintf(task, sizeof(task), "%s#%s %s%s", cli_val(r, i, "task_kind"),
+                     cli_val(r, i, "task_attempt"), cli_val(r, i, "task_state"),
+                     cli_val(r, i, "held")[0] == 't' ? " (held: server approve)" : "");
         const char *step = cli_val(r, i, "current_step");
         printf("  %-24s %-18s %-20s %-12s %-21s %s\n", cli_val(r, i, "name"),
                cli_val(r, i, "lifecycle"), *step ? step : "-", cli_val(r, i, "replication_state"),

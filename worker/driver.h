@@ -40,12 +40,12 @@ struct provider_driver {
     int (*launch)(struct task_ctx *t, enum launch_kind kind, char *id, size_t idlen);
     int (*check_instance)(struct task_ctx *t, enum launch_kind kind); /* boot + health */
     int (*switch_network)(struct task_ctx *t); /* DNS record, live security groups */
+    int (*cmdb_update)(struct task_ctx *t);
+    int (*terminate)(struct task_ctx *t, enum launch_kind kind);
     /* Undoes switch_network (DNS back to the source, the instance back in
      * its isolated groups); idempotent.  NULL: the provider changes nothing
      * that needs undoing. */
     int (*revert_network)(struct task_ctx *t);
-    int (*cmdb_update)(struct task_ctx *t);
-    int (*terminate)(struct task_ctx *t, enum launch_kind kind);
 };
 
 /* Block replication from the source to the target. */

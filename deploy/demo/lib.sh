@@ -302,7 +302,7 @@ demo_wave_state() { demo_sql "SELECT status FROM waves WHERE name = '$DEMO_WAVE'
 # Starts the wave and follows it to DONE (or FAILED, or the bound).
 demo_run_wave() {
     demo_start_factory
-    wm wave cutover "$DEMO_WAVE" --at "$DEMO_CUTOVER" >/dev/null || demo_fail "wave cutover"
+    wm wave cutover "$DEMO_WAVE" --at "$DEMO_CUTOVER" --yes >/dev/null || demo_fail "wave cutover"
     wm wave start "$DEMO_WAVE" >/dev/null || demo_fail "wave start"
     WAVE_T0=$(date +%s)
     demo_log "wave $DEMO_WAVE started, cutover window opens at $DEMO_CUTOVER"

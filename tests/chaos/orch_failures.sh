@@ -2,7 +2,7 @@
 # Failure injection in the sim driver:
 #  - agent_install fails on attempts 1 and 2: the scheduler retries with
 #    exponential backoff (>= 300 ms, then >= 600 ms) and attempt 3 succeeds;
-#  - validate always fails: after max_attempts the server is FAILED and
+#  - cmdb_update always fails: after max_attempts the server is FAILED and
 #    waits; once the fault is gone (workers restarted without it),
 #    `wavemill server retry` resumes it to DONE.
 . "$(dirname "$0")/../support/orch_lib.sh"
@@ -12,7 +12,7 @@ orch_waves 1 4 "now()" 4
 orch_start sa wavemill-scheduler --set scheduler.reconcile_interval=300ms \
     --set scheduler.retry_backoff=300ms --set scheduler.max_attempts=3
 faulty=(--set sim.duration=10ms --set sim.fail_kinds=agent_install --set sim.fail_first=2
-        --set sim.fail_always_kinds=validate)
+        --set sim.fail_always_kinds=cmdb_update)
 orch_start wa wavemill-worker "${faulty[@]}"
 orch_start wb wavemill-worker "${faulty[@]}"
 orch_wait_assigned 30 wa wb sa || orch_fail "consumers not assigned"
@@ -27,11 +27,13 @@ gaps=$(orch_sql "SELECT string_agg(DISTINCT (f.attempt || ':' || (extract(epoch 
 [ "$gaps" = "1:true,2:true" ] || orch_fail "retry backoff not respected: $gaps"
 ok=$(orch_sql "SELECT count(*) FROM tasks WHERE kind = 'agent_install' AND state = 'SUCCEEDED' AND attempt = 3")
 [ "$ok" = 4 ] || orch_fail "agent_install should succeed at attempt 3 on 4 servers, got $ok"
-row=$(orch_sql "SELECT current_step, error LIKE 'validate failed after 3 attempts: simulated failure%'
+row=$(orch_sql "SELECT current_step, error LIKE 'cmdb_update failed after 3 attempts: simulated failure%'
                 FROM servers WHERE name = 'w1-s1'")
-[ "$row" = "validate|t" ] || orch_fail "w1-s1 should be FAILED at validate: $row"
+[ "$row" = "cmdb_update|t" ] || orch_fail "w1-s1 should be FAILED at cmdb_update: $row"
+orch_wait 20 "SELECT status FROM waves WHERE name = 'w1'" FAILED ||
+    orch_fail "a wave whose servers all finished, some FAILED, should be FAILED (not RUNNING forever)"
 sleep 1
-[ "$(orch_sql "SELECT count(*) FROM tasks WHERE kind = 'validate' AND state <> 'FAILED'")" = 0 ] ||
+[ "$(orch_sql "SELECT count(*) FROM tasks WHERE kind = 'cmdb_update' AND state <> 'FAILED'")" = 0 ] ||
     orch_fail "a FAILED server's task was retried without the operator"
 
 # the fault is fixed: healthy workers, then the operator retries one server

@@ -52,16 +52,35 @@ run 1 "$WAVEMILL" wave show nope && same "show: unknown wave" "$(cat "$TMP/err")
 run 1 "$WAVEMILL" --json wave show nope && same "show --json: error object" "$(json 'd["ok"], d["error"]')" \
     "False no wave named 'nope'"
 
+# --- pre-flight: every problem of the inventory in one run, and start refuses on them
+run 1 "$WAVEMILL" wave check wave-a && has "check: credential missing (1)" out "bill-db01                credential 'ssh-billing' is not in the store" &&
+    has "check: credential missing (2)" out "bill-web02               credential 'ssh-billing' is not in the store" &&
+    has "check: relative disk paths" out "crm-app01                2 disk path(s) not absolute" &&
+    has "check: summary" out "wave 'wave-a': 4 server(s) checked, 5 error(s), 2 warning(s)"
+run 1 "$WAVEMILL" --json wave check wave-b &&
+    same "check --json: every problem, per server" \
+        "$(json 'd["ok"], d["errors"], d["warnings"], sorted(set(p["server"] for p in d["problems"] if p["level"] == "error"))')" \
+        "False 2 2 ['hr-db01', 'hr-web01']"
+run 1 "$WAVEMILL" wave start wave-a && has "start: refused on pre-flight errors" err "5 pre-flight error(s)"
+same "start refused: still CREATED" "$(q "SELECT status FROM waves WHERE name = 'wave-a'")" "CREATED"
+run 1 "$WAVEMILL" wave start w-new && has "start: an empty wave is refused" out "the wave has no servers"
+run 1 "$WAVEMILL" wave start w-new --force && has "start --force: an empty wave still refused" err "has no servers: nothing to start"
+same "empty wave not started" "$(q "SELECT status FROM waves WHERE name = 'w-new'")" "CREATED"
+
 # --- state changes (orch_ops)
-run 0 "$WAVEMILL" wave start wave-a && has "start" out "wave 'wave-a' started"
+run 0 "$WAVEMILL" wave start wave-a --force && has "start" out "wave 'wave-a' started"
 same "start: RUNNING" "$(q "SELECT status FROM waves WHERE name = 'wave-a'")" "RUNNING"
-run 0 "$WAVEMILL" wave start wave-a && has "start again: nothing changed, exit 0" out "nothing changed"
+run 0 "$WAVEMILL" wave start wave-a --force && has "start again: nothing changed, exit 0" out "nothing changed"
 run 0 "$WAVEMILL" wave pause wave-a && same "pause" "$(q "SELECT status FROM waves WHERE name = 'wave-a'")" "PAUSED"
 run 0 "$WAVEMILL" wave resume wave-a && same "resume" "$(q "SELECT status FROM waves WHERE name = 'wave-a'")" "RUNNING"
 run 0 "$WAVEMILL" wave cutover wave-a --at 2031-05-06T07:08:09+02:00 &&
     same "cutover --at with offset" "$(q "SELECT to_char(cutover_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM waves WHERE name = 'wave-a'")" \
         "2031-05-06 05:08"
-run 0 "$WAVEMILL" wave cutover wave-b && same "cutover without --at opens now" \
+run 1 "$WAVEMILL" wave cutover wave-b </dev/null && has "cutover now without --yes and no terminal: refused" err "refusing without --yes"
+same "refused cutover: window unchanged" "$(q "SELECT cutover_at IS NULL FROM waves WHERE name = 'wave-b'")" "t"
+run 0 "$WAVEMILL" wave cutover wave-b --dry-run && has "cutover --dry-run: the plan" out "launch cutover instance -> network/DNS -> validate -> shut the source down"
+same "dry run: window unchanged" "$(q "SELECT cutover_at IS NULL FROM waves WHERE name = 'wave-b'")" "t"
+run 0 "$WAVEMILL" wave cutover wave-b --yes && same "cutover without --at opens now" \
     "$(q "SELECT cutover_at <= now() FROM waves WHERE name = 'wave-b'")" "t"
 run 2 "$WAVEMILL" wave cutover wave-a --at 2031-13-01T00:00 && has "cutover: bad time" err "is not a time"
 run 1 "$WAVEMILL" wave start w9 && same "start: unknown wave" "$(cat "$TMP/err")" "wavemill: wave start: no wave named 'w9'"

@@ -32,7 +32,7 @@ wait_sql() { # timeout_s sql expected
 
 demo_setup
 demo_start_factory
-wm wave cutover "$DEMO_WAVE" --at "$DEMO_CUTOVER" >/dev/null || demo_fail "wave cutover"
+wm wave cutover "$DEMO_WAVE" --at "$DEMO_CUTOVER" --yes >/dev/null || demo_fail "wave cutover"
 wm wave start "$DEMO_WAVE" >/dev/null || demo_fail "wave start"
 wait_sql 90 "SELECT count(*) > 0 FROM tasks WHERE kind = 'delta_sync' AND state = 'SUCCEEDED'" t ||
     demo_fail "no delta sync ran"
@@ -62,7 +62,7 @@ sent=$(demo_sql "SELECT (d->>'sent')::bigint FROM tasks t, jsonb_array_elements(
     demo_fail "the resumed delta sent '$sent' bytes: more than the 40 MiB change (restarted?)"
 demo_log "task $task: attempt 2 re-attached to the agent's running job; the delta sent $sent bytes in all"
 
-wm wave cutover "$DEMO_WAVE" --at now >/dev/null || demo_fail "cutover now"
+wm wave cutover "$DEMO_WAVE" --at now --yes >/dev/null || demo_fail "cutover now"
 end=$((SECONDS + DEMO_BOUND))
 until [ "$(demo_wave_state)" = DONE ]; do
     [ $SECONDS -lt $end ] || { wm status --wave "$DEMO_WAVE" >&2; demo_fail "wave not DONE"; }

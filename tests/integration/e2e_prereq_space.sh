@@ -18,7 +18,7 @@ DEMO_DIR=/var/tmp/wavemill-test-e2ep$$
 
 demo_setup
 demo_start_factory
-wm wave cutover "$DEMO_WAVE" --at "$DEMO_CUTOVER" >/dev/null || demo_fail "wave cutover"
+wm wave cutover "$DEMO_WAVE" --at "$DEMO_CUTOVER" --yes >/dev/null || demo_fail "wave cutover"
 wm wave start "$DEMO_WAVE" >/dev/null || demo_fail "wave start"
 end=$((SECONDS + DEMO_BOUND))
 until [ "$(demo_sql "SELECT string_agg(name || '=' || lifecycle, ' ' ORDER BY name) FROM servers")" = "e2p=DONE e2q=FAILED" ]; do

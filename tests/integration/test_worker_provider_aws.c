@@ -355,6 +355,67 @@ static void test_cutover_launch_swaps_groups_and_upserts_dns_then_terminate(void
     task_ctx_free(t);
 }
 
+/* The A records named name in the test zone; the first one's value into value. */
+static int dns_a_records(const char *name, char *value, size_t cap)
+{
+    char err[AWS_ERR_MAX];
+    struct aws_config ac = {E.moto.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
+    struct aws_client *c = aws_client_new(&ac, "route53", err, sizeof(err));
+    struct aws_r53_record recs[16];
+    size_t n = 0;
+    int a = 0;
+    assert_int_equal(aws_r53_list_records(c, E.zone, recs, 16, &n, err, sizeof(err)), 0);
+    aws_client_free(c);
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (strcmp(recs[i].type, "A") == 0 && strcmp(recs[i].name, name) == 0 && a++ == 0)
+            snprintf(value, cap, "%s", recs[i].value);
+    return a;
+}
+
+/* A cutover rolled back after post_cutover (validate failed): the DNS record
+ * post_cutover made is gone, the cutover instance is back in its isolated
+ * test group, then terminated; every part twice (a retried rollback). */
+static void test_rollback_after_dns_change_restores_dns_and_groups(void **state)
+{
+    (void)state;
+    char live[64], test[64], value[64];
+    snprintf(live, sizeof(live), "wm-live-rb-%d", (int)getpid());
+    snprintf(test, sizeof(test), "wm-test-rb-%d", (int)getpid());
+    struct task_ctx *t = task_new(103, "launch_cutover", "fqdn", "srv-rb.provaws.test",
+                                  "security_group_ids", live, "test_security_group_ids", test,
+                                  (char *)NULL);
+    char id[128];
+    ok_or_fail(provider_aws_driver.launch(t, LAUNCH_CUTOVER, id, sizeof(id)), t, "launch");
+    ok_or_fail(provider_aws_driver.switch_network(t), t, "switch_network");
+    struct aws_ec2_instance live_inst, back;
+    describe(id, &live_inst);
+    assert_int_equal(dns_a_records("srv-rb.provaws.test.", value, sizeof(value)), 1);
+    assert_string_equal(value, live_inst.private_ip);
+    for (int round = 0; round < 2; round++) {
+        ok_or_fail(provider_aws_driver.revert_network(t), t, "revert_network");
+        assert_int_equal(dns_a_records("srv-rb.provaws.test.", value, sizeof(value)), 0);
+        describe(id, &back);
+        assert_int_equal(back.ngroups, 1);
+        assert_string_not_equal(back.group_ids[0], live_inst.group_ids[0]);
+    }
+    char q[256], err[AWS_ERR_MAX];
+    snprintf(q, sizeof(q), "Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1=%s",
+             back.group_ids[0]);
+    struct wm_http_response r;
+    struct aws_client *c = ec2();
+    assert_int_equal(aws_client_call(c, "POST", "/", NULL, "application/x-www-form-urlencoded", q,
+                                     strlen(q), &r, err, sizeof(err)),
+                     0);
+    assert_non_null(strstr(r.body, test));
+    wm_http_response_free(&r);
+    aws_client_free(c);
+    ok_or_fail(provider_aws_driver.terminate(t, LAUNCH_CUTOVER), t, "terminate cutover");
+    ok_or_fail(provider_aws_driver.revert_network(t), t, "revert_network after terminate");
+    describe(id, &back);
+    assert_true(strcmp(back.state, "terminated") == 0 || strcmp(back.state, "shutting-down") == 0);
+    task_ctx_free(t);
+}
+
 static void proxy_reset(int fail, const char *code)
 {
     char url[256], err[256];
@@ -422,8 +483,8 @@ static int ok_check(struct task_ctx *t, enum launch_kind kind)
 }
 
 /* the provider's instance check passes: the probes are what is tested here */
-static const struct provider_driver stub_provider = {"stub",   false, NULL, NULL,
-                                                     ok_check, NULL,  NULL, NULL};
+static const struct provider_driver stub_provider = {
+    .name = "stub", .simulated = false, .check_instance = ok_check};
 
 static int listener(int *port)
 {
@@ -536,6 +597,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_launch_test_twice_with_the_same_task_makes_one_instance),
         cmocka_unit_test(test_cutover_launch_swaps_groups_and_upserts_dns_then_terminate),
+        cmocka_unit_test(test_rollback_after_dns_change_restores_dns_and_groups),
         cmocka_unit_test(test_throttled_launch_succeeds_after_retries),
         cmocka_unit_test(test_non_retryable_error_ends_the_task_with_aws_message),
         cmocka_unit_test(test_validate_probes_pass_and_fail_named_report_stored),

@@ -24,17 +24,59 @@ static void test_pipeline_order_and_lifecycles(void **state)
     (void)state;
     size_t n;
     const struct pipeline_step *s = pipeline_steps(&n);
-    assert_int_equal(n, 15);
+    assert_int_equal(n, 16);
     assert_string_equal(pipeline_first()->kind, "prereq_check");
-    assert_string_equal(s[n - 1].kind, "decommission");
-    assert_string_equal(s[n - 1].after, "DONE");
+    assert_string_equal(s[n - 2].kind, "decommission");
+    assert_string_equal(s[n - 2].after, "DONE");
+    assert_true(s[n - 1].aux);
     assert_null(pipeline_next("decommission"));
+    assert_null(pipeline_next("rollback_cutover"));
     assert_string_equal(pipeline_next("verify_test")->kind, "delta_sync");
     assert_true(pipeline_find("delta_sync", NULL)->repeats);
     assert_string_equal(pipeline_find("verify_replication", NULL)->after, "READY_FOR_TEST");
     assert_string_equal(pipeline_find("verify_test", NULL)->after, "READY_FOR_CUTOVER");
     assert_string_equal(pipeline_find("launch_cutover", NULL)->after, "CUTOVER");
     assert_null(pipeline_find("no_such_step", NULL));
+}
+
+/* The source is shut down only after the cutover instance was validated
+ * (after_validate), or right after the final delta (after_final_delta);
+ * every step before that may still be rolled back. */
+static void test_source_shutdown_comes_after_validation(void **state)
+{
+    (void)state;
+    size_t v, sd, fd, lc;
+    assert_non_null(pipeline_find("validate", &v));
+    assert_non_null(pipeline_find("shutdown_source", &sd));
+    assert_non_null(pipeline_find("final_delta_sync", &fd));
+    assert_non_null(pipeline_find("launch_cutover", &lc));
+    assert_true(pipeline_position(sd, PIPE_SHUTDOWN_AFTER_VALIDATE) ==
+                pipeline_position(v, PIPE_SHUTDOWN_AFTER_VALIDATE) + 1);
+    assert_true(pipeline_position(sd, PIPE_SHUTDOWN_AFTER_FINAL_DELTA) ==
+                pipeline_position(fd, PIPE_SHUTDOWN_AFTER_FINAL_DELTA) + 1);
+    assert_true(pipeline_position(lc, PIPE_SHUTDOWN_AFTER_FINAL_DELTA) >
+                pipeline_position(sd, PIPE_SHUTDOWN_AFTER_FINAL_DELTA));
+    /* positions are a permutation of 1..15 under both policies */
+    for (int pol = 0; pol < 2; pol++) {
+        int seen[32] = {0};
+        for (size_t i = 0; i < PIPE_NSTEPS; i++) {
+            int p = pipeline_position(i, (enum pipeline_shutdown)pol);
+            assert_true(p >= 0 && p < 32);
+            seen[p]++;
+        }
+        assert_int_equal(seen[0], 1); /* the aux rollback step */
+        for (int p = 1; p < PIPE_NSTEPS; p++)
+            assert_int_equal(seen[p], 1);
+    }
+    const char *undo[] = {"stop_source_services", "final_delta_sync", "launch_cutover",
+                          "post_cutover", "validate"};
+    for (size_t i = 0; i < 5; i++)
+        assert_true(pipeline_find(undo[i], NULL)->undoable);
+    assert_false(pipeline_find("shutdown_source", NULL)->undoable);
+    assert_true(pipeline_find("stop_source_services", NULL)->waits_approval);
+    assert_true(pipeline_find("decommission", NULL)->waits_finalize);
+    assert_int_equal(pipeline_shutdown_parse("after_final_delta"), PIPE_SHUTDOWN_AFTER_FINAL_DELTA);
+    assert_int_equal(pipeline_shutdown_parse("never"), -1);
 }
 
 static void test_replication_steps_use_replication_topic(void **state)
@@ -117,6 +159,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_order_and_lifecycles),
+        cmocka_unit_test(test_source_shutdown_comes_after_validation),
         cmocka_unit_test(test_replication_steps_use_replication_topic),
         cmocka_unit_test(test_cutover_steps_wait_for_window),
         cmocka_unit_test(test_every_step_has_a_sim_handler),

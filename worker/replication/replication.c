@@ -337,7 +337,7 @@ static struct repl_client *rp_client(struct task_ctx *t)
     char err[512];
     const char *dir = cfg_str(t, "repl.worker_tls_dir");
     if (!*dir) {
-        task_fail(t, "replication: repl.worker_tls_dir is not set (the worker's certificate, role worker)");
+        task_fail_permanent(t, "replication: repl.worker_tls_dir is not set (the worker's certificate, role worker)");
         return NULL;
     }
     struct repl_client *cli = repl_client_new(dir, err, sizeof(err));
@@ -424,7 +424,7 @@ static int rp_push_and_start(struct task_ctx *t, const struct rp_server *s, cons
     char cmd[2048], out[RP_OUT], start[64], tls[PATH_MAX];
     const char *tls_dir = cfg_str(t, "repl.agent_tls_dir");
     if (!*tls_dir)
-        return task_fail(t, "agent install: repl.agent_tls_dir is not set (wavemill pki issue --role agent)");
+        return task_fail_permanent(t, "agent install: repl.agent_tls_dir is not set (wavemill pki issue --role agent)");
     if (rp_cmd(cmd, sizeof(cmd), s->agent_dir,
                RP_STOP_SH "mkdir -p \"$d/tls\" \"$d/state\" && echo WM_OK") < 0 ||
         rp_remote(t, "stop", cmd, out, sizeof(out)) < 0)
@@ -730,7 +730,10 @@ static int rp_sync(struct task_ctx *t, enum replication_sync_mode mode)
     y->mode = mode;
     int rc = -EIO;
     struct rp_call c = {t, NULL, y->s.agent_addr, (int)wm_config_int(t->cfg, "repl.io_timeout")};
-    if ((y->db = rp_open(t, &y->s, true)) && (c.cli = rp_client(t)))
+    /* configuration first: a missing receiver is not worth a retry */
+    if ((y->db = rp_open(t, &y->s, true)) && !*y->s.receiver)
+        rc = task_fail_permanent(t, "replication: no receiver (set repl.receiver)");
+    else if (y->db && (c.cli = rp_client(t)))
         rc = rp_sync_all(y, &c);
     repl_client_free(c.cli);
     free(y);

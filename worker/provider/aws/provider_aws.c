@@ -51,7 +51,7 @@ static struct aws_client *aws_open(struct task_ctx *t, const char *service)
     const char *cred_name = NULL;
     char err[AWS_ERR_MAX], setting[WM_SECRETS_MAX_NAME + 1];
     if (aws_config_from(t->cfg, service, &ac, &cred_name) < 0) {
-        task_fail(t, "aws: no endpoint configured (aws.endpoint)");
+        task_fail_permanent(t, "aws: no endpoint configured (aws.endpoint)");
         return NULL;
     }
     int rc = driver_server_setting(t, "aws_credential", setting, sizeof(setting));
@@ -387,14 +387,16 @@ static int aws_switch_network(struct task_ctx *t)
     return rc < 0 ? rc : dns_upsert(t, inst.private_ip);
 }
 
-/* Route 53: the A record post_cutover made for the fqdn removed (the name
- * falls back to whatever the source environment serves); none is fine. */
-static int dns_remove(struct task_ctx *t)
+/* Route 53: the A record post_cutover made for the fqdn (pointing at the
+ * cutover instance's address) removed, so the name falls back to whatever
+ * the source environment serves; a record pointing elsewhere is not ours
+ * and stays; none is fine. */
+static int dns_remove(struct task_ctx *t, const char *address)
 {
     char zone[AWS_R53_ID_LEN], name[AWS_R53_MAX_NAME], err[AWS_ERR_MAX];
     int rc = dns_target(t, zone, name);
-    if (rc <= 0)
-        return rc;
+    if (rc <= 0 || !address[0])
+        return rc < 0 ? rc : 0;
     struct aws_client *c = aws_open(t, "route53");
     if (!c)
         return -EIO;
@@ -403,7 +405,8 @@ static int dns_remove(struct task_ctx *t)
     size_t n = 0;
     rc = recs ? aws_r53_list_records(c, zone, recs, MAXREC, &n, err, sizeof(err)) : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < n && i < MAXREC; i++) {
-        if (strcmp(recs[i].type, "A") != 0 || strcasecmp(recs[i].name, name) != 0)
+        if (strcmp(recs[i].type, "A") != 0 || strcasecmp(recs[i].name, name) != 0 ||
+            strcmp(recs[i].value, address) != 0 || recs[i].nvalues != 1)
             continue;
         rc = aws_r53_delete(c, zone, recs[i].name, "A", recs[i].ttl, recs[i].value, err,
                             sizeof(err));
@@ -421,22 +424,28 @@ static int aws_revert_network(struct task_ctx *t)
 {
     char id[DRIVER_INSTANCE_ID_LEN], addr[DRIVER_ADDR_LEN], err[AWS_ERR_MAX];
     int rc = driver_instance_get(t, LAUNCH_CUTOVER, id, addr);
-    if (rc > 0) {
+    bool launched = rc > 0;
+    if (launched) {
         struct aws_client *c = aws_open(t, "ec2");
         if (!c)
             return -EIO;
         struct groups g;
-        rc = groups_resolve(t, c, task_param(t, "test_security_group_ids"), true, &g);
-        if (rc == 0 && g.n > 0) {
-            rc = aws_ec2_modify_groups(c, id, g.ptr, g.n, err, sizeof(err));
-            if (rc == -ENOENT)
-                rc = 0; /* the instance is gone: nothing to isolate */
-            else if (rc < 0)
-                aws_failed(t, rc, err);
-        }
+        struct aws_ec2_instance inst;
+        rc = aws_ec2_describe_instance(c, id, &inst, err, sizeof(err));
+        bool gone = rc == -ENOENT || (rc == 0 && (strcmp(inst.state, "terminated") == 0 ||
+                                                  strcmp(inst.state, "shutting-down") == 0));
+        if (gone)
+            rc = 0; /* nothing left to isolate */
+        else if (rc < 0)
+            aws_failed(t, rc, err);
+        if (rc == 0 && !gone)
+            rc = groups_resolve(t, c, task_param(t, "test_security_group_ids"), true, &g);
+        if (rc == 0 && !gone && g.n > 0 &&
+            (rc = aws_ec2_modify_groups(c, id, g.ptr, g.n, err, sizeof(err))) < 0)
+            aws_failed(t, rc, err);
         aws_client_free(c);
     }
-    return rc < 0 ? rc : dns_remove(t);
+    return rc < 0 ? rc : dns_remove(t, launched ? addr : "");
 }
 
 static int aws_terminate(struct task_ctx *t, enum launch_kind kind)
