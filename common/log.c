@@ -2,8 +2,8 @@
 #include "log.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,8 +30,8 @@ static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
 struct reg_entry {
     char *value;
     size_t len;
-    size_t refs;      /* wm_secret holders */
-    bool permanent;   /* wm_log_register_secret() */
+    size_t refs;    /* wm_secret holders */
+    bool permanent; /* wm_log_register_secret() */
 };
 static struct reg_entry *secrets;
 static size_t secrets_count, secrets_cap;

@@ -57,9 +57,9 @@ static int blockmap_init_file(struct blockmap *m, uint32_t bs, uint64_t size, ch
     uint64_t n = blockmap_count(size, bs);
     /* blocks allocated now, not at the first store through the mapping: a
      * full disk then fails this call, not the daemon (SIGBUS) */
-    int e = ftruncate(m->fd, 0) < 0 ? errno
-                                    : posix_fallocate(m->fd, 0,
-                                                      (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST));
+    int e = ftruncate(m->fd, 0) < 0
+                ? errno
+                : posix_fallocate(m->fd, 0, (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST));
     if (e) {
         snprintf(err, errlen, "size digest map: %s", strerror(e));
         return -e;

@@ -190,8 +190,8 @@ static void send_error(struct xport *x, uint32_t code, const char *fmt, ...)
 
 /* Size and free-space bounds before anything is staged (rspace.h); the mode
  * is the one rvol_begin will pick. */
-static int begin_space(struct receiver *r, struct rvol *v, const struct proto_begin *req,
-                       char *err, size_t errlen)
+static int begin_space(struct receiver *r, struct rvol *v, const struct proto_begin *req, char *err,
+                       size_t errlen)
 {
     pthread_mutex_lock(&v->mu);
     int full = req->full || v->st.committed_gen == 0 || v->st.committed_bs != req->bs;

@@ -28,12 +28,11 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
-        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
-        "         [--grace-ms MS] [--max-startups N] [--max-per-peer N] [--max-conns N]\n"
-        "         [--max-volume-size SIZE (e.g. 4T)] [--log-level L]\n");
+    fprintf(stderr,
+            "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
+            "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
+            "         [--grace-ms MS] [--max-startups N] [--max-per-peer N] [--max-conns N]\n"
+            "         [--max-volume-size SIZE (e.g. 4T)] [--log-level L]\n");
     return 2;
 }
 
@@ -41,14 +40,19 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "serve") != 0)
         return usage();
-    static const struct option opts[] = {
-        {"listen", 1, 0, 'l'},           {"root", 1, 0, 'r'},
-        {"tls-dir", 1, 0, 't'},          {"io-timeout", 1, 0, 'i'},
-        {"checkpoint-bytes", 1, 0, 'c'}, {"checkpoint-ms", 1, 0, 'm'},
-        {"log-level", 1, 0, 'L'},        {"grace-ms", 1, 0, 'g'},
-        {"max-startups", 1, 0, 's'},     {"max-per-peer", 1, 0, 'p'},
-        {"max-conns", 1, 0, 'n'},        {"max-volume-size", 1, 0, 'V'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"listen", 1, 0, 'l'},
+                                         {"root", 1, 0, 'r'},
+                                         {"tls-dir", 1, 0, 't'},
+                                         {"io-timeout", 1, 0, 'i'},
+                                         {"checkpoint-bytes", 1, 0, 'c'},
+                                         {"checkpoint-ms", 1, 0, 'm'},
+                                         {"log-level", 1, 0, 'L'},
+                                         {"grace-ms", 1, 0, 'g'},
+                                         {"max-startups", 1, 0, 's'},
+                                         {"max-per-peer", 1, 0, 'p'},
+                                         {"max-conns", 1, 0, 'n'},
+                                         {"max-volume-size", 1, 0, 'V'},
+                                         {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
     const char *listen_on = NULL, *tls_dir = NULL;
     int c;

@@ -49,8 +49,8 @@ int rspace_check(const struct rvol *v, uint64_t size, uint32_t bs, int full, uin
     uint64_t avail = (uint64_t)fs.f_bavail * fs.f_frsize, need = space_needed(v, size, bs, full);
     if (need > avail) {
         snprintf(err, errlen,
-                 "not enough free space for volume %s: staging needs %" PRIu64
-                 " bytes, %" PRIu64 " are free",
+                 "not enough free space for volume %s: staging needs %" PRIu64 " bytes, %" PRIu64
+                 " are free",
                  v->name, need, avail);
         return -ENOSPC;
     }

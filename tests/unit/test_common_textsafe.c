@@ -2,11 +2,11 @@
  * valid UTF-8 and bounded on a character boundary; the redaction registry
  * has no fixed cap and forgets a secret when its holder frees it; daemons
  * cannot dump core. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
