@@ -2,17 +2,17 @@
  * valid UTF-8 and bounded on a character boundary; the redaction registry
  * has no fixed cap and forgets a secret when its holder frees it; daemons
  * cannot dump core. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+
+#include <cmocka.h>
 
 #include "daemon.h"
 #include "log.h"
