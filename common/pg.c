@@ -47,11 +47,11 @@ struct wm_pg {
     int64_t connect_timeout_ms;
     int64_t reconnect_max_ms;
     int tx_retries;
-    int last_rc;          /* of the last statement: 0, -EIO, -ECONNRESET, … */
-    char sqlstate[6];     /* of the last statement if it failed, else "" */
-    unsigned long resets; /* broken connections found so far */
-    bool saw_retryable;   /* a 40001/40P01 since the last wm_pg_tx attempt began */
-    unsigned seed;        /* jitter */
+    int last_rc;           /* of the last statement: 0, -EIO, -ECONNRESET, … */
+    char sqlstate[6];      /* of the last statement if it failed, else "" */
+    unsigned long resets;  /* broken connections found so far */
+    bool saw_retryable;    /* a 40001/40P01 since the last wm_pg_tx attempt began */
+    unsigned seed;         /* jitter */
 };
 
 /* --- small helpers --- */
@@ -118,8 +118,8 @@ static bool conn_reason_is_permanent(const char *reason)
 {
     if (!strstr(reason, "FATAL"))
         return false;
-    static const char *const transient[] = {"starting up", "shutting down", "too many", "recovery",
-                                            "not yet accepting"};
+    static const char *const transient[] = {"starting up", "shutting down", "too many",
+                                            "recovery", "not yet accepting"};
     for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
         if (strstr(reason, transient[i]))
             return false;
@@ -137,8 +137,7 @@ static int describe_target(struct wm_pg *db, char *err, size_t errlen)
         /* libpq's message may quote part of the string (a password, even):
          * do not repeat it */
         PQfreemem(perr);
-        set_err(err, errlen,
-                "invalid pg.conninfo (expected key=value pairs or a postgresql:// URI)");
+        set_err(err, errlen, "invalid pg.conninfo (expected key=value pairs or a postgresql:// URI)");
         return -EINVAL;
     }
     const char *host = NULL, *hostaddr = NULL, *port = NULL;
@@ -155,10 +154,7 @@ static int describe_target(struct wm_pg *db, char *err, size_t errlen)
             wm_log_register_secret(o->val);
     }
     snprintf(db->target, sizeof(db->target), "host=%s port=%s",
-             host       ? host
-             : hostaddr ? hostaddr
-                        : "(default)",
-             port ? port : "(default)");
+             host ? host : hostaddr ? hostaddr : "(default)", port ? port : "(default)");
     PQconninfoFree(opts);
     return 0;
 }
@@ -183,10 +179,9 @@ static PGconn *connect_once(struct wm_pg *db)
     char per_try[24];
     int64_t s = db->connect_timeout_ms / 1000;
     snprintf(per_try, sizeof(per_try), "%lld", (long long)(s < 2 ? 2 : s));
-    const char *const keys[] = {"connect_timeout",  "keepalives",
-                                "keepalives_idle",  "keepalives_interval",
-                                "keepalives_count", "fallback_application_name",
-                                "dbname",           NULL};
+    const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                "keepalives_interval", "keepalives_count",
+                                "fallback_application_name", "dbname", NULL};
     const char *const vals[] = {per_try, "1", "30", "10", "3", "wavemill", db->conninfo, NULL};
     return PQconnectdbParams(keys, vals, 1);
 }
@@ -264,8 +259,7 @@ struct wm_pg *wm_pg_new(const struct wm_config *cfg, char *err, size_t errlen)
     if (!db)
         return NULL;
     wm_pg_set_limits(db, wm_config_int(cfg, "pg.connect_timeout"),
-                     wm_config_int(cfg, "pg.reconnect_max"),
-                     (int)wm_config_int(cfg, "pg.tx_retries"));
+                     wm_config_int(cfg, "pg.reconnect_max"), (int)wm_config_int(cfg, "pg.tx_retries"));
     return pg_open(db, err, errlen);
 }
 
@@ -602,7 +596,8 @@ static int mig_version(const char *name)
     return (int)strtol(name, NULL, 10);
 }
 
-static int mig_add(struct mig_list *list, const char *name, int version, char *err, size_t errlen)
+static int mig_add(struct mig_list *list, const char *name, int version, char *err,
+                   size_t errlen)
 {
     if (list->n == PG_MIGRATE_MAX_FILES) {
         set_err(err, errlen, "more than %d migration files", PG_MIGRATE_MAX_FILES);
@@ -643,8 +638,8 @@ static int mig_scan(const char *dir, struct mig_list *list, char *err, size_t er
     qsort(list->files, list->n, sizeof(*list->files), mig_cmp);
     for (size_t i = 1; i < list->n; i++) {
         if (list->files[i].version == list->files[i - 1].version) {
-            set_err(err, errlen, "two migrations with version %d: %s and %s",
-                    list->files[i].version, list->files[i - 1].name, list->files[i].name);
+            set_err(err, errlen, "two migrations with version %d: %s and %s", list->files[i].version,
+                    list->files[i - 1].name, list->files[i].name);
             return -EINVAL;
         }
     }
@@ -752,10 +747,9 @@ static int mig_apply_one(struct wm_pg *db, void *arg, char *err, size_t errlen)
     /* under the lock, a concurrent migrator has either committed this
      * version already or not started it */
     int rc = mig_lock(db, err, errlen);
-    PGresult *res = rc < 0
-                        ? NULL
-                        : wm_pg_query(db, "SELECT name FROM schema_migrations WHERE version = $1",
-                                      1, p, err, errlen);
+    PGresult *res = rc < 0 ? NULL
+                           : wm_pg_query(db, "SELECT name FROM schema_migrations WHERE version = $1",
+                                         1, p, err, errlen);
     if (!res)
         return rc < 0 ? rc : db->last_rc;
     bool done = PQntuples(res) > 0;
