@@ -699,15 +699,10 @@ int wm_kafka_describe_group(const struct wm_config *cfg, const char *group, int 
                             struct wm_kafka_group *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    rd_kafka_conf_t *conf = conf_common(cfg, err, errlen);
-    if (!conf)
-        return -EINVAL;
     char rkerr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof(rkerr));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return snprintf(err, errlen, "kafka client: %s", rkerr), -EINVAL;
-    }
+    rd_kafka_t *rk = wm_kafka_admin_new(cfg, err, errlen);
+    if (!rk)
+        return -EINVAL;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opt =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
@@ -724,19 +719,28 @@ int wm_kafka_describe_group(const struct wm_config *cfg, const char *group, int 
     return rc;
 }
 
-int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topics, size_t n,
-                           int partitions, int timeout_ms, int *created, char *err, size_t errlen)
+rd_kafka_t *wm_kafka_admin_new(const struct wm_config *cfg, char *err, size_t errlen)
 {
-    int made = 0;
     rd_kafka_conf_t *conf = conf_common(cfg, err, errlen);
     if (!conf)
-        return -EINVAL;
+        return NULL;
     char rkerr[256];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof(rkerr));
     if (!rk) {
         rd_kafka_conf_destroy(conf);
-        return snprintf(err, errlen, "kafka client: %s", rkerr), -EINVAL;
+        snprintf(err, errlen, "kafka client: %s", rkerr);
     }
+    return rk;
+}
+
+int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topics, size_t n,
+                           int partitions, int timeout_ms, int *created, char *err, size_t errlen)
+{
+    int made = 0;
+    char rkerr[256];
+    rd_kafka_t *rk = wm_kafka_admin_new(cfg, err, errlen);
+    if (!rk)
+        return -EINVAL;
     rd_kafka_NewTopic_t **nts = calloc(n ? n : 1, sizeof(*nts));
     int rc = nts ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
