@@ -199,6 +199,25 @@ static int begin_space(struct receiver *r, struct rvol *v, const struct proto_be
     return rspace_check(v, req->size, req->bs, full, r->o.max_volume, err, errlen);
 }
 
+/* One identity per source: an agent certificate bound to volumes (pki.h)
+ * may write, read the map of and verify only those; an unbound one only
+ * when the receiver does not require bindings.  Refused with PROTO_E_AUTH. */
+static bool volume_allowed(struct receiver *r, struct xport *x, const char *volume)
+{
+    bool bound_ok = x->peer_volumes > 0 || !r->o.require_bound || !r->o.tls;
+    if (bound_ok && xport_may_volume(x, volume))
+        return true;
+    if (!bound_ok)
+        send_error(x, PROTO_E_AUTH,
+                   "certificate '%s' is not bound to any volume (issue it with --server "
+                   "and --volume)",
+                   x->peer_name);
+    else
+        send_error(x, PROTO_E_AUTH, "certificate '%s'%s%s may not touch volume '%s'", x->peer_name,
+                   x->peer_server[0] ? " of server " : "", x->peer_server, volume);
+    return false;
+}
+
 static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
 {
     struct proto_begin req;
@@ -213,6 +232,8 @@ static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, 
         send_error(x, PROTO_E_INVALID, VOLUME_RULE, req.volume);
         return;
     }
+    if (!volume_allowed(r, x, req.volume))
+        return;
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     int rc = v ? begin_space(r, v, &req, err, sizeof(err)) : -EIO;
     if (rc == 0)
@@ -338,6 +359,8 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
                    s.req.volume);
         return;
     }
+    if (!volume_allowed(r, x, s.req.volume))
+        return;
     if (!(s.v = receiver_vol(r, s.req.volume, err, sizeof(err)))) {
         send_error(x, PROTO_E_IO, "%s", err);
         return;
@@ -381,6 +404,8 @@ static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p,
                    req.volume);
         return;
     }
+    if (!volume_allowed(r, x, req.volume))
+        return;
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     int rc = v ? rvol_commit(v, &req, &ok, commit_reply, x, err, sizeof(err)) : -EIO;
     receiver_vol_put(r, v);
@@ -518,6 +543,8 @@ static void handle_map(struct receiver *r, struct xport *x, const uint8_t *p, si
         send_error(x, PROTO_E_INVALID, "invalid map request or volume name '%.100s'", req.volume);
         return;
     }
+    if (!volume_allowed(r, x, req.volume))
+        return;
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     if (!v) {
         send_error(x, PROTO_E_IO, "%s", err);

@@ -20,6 +20,7 @@
 #define REPL_RECEIVER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct receiver_opts {
     int max_per_peer;      /* ... from one address */
     uint64_t max_volume;   /* largest volume a BEGIN may declare (bytes) */
     int vol_idle_ms;       /* an unused volume's files are closed after this */
+    bool require_bound;    /* refuse agent certificates not bound to volumes */
 };
 
 struct receiver;

@@ -2,9 +2,11 @@
  *   wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR
  *                           [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]
  *                           [--grace-ms MS] [--max-startups N] [--max-per-peer N]
- *                           [--max-conns N] [--max-volume-size SIZE] [--log-level L]
+ *                           [--max-conns N] [--max-volume-size SIZE]
+ *                           [--require-bound-agents] [--log-level L]
  * The bounds against unauthenticated clients are described in guard.h,
- * the volume size bound in rspace.h. */
+ * the volume size bound in rspace.h.  --require-bound-agents refuses agent
+ * certificates that name no volumes (pki.h: one identity per source). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -28,11 +30,12 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
-            "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
-            "         [--grace-ms MS] [--max-startups N] [--max-per-peer N] [--max-conns N]\n"
-            "         [--max-volume-size SIZE (e.g. 4T)] [--log-level L]\n");
+    fprintf(
+        stderr,
+        "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
+        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
+        "         [--grace-ms MS] [--max-startups N] [--max-per-peer N] [--max-conns N]\n"
+        "         [--max-volume-size SIZE (e.g. 4T)] [--require-bound-agents] [--log-level L]\n");
     return 2;
 }
 
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
                                          {"max-per-peer", 1, 0, 'p'},
                                          {"max-conns", 1, 0, 'n'},
                                          {"max-volume-size", 1, 0, 'V'},
+                                         {"require-bound-agents", 0, 0, 'B'},
                                          {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
     const char *listen_on = NULL, *tls_dir = NULL;
@@ -95,6 +99,9 @@ int main(int argc, char **argv)
             if ((vmax = ratelimit_parse(optarg)) <= 0)
                 return usage();
             o.max_volume = (uint64_t)vmax;
+            break;
+        case 'B':
+            o.require_bound = true;
             break;
         case 'L':
             if (wm_log_parse_level(optarg, &lv) < 0)

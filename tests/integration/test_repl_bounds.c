@@ -33,6 +33,8 @@
 #include "../support/repl_fixture.h"
 #include "../support/tls_fixture.h"
 #include "frame.h"
+#include "guard.h"
+#include "log.h"
 #include "proto.h"
 #include "receiver.h"
 #include "repl_client.h"
@@ -67,9 +69,15 @@ static int setup(void **state)
     return repl_fixture_random_file(src, SRC_SIZE, 1);
 }
 
+static pid_t spawned[4];
+static int nspawned;
+
 static int teardown(void **state)
 {
     (void)state;
+    for (int i = 0; i < nspawned; i++) /* a failed test left its daemon */
+        if (kill(spawned[i], SIGKILL) == 0)
+            waitpid(spawned[i], NULL, 0);
     tls_fixture_free(pki);
     return 0;
 }
@@ -263,6 +271,8 @@ static pid_t spawn(char *const argv[], const char *log)
         execv(argv[0], argv);
         _exit(127);
     }
+    if (pid > 0 && nspawned < 4)
+        spawned[nspawned++] = pid;
     return pid;
 }
 
@@ -300,13 +310,61 @@ static void flood(int port, pid_t pid, const char *log)
     for (int i = 0; i < FLOOD; i++)
         fds[i] = flood_connect(port, i, 20);
     sleep(3);
-    if (!log_has(log, "accept_failed.*Too many open files"))
+    /* out of descriptors either in accept() or when taking a slot */
+    if (!log_has(log, "accept_failed.*Too many open files") && !log_has(log, "out of descriptors"))
         fail_msg("the daemon never ran out of descriptors (see %s)", log);
     assert_true(alive(pid));
     for (int i = 0; i < FLOOD; i++)
         close(fds[i]);
     sleep(1);
     assert_true(alive(pid));
+}
+
+static volatile sig_atomic_t child_stop;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    child_stop = 1;
+}
+
+/* accept() itself failing with EMFILE (a connection waits, no descriptor
+ * is left): guard_accept logs, backs off and keeps going until stopped,
+ * where the old accept loops returned (and the daemons exited). */
+static void test_accept_emfile_is_backed_off_not_returned(void **state)
+{
+    (void)state;
+    char addr[64], log[400];
+    snprintf(log, sizeof(log), "%s/guard-emfile.log", pki);
+    int lfd = repl_fixture_listen(addr, sizeof(addr));
+    int cfd = flood_connect(atoi(strrchr(addr, ':') + 1), 0, 1);
+    assert_true(lfd >= 0 && cfd >= 0);
+    usleep(200000);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = fopen(log, "w");
+        wm_log_set_stream(f);
+        struct guard_opts go = {.name = "test"};
+        struct guard *g = guard_new(&go);
+        int top = fcntl(lfd, F_DUPFD, 0); /* the highest descriptor in use */
+        struct rlimit rl = {(rlim_t)top, (rlim_t)top};
+        close(top);
+        setrlimit(RLIMIT_NOFILE, &rl); /* now accept has no descriptor */
+        signal(SIGALRM, on_alarm);
+        alarm(1);
+        struct sockaddr_storage peer;
+        int rc = guard_accept(g, lfd, &child_stop, &peer);
+        fflush(f);
+        _exit(rc == -EINTR ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(cfd);
+    close(lfd);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    if (!log_has(log, "accept_failed.*Too many open files"))
+        fail_msg("no accept_failed line in %s", log);
 }
 
 static int free_port(void)
@@ -378,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_begin_over_max_volume_size_is_refused),
         cmocka_unit_test(test_begin_beyond_free_space_is_refused),
         cmocka_unit_test(test_trickling_clients_do_not_starve_an_agent),
+        cmocka_unit_test(test_accept_emfile_is_backed_off_not_returned),
         cmocka_unit_test(test_receiver_survives_descriptor_exhaustion),
         cmocka_unit_test(test_agent_survives_descriptor_exhaustion),
     };
