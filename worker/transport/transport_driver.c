@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -47,16 +49,32 @@ int transport_driver_declare(struct wm_config *cfg, char *err, size_t errlen)
 }
 
 /* struct tp_session (driver_transport.h): an open transport for one
- * operation, and the temp key file it uses. */
+ * operation, and the in-memory key it uses. */
 
 static void tp_close(struct tp_session *s)
 {
     transport_free(s->tp);
-    if (s->keyfile[0])
-        unlink(s->keyfile);
+    if (s->keyfd > 2)
+        close(s->keyfd);
+    s->keyfd = 0;
 }
 
-/* Writes the credential's value to a 0600 temp file. */
+/* The key in an anonymous memory file (memfd, 0600, close-on-exec) that
+ * ssh opens through /proc (transport_ssh.h).  Nothing reaches a file
+ * system, so nothing is left behind when the worker is killed.  fd or
+ * -errno. */
+static int tp_key_memfd(const char *key, size_t len)
+{
+    int fd = memfd_create("wm-sshkey", MFD_CLOEXEC);
+    int rc = fd < 0 ? -errno : 0;
+    if (rc == 0 && (fchmod(fd, 0600) < 0 || write(fd, key, len) != (ssize_t)len))
+        rc = -EIO;
+    if (rc < 0 && fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : fd;
+}
+
+/* The credential's value, decrypted, into a memfd (tp_key_memfd). */
 static int tp_key_from_store(struct task_ctx *t, struct wm_pg *db, const char *name,
                              struct tp_session *s)
 {
@@ -70,20 +88,11 @@ static int tp_key_from_store(struct task_ctx *t, struct wm_pg *db, const char *n
         return task_fail(t, "ssh: credential %s: %s", name, err);
     size_t len = 0;
     const char *key = wm_secret_reveal(v, &len);
-    snprintf(s->keyfile, sizeof(s->keyfile), "/tmp/wm-sshkey.XXXXXX");
-    int fd = mkstemp(s->keyfile);
-    rc = fd < 0 ? -errno : 0;
-    if (fd >= 0 && write(fd, key, len) != (ssize_t)len)
-        rc = -EIO;
-    if (fd >= 0)
-        close(fd);
+    int fd = tp_key_memfd(key, len);
     wm_secret_free(v);
-    if (rc < 0) {
-        if (fd >= 0)
-            unlink(s->keyfile);
-        s->keyfile[0] = '\0';
-        return task_fail(t, "ssh: cannot write a temp key file: %s", strerror(-rc));
-    }
+    if (fd < 0)
+        return task_fail(t, "ssh: cannot hold the key in memory: %s", strerror(-fd));
+    s->keyfd = fd;
     return 0;
 }
 
@@ -110,7 +119,8 @@ static int tp_open_ssh(struct task_ctx *t, struct tp_session *s)
             .host = PQgetvalue(r, 0, 0),
             .port = atoi(PQgetvalue(r, 0, 1)),
             .user = *user ? user : NULL,
-            .key_file = s->keyfile[0] ? s->keyfile : wm_config_str(t->cfg, "ssh.key_file"),
+            .key_file = wm_config_str(t->cfg, "ssh.key_file"),
+            .key_fd = s->keyfd,
             .known_hosts = wm_config_str(t->cfg, "ssh.known_hosts"),
             .connect_timeout_s = (int)(wm_config_int(t->cfg, "ssh.connect_timeout") / 1000),
         };
