@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -327,6 +328,40 @@ struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *
         return NULL;
     }
     return ctx;
+}
+
+int wm_tls_own_cert_valid(const char *dir, char *err, size_t errlen)
+{
+    char path[4200], when[64] = "";
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    FILE *f = fopen(path, "re");
+    X509 *c = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!c) {
+        tls_seterr(err, errlen, "cannot read the certificate %s", path);
+        return -ENOENT;
+    }
+    int rc = 0;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (X509_cmp_current_time(X509_get0_notAfter(c)) <= 0) {
+        ASN1_TIME_print(b, X509_get0_notAfter(c));
+        rc = -EKEYEXPIRED;
+    } else if (X509_cmp_current_time(X509_get0_notBefore(c)) >= 0) {
+        ASN1_TIME_print(b, X509_get0_notBefore(c));
+        rc = -EKEYEXPIRED;
+    }
+    if (rc < 0) {
+        int n = BIO_read(b, when, sizeof(when) - 1);
+        when[n > 0 ? n : 0] = '\0';
+        tls_seterr(err, errlen, "the certificate %s %s %s (renew it: wavemill pki issue)", path,
+                   X509_cmp_current_time(X509_get0_notAfter(c)) <= 0 ? "expired on"
+                                                                     : "is not valid before",
+                   when);
+    }
+    BIO_free(b);
+    X509_free(c);
+    return rc;
 }
 
 void wm_tls_ctx_free(struct wm_tls_ctx *ctx)

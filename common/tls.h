@@ -39,6 +39,12 @@ enum wm_tls_side { WM_TLS_CLIENT, WM_TLS_SERVER };
 struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *err, size_t errlen);
 void wm_tls_ctx_free(struct wm_tls_ctx *ctx);
 
+/* 0 when DIR/cert.pem is valid now; -EKEYEXPIRED ("... expired on DATE" /
+ * "... not valid before DATE") or -errno with err.  Daemons check their own
+ * certificate at start: one that peers will refuse anyway is an error to
+ * report at once, not at the first connection. */
+int wm_tls_own_cert_valid(const char *dir, char *err, size_t errlen);
+
 /* Handshake on fd (ownership of fd passes to the conn: wm_tls_close closes it).
  * On failure returns NULL, closes fd, and says why in err ("peer presented
  * no certificate", "certificate verify failed: unable to get local issuer

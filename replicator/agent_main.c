@@ -211,7 +211,9 @@ static int cmd_serve(struct agent_args *a)
     if (wm_daemon_harden(err, sizeof(err)) < 0)
         wm_warn("repl.harden_failed", "err=\"%s\"", err);
     struct control_opts co = {.state_dir = a->state_dir, .progress_ms = 1000};
-    co.server_tls = wm_tls_ctx_new(a->tls_dir, WM_TLS_SERVER, err, sizeof(err));
+    co.server_tls = wm_tls_own_cert_valid(a->tls_dir, err, sizeof(err)) == 0
+                        ? wm_tls_ctx_new(a->tls_dir, WM_TLS_SERVER, err, sizeof(err))
+                        : NULL;
     if (co.server_tls)
         co.client_tls = wm_tls_ctx_new(a->tls_dir, WM_TLS_CLIENT, err, sizeof(err));
     int lfd = co.client_tls ? wm_tcp_listen(a->listen, 64, err, sizeof(err)) : -1;

@@ -122,7 +122,9 @@ int main(int argc, char **argv)
     char err[512];
     if (wm_daemon_harden(err, sizeof(err)) < 0)
         wm_warn("repl.harden_failed", "err=\"%s\"", err);
-    o.tls = wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err));
+    o.tls = wm_tls_own_cert_valid(tls_dir, err, sizeof(err)) == 0
+                ? wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err))
+                : NULL;
     struct receiver *r = o.tls ? receiver_new(&o, err, sizeof(err)) : NULL;
     int lfd = r ? wm_tcp_listen(listen_on, 128, err, sizeof(err)) : -1;
     if (lfd < 0) {

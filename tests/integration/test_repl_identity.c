@@ -179,6 +179,12 @@ static void test_source_syncs_its_own_volume(void **state)
         fail_msg("srv-b's own sync: %s", err);
     wm_tls_ctx_free(a);
     wm_tls_ctx_free(b);
+    /* issue 9 (low): NAME.state was 0644 */
+    char p[400];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/srv-a-disk0.state", root);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
 }
 
 /* The attack of the issue: BEGIN size 0 + COMMIT on another server's
@@ -316,6 +322,27 @@ static void test_source_certificate_expires_in_weeks(void **state)
     X509_free(c);
 }
 
+/* Issue 9 (low): the receiver used to start with an expired certificate
+ * and fail every connection; now it refuses to start, saying why. */
+static void test_receiver_refuses_to_start_with_an_expired_certificate(void **state)
+{
+    (void)state;
+    char cmd[2048], out[600] = "";
+    const char *b = getenv("WM_BIN");
+    assert_int_equal(tls_fixture_issue(pki, "recv-old", "receiver", 1, 3 * 86400L), 0);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 10 '%s/wavemill-receiver' serve --listen 127.0.0.1:0 --root '%s' "
+             "--tls-dir '%s/recv-old' 2>&1; echo rc=$?",
+             b && *b ? b : "bin", root, pki);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    if (!strstr(out, "expired on") || !strstr(out, "rc=1"))
+        fail_msg("expected a refusal naming the expiry, got: %s", out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_revocation_is_picked_up_by_running_receiver_and_agent),
         cmocka_unit_test(test_receiver_requiring_bindings_refuses_unbound_agent),
         cmocka_unit_test(test_source_certificate_expires_in_weeks),
+        cmocka_unit_test(test_receiver_refuses_to_start_with_an_expired_certificate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
