@@ -23,7 +23,8 @@ static const struct cli_group cli_groups[] = {
      "                           load the intake form (one row per server); all or nothing\n"
      "  import --template        print an intake form to fill in (CSV header and examples)\n"},
     {"wave", cli_wave,
-     "  wave create NAME [--cutover-at TIME] [--max-parallel N] [--max-launching N] [--priority N]\n"
+     "  wave create NAME [--cutover-at TIME] [--max-parallel N] [--max-launching N] [--priority "
+     "N]\n"
      "  wave set NAME [--max-parallel N] [--max-launching N] [--priority N]\n"
      "  wave list | wave show NAME     waves, servers by lifecycle, running/failed tasks\n"
      "  wave set NAME [--require-approval yes|no] [--source-shutdown after_validate|after_final_delta]\n"
@@ -47,7 +48,8 @@ static const struct cli_group cli_groups[] = {
     {"worker", cli_worker,
      "  worker list              live workers (heartbeats) and the tasks they hold\n"},
     {"status", cli_status,
-     "  status [--wave NAME]     per wave: servers by lifecycle, tasks, bytes; per server with --wave\n"},
+     "  status [--wave NAME]     per wave: servers by lifecycle, tasks, bytes; per server with "
+     "--wave\n"},
     {"watch", cli_watch,
      "  watch [--wave NAME] [--count N] [--timeout S]\n"
      "                           follow wm.status live, one line per event (Ctrl-C stops)\n"},
@@ -55,11 +57,18 @@ static const struct cli_group cli_groups[] = {
      "  topics ensure [--partitions N] [TOPIC...]\n"
      "                           create the factory's topics (with kafka.topic_prefix) if missing\n"
      "  topics group GROUP       a consumer group as the brokers see it (state, members,\n"
-     "                           assigned partitions), e.g. wavemill-workers\n"},
+     "                           assigned partitions), e.g. wavemill-workers\n"
+     "  topics grant --principal User:NAME --role scheduler|worker|monitor\n"
+     "                           the broker ACLs of one principal (docs/security.md); needs a\n"
+     "                           broker with an authorizer and an admin principal in the config\n"},
     {"pki", cli_pki,
      "  pki init --dir DIR       create the factory CA (DIR/ca.key, DIR/ca.crt)\n"
      "  pki issue --dir DIR --name NAME --role agent|receiver|worker [--days N] [--san H,...]\n"
-     "                           issue DIR/NAME/{ca.crt,cert.pem,key.pem} (a --tls-dir)\n"},
+     "            [--server SERVER --volume VOLUME...]\n"
+     "                           issue DIR/NAME/{ca.crt,cert.pem,key.pem} (a --tls-dir); an agent\n"
+     "                           bound to its server may touch only the volumes named\n"
+     "  pki revoke --dir DIR --name NAME\n"
+     "                           revoke NAME: DIR/crl.pem, copied into every identity folder\n"},
     {"secret", cli_secret,
      "  secret set NAME --from-file FILE [--master-key FILE]\n"
      "                           store a credential, encrypted (AES-256-GCM) under the master key\n"

@@ -2,12 +2,15 @@
  * (docs/architecture.md "Topics") that do not exist yet.  The local stack
  * and tests call it; operators call it once per cluster.  `wavemill topics
  * group G`: the brokers' view of a consumer group (state, members, assigned
- * partitions), which tests and benchmarks wait on. */
+ * partitions), which tests and benchmarks wait on.  `wavemill topics grant
+ * --principal P --role R`: the broker ACLs one principal needs (kafka_acl.h,
+ * docs/security.md), run as an administrator of a broker with an authorizer. */
 #include "cli.h"
 #include "cli_args.h"
 
 #include "config.h"
 #include "kafka.h"
+#include "kafka_acl.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +77,28 @@ static int topics_group(struct cli_ctx *ctx, int argc, char **argv)
     return CLI_OK;
 }
 
+static int topics_grant(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *principal = NULL, *role = NULL;
+    struct cli_opt opts[] = {{"--principal", &principal, NULL}, {"--role", &role, NULL}};
+    int npos = 0;
+    int rc = cli_args_parse(ctx, argc, argv, 2, opts, 2, NULL, 0, &npos);
+    if (rc != CLI_OK)
+        return rc;
+    if (!principal || !role)
+        return cli_usage_error(ctx, "usage: wavemill topics grant --principal User:NAME --role "
+                                    "scheduler|worker|monitor");
+    struct wm_config *cfg = cli_config(ctx);
+    if (!cfg)
+        return CLI_ERR;
+    char err[512];
+    if (wm_kafka_acl_grant(cfg, principal, role, 15000, err, sizeof(err)) < 0)
+        return cli_error(ctx, "%s (brokers %s)", err, wm_config_str(cfg, "kafka.brokers"));
+    printf("granted %s the ACLs of a %s (topic prefix '%s')\n", principal, role,
+           wm_config_str(cfg, "kafka.topic_prefix"));
+    return CLI_OK;
+}
+
 int cli_topics(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "topics";
@@ -85,6 +110,11 @@ int cli_topics(struct cli_ctx *ctx, int argc, char **argv)
         ctx->command = "topics group";
         return topics_group(ctx, argc, argv);
     }
+    if (argc >= 2 && strcmp(argv[1], "grant") == 0) {
+        ctx->command = "topics grant";
+        return topics_grant(ctx, argc, argv);
+    }
     return cli_usage_error(ctx, "usage: wavemill topics ensure [--partitions N] [TOPIC...]"
-                                " | wavemill topics group GROUP");
+                                " | wavemill topics group GROUP"
+                                " | wavemill topics grant --principal P --role R");
 }

@@ -334,6 +334,27 @@ static int64_t parse_size(const char *s)
     return (int64_t)(v << shift);
 }
 
+/* A disk is a block device or an image file named from the root of the
+ * source ("/dev/sdb", "/srv/img/a.raw") or a Windows drive ("C:", "D:\\"),
+ * with no ".." component: a relative or climbing path would be resolved
+ * against whatever directory the agent runs in. */
+static bool disk_path_ok(const char *p, size_t n)
+{
+    bool drive = n >= 2 && isalpha((unsigned char)p[0]) && p[1] == ':' &&
+                 (n == 2 || p[2] == '\\' || p[2] == '/');
+    if (!drive && p[0] != '/')
+        return false;
+    for (size_t i = 0; i < n;) {
+        size_t k = i;
+        while (k < n && p[k] != '/' && p[k] != '\\')
+            k++;
+        if (k - i == 2 && p[i] == '.' && p[i + 1] == '.')
+            return false;
+        i = k + 1;
+    }
+    return true;
+}
+
 static struct inv_disk *disks_cell(struct pctx *x, const char *raw, size_t *count)
 {
     char *store, *items[INV_MAX_ITEMS];
@@ -348,6 +369,13 @@ static struct inv_disk *disks_cell(struct pctx *x, const char *raw, size_t *coun
         size_t plen = size >= 0 ? (size_t)(colon - items[i]) : strlen(items[i]);
         if (plen == 0 || plen > INV_MAX_PATH || has_ctrl(items[i], plen)) {
             fail(x, COL_DISKS, "'%.64s' is not a disk path", items[i]);
+            break;
+        }
+        if (!disk_path_ok(items[i], plen)) {
+            fail(x, COL_DISKS,
+                 "disk path '%.*s' must be absolute (/dev/sdb, /srv/images/a.raw, C:) and "
+                 "may not contain '..'",
+                 (int)(plen > 64 ? 64 : plen), items[i]);
             break;
         }
         bool dup = false;

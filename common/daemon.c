@@ -8,6 +8,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 static volatile sig_atomic_t stop_flag;
 
@@ -17,8 +19,21 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+int wm_daemon_harden(char *err, size_t errlen)
+{
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        snprintf(err, errlen, "cannot forbid core dumps: %s", strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
 volatile sig_atomic_t *wm_daemon_signals(void)
 {
+    char err[128];
+    if (wm_daemon_harden(err, sizeof(err)) < 0)
+        wm_warn("daemon.harden_failed", "err=\"%s\"", err);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);

@@ -18,7 +18,13 @@
 int wm_daemon_config(struct wm_config *cfg, int argc, char **argv, const char *name,
                      bool print_config, char *err, size_t errlen);
 
-/* Installs SIGTERM/SIGINT handlers; returns the flag they set. */
+/* Keeps decrypted secrets out of core files and away from other processes
+ * of the same user: RLIMIT_CORE 0 and PR_SET_DUMPABLE 0 (no core, no
+ * ptrace attach, /proc/PID/mem and environ owned by root).  0 or -errno. */
+int wm_daemon_harden(char *err, size_t errlen);
+
+/* Installs SIGTERM/SIGINT handlers and hardens the process
+ * (wm_daemon_harden); returns the flag they set. */
 volatile sig_atomic_t *wm_daemon_signals(void);
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define KAFKA_LINGER_MS "5"
@@ -57,7 +58,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
                           : level == 4 ? WM_LOG_WARN
                           : level <= 6 ? WM_LOG_INFO
                                        : WM_LOG_DEBUG;
-    wm_log(l, "kafka.rdkafka", "client=%s fac=%s msg=\"%s\"", rk ? rd_kafka_name(rk) : "-", fac, buf);
+    wm_log(l, "kafka.rdkafka", "client=%s fac=%s msg=\"%s\"", rk ? rd_kafka_name(rk) : "-", fac,
+           buf);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -79,7 +81,8 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
 {
     char why[256];
     if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "kafka config %s=%s: %s", name, value, why);
+        snprintf(err, errlen, "kafka config %s=%s: %s", name,
+                 strstr(name, "password") ? "***" : value, why);
         return -EINVAL;
     }
     return 0;
@@ -93,12 +96,84 @@ static int conf_set_ms(rd_kafka_conf_t *conf, const char *name, int64_t ms, char
     return conf_set(conf, name, v, err, errlen);
 }
 
+/* Sets name from config key when the key has a value. */
+static int conf_opt(rd_kafka_conf_t *conf, const char *name, const struct wm_config *cfg,
+                    const char *key, char *err, size_t errlen)
+{
+    const char *v = wm_config_str(cfg, key);
+    return v && *v ? conf_set(conf, name, v, err, errlen) : 0;
+}
+
+/* Which of the kafka.* security keys a protocol needs, checked before
+ * librdkafka sees them, so a half-configured client fails at start with
+ * the key to fix rather than retrying a handshake for ever. */
+static int security_check(const struct wm_config *cfg, bool tls, bool sasl, char *err,
+                          size_t errlen)
+{
+    const char *cert = wm_config_str(cfg, "kafka.ssl_cert"),
+               *key = wm_config_str(cfg, "kafka.ssl_key");
+    if (!tls && (*cert || *wm_config_str(cfg, "kafka.ssl_ca"))) {
+        snprintf(err, errlen, "kafka.ssl_* keys are set but kafka.security_protocol is %s",
+                 wm_config_str(cfg, "kafka.security_protocol"));
+        return -EINVAL;
+    }
+    if (tls && (!*cert) != (!*key)) {
+        snprintf(err, errlen, "kafka.ssl_cert and kafka.ssl_key go together (mutual TLS)");
+        return -EINVAL;
+    }
+    if (sasl && (!*wm_config_str(cfg, "kafka.sasl_username") ||
+                 !*wm_config_str(cfg, "kafka.sasl_password"))) {
+        snprintf(err, errlen,
+                 "kafka.security_protocol %s needs kafka.sasl_username and "
+                 "kafka.sasl_password",
+                 wm_config_str(cfg, "kafka.security_protocol"));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* librdkafka property <- config key, set when the key has a value */
+static const char *const tls_props[][2] = {{"ssl.ca.location", "kafka.ssl_ca"},
+                                           {"ssl.certificate.location", "kafka.ssl_cert"},
+                                           {"ssl.key.location", "kafka.ssl_key"},
+                                           {"ssl.key.password", "kafka.ssl_key_password"}};
+static const char *const sasl_props[][2] = {{"sasl.mechanisms", "kafka.sasl_mechanism"},
+                                            {"sasl.username", "kafka.sasl_username"},
+                                            {"sasl.password", "kafka.sasl_password"}};
+
+/* TLS to the broker and SASL from the kafka.* security keys. */
+static int conf_security(rd_kafka_conf_t *conf, const struct wm_config *cfg, char *err,
+                         size_t errlen)
+{
+    const char *proto = wm_config_str(cfg, "kafka.security_protocol");
+    static const char *const protos[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
+    size_t i = 0;
+    while (i < 4 && strcasecmp(proto, protos[i]) != 0)
+        i++;
+    if (i == 4) {
+        snprintf(err, errlen,
+                 "kafka.security_protocol '%s': use plaintext, ssl, sasl_plaintext or sasl_ssl",
+                 proto);
+        return -EINVAL;
+    }
+    bool tls = i == 1 || i == 3, sasl = i >= 2;
+    int rc = security_check(cfg, tls, sasl, err, errlen);
+    if (rc == 0)
+        rc = conf_set(conf, "security.protocol", protos[i], err, errlen);
+    for (size_t k = 0; rc == 0 && tls && k < sizeof(tls_props) / sizeof(tls_props[0]); k++)
+        rc = conf_opt(conf, tls_props[k][0], cfg, tls_props[k][1], err, errlen);
+    for (size_t k = 0; rc == 0 && sasl && k < sizeof(sasl_props) / sizeof(sasl_props[0]); k++)
+        rc = conf_opt(conf, sasl_props[k][0], cfg, sasl_props[k][1], err, errlen);
+    return rc;
+}
+
 /* Settings every client shares.  NULL with err on failure. */
 static rd_kafka_conf_t *conf_common(const struct wm_config *cfg, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", wm_config_str(cfg, "kafka.brokers"), err, errlen) < 0 ||
-        conf_set(conf, "client.id", wm_config_str(cfg, "kafka.client_id"), err, errlen) < 0) {
+        conf_set(conf, "client.id", wm_config_str(cfg, "kafka.client_id"), err, errlen) < 0 ||
+        conf_security(conf, cfg, err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -187,13 +262,18 @@ void wm_kafka_producer_free(struct wm_kafka_producer *p)
 static int err_to_errno(rd_kafka_resp_err_t e)
 {
     switch (e) {
-    case RD_KAFKA_RESP_ERR__QUEUE_FULL: return -ENOBUFS;
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE: return -EMSGSIZE;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        return -ENOBUFS;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        return -EMSGSIZE;
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION: return -ENOENT;
-    case RD_KAFKA_RESP_ERR__INVALID_ARG: return -EINVAL;
-    default: return -EIO;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        return -ENOENT;
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return -EINVAL;
+    default:
+        return -EIO;
     }
 }
 
@@ -264,8 +344,8 @@ void wm_kafka_producer_poll(struct wm_kafka_producer *p)
     rd_kafka_poll(p->rk, 0);
 }
 
-void wm_kafka_producer_stats(const struct wm_kafka_producer *p, uint64_t *sent,
-                             uint64_t *delivered, uint64_t *failed)
+void wm_kafka_producer_stats(const struct wm_kafka_producer *p, uint64_t *sent, uint64_t *delivered,
+                             uint64_t *failed)
 {
     struct wm_kafka_producer *mp = (struct wm_kafka_producer *)p; /* atomics need non-const */
     if (sent)
@@ -318,8 +398,7 @@ static void assign_parts(struct wm_kafka_consumer *c, rd_kafka_t *rk,
         rd_kafka_pause_partitions(rk, parts);
 }
 
-static void unassign_parts(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
-                           bool cooperative)
+static void unassign_parts(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, bool cooperative)
 {
     if (rd_kafka_assignment_lost(rk))
         wm_warn("kafka.assignment_lost", "partitions=%d", parts->cnt);
@@ -345,7 +424,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     wm_log(parts->cnt > 0 ? WM_LOG_INFO : WM_LOG_DEBUG,
            assign ? "kafka.partitions_assigned" : "kafka.partitions_revoked",
            "client=%s count=%d paused=%d partitions=%s", rd_kafka_name(rk), parts->cnt,
-            (int)atomic_load(&c->paused), parts_str(parts, list, sizeof(list)));
+           (int)atomic_load(&c->paused), parts_str(parts, list, sizeof(list)));
     if (assign)
         assign_parts(c, rk, parts, cooperative);
     else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
@@ -374,7 +453,8 @@ static rd_kafka_conf_t *consumer_conf(const struct wm_config *cfg, struct wm_kaf
         conf_set(conf, "auto.commit.interval.ms", KAFKA_COMMIT_INTERVAL_MS, err, errlen) < 0 ||
         conf_set(conf, "auto.offset.reset", from_end ? "latest" : "earliest", err, errlen) < 0 ||
         conf_set_ms(conf, "session.timeout.ms", session, err, errlen) < 0 ||
-        conf_set_ms(conf, "heartbeat.interval.ms", heartbeat > 0 ? heartbeat : 1, err, errlen) < 0 ||
+        conf_set_ms(conf, "heartbeat.interval.ms", heartbeat > 0 ? heartbeat : 1, err, errlen) <
+            0 ||
         conf_set_ms(conf, "max.poll.interval.ms", wm_config_int(cfg, "kafka.max_poll_interval"),
                     err, errlen) < 0) {
         rd_kafka_conf_destroy(conf);
@@ -487,8 +567,8 @@ int wm_kafka_consumer_done(struct wm_kafka_consumer *c, rd_kafka_message_t *msg)
     if (!msg)
         return -EINVAL;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)
-        ->offset = msg->offset + 1;
+    rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(msg->rkt), msg->partition)->offset =
+        msg->offset + 1;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, list);
     if (!e && list->elems[0].err)
         e = list->elems[0].err;
@@ -619,15 +699,10 @@ int wm_kafka_describe_group(const struct wm_config *cfg, const char *group, int 
                             struct wm_kafka_group *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    rd_kafka_conf_t *conf = conf_common(cfg, err, errlen);
-    if (!conf)
-        return -EINVAL;
     char rkerr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof(rkerr));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return snprintf(err, errlen, "kafka client: %s", rkerr), -EINVAL;
-    }
+    rd_kafka_t *rk = wm_kafka_admin_new(cfg, err, errlen);
+    if (!rk)
+        return -EINVAL;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opt =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
@@ -644,19 +719,28 @@ int wm_kafka_describe_group(const struct wm_config *cfg, const char *group, int 
     return rc;
 }
 
-int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topics, size_t n,
-                           int partitions, int timeout_ms, int *created, char *err, size_t errlen)
+rd_kafka_t *wm_kafka_admin_new(const struct wm_config *cfg, char *err, size_t errlen)
 {
-    int made = 0;
     rd_kafka_conf_t *conf = conf_common(cfg, err, errlen);
     if (!conf)
-        return -EINVAL;
+        return NULL;
     char rkerr[256];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof(rkerr));
     if (!rk) {
         rd_kafka_conf_destroy(conf);
-        return snprintf(err, errlen, "kafka client: %s", rkerr), -EINVAL;
+        snprintf(err, errlen, "kafka client: %s", rkerr);
     }
+    return rk;
+}
+
+int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topics, size_t n,
+                           int partitions, int timeout_ms, int *created, char *err, size_t errlen)
+{
+    int made = 0;
+    char rkerr[256];
+    rd_kafka_t *rk = wm_kafka_admin_new(cfg, err, errlen);
+    if (!rk)
+        return -EINVAL;
     rd_kafka_NewTopic_t **nts = calloc(n ? n : 1, sizeof(*nts));
     int rc = nts ? 0 : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -666,7 +750,8 @@ int wm_kafka_ensure_topics(const struct wm_config *cfg, const char *const *topic
     }
     if (rc == 0) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_t *opt =
+            rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, rkerr, sizeof(rkerr));
         rd_kafka_CreateTopics(rk, nts, n, opt, q);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);

@@ -94,6 +94,11 @@ rd_kafka_t *wm_kafka_consumer_handle(struct wm_kafka_consumer *c);
 
 /* --- admin --- */
 
+/* A client handle for admin requests (CreateTopics, CreateAcls) with the
+ * same broker and security settings as every other client; NULL with err.
+ * The caller rd_kafka_destroy()s it. */
+rd_kafka_t *wm_kafka_admin_new(const struct wm_config *cfg, char *err, size_t errlen);
+
 /* What the brokers say of a consumer group: its state ("Stable",
  * "PreparingRebalance", "Empty", "Dead", ...), its members and how many
  * partitions are assigned to them in all. */

@@ -39,16 +39,20 @@ typedef struct wm_secret wm_secret;
 
 /* Copies len bytes of value; registers it for redaction.  NULL on ENOMEM. */
 wm_secret *wm_secret_new(const void *value, size_t len);
-/* Wipes and frees; the value stays registered for redaction (it may have been
- * copied elsewhere).  NULL is a no-op. */
+/* Wipes and frees, and releases the value's redaction entry once no other
+ * secret holds it (nor wm_log_register_secret()).  NULL is a no-op. */
 void wm_secret_free(wm_secret *s);
 /* Borrowed pointer to the NUL-terminated value and its length. */
 const char *wm_secret_reveal(const wm_secret *s, size_t *len);
 
 /* Registers a value that must never appear in log output (copied).  Values
  * shorter than 4 bytes are ignored (they would redact ordinary text).
- * Returns 0, or -ENOMEM / -ENOSPC when the registry is full. */
+ * Such a value stays registered for the life of the process (no cap).
+ * Returns 0, or -ENOMEM. */
 int wm_log_register_secret(const char *value);
+
+/* Distinct values in the redaction registry (for tests and metrics). */
+size_t wm_log_secret_count(void);
 
 /* Copies src into dst (size dstlen, always NUL-terminated), replacing every
  * registered secret with "***" and escaping control characters.  Usable for

@@ -8,6 +8,8 @@
  *   - a NULL status event_id is replaced by a fresh random UUID (v4). */
 #include "msg.h"
 
+#include "utf8.h"
+
 #include "avro.h"
 
 #include <errno.h>
@@ -56,10 +58,22 @@ static int set_bool(avro_value_t *rec, const char *name, bool v)
     return field(rec, name, &f) || avro_value_set_boolean(&f, v) ? -EINVAL : 0;
 }
 
+/* Avro strings are UTF-8: text that is not (a source's Latin-1 error)
+ * goes out with its invalid bytes escaped (utf8.h), never refused. */
+static int set_text(avro_value_t *v, const char *s)
+{
+    if (wm_utf8_valid(s, strlen(s)))
+        return avro_value_set_string(v, s) ? -EINVAL : 0;
+    char *safe = wm_utf8_dup(s);
+    int rc = !safe || avro_value_set_string(v, safe) ? -EINVAL : 0;
+    free(safe);
+    return rc;
+}
+
 static int set_str(avro_value_t *rec, const char *name, const char *s)
 {
     avro_value_t f;
-    return field(rec, name, &f) || avro_value_set_string(&f, s ? s : "") ? -EINVAL : 0;
+    return field(rec, name, &f) || set_text(&f, s ? s : "") ? -EINVAL : 0;
 }
 
 static int set_opt_str(avro_value_t *rec, const char *name, const char *s)
@@ -68,7 +82,7 @@ static int set_opt_str(avro_value_t *rec, const char *name, const char *s)
 
     if (field(rec, name, &f) || branch(&f, s == NULL, &b))
         return -EINVAL;
-    return s && avro_value_set_string(&b, s) ? -EINVAL : 0;
+    return s && set_text(&b, s) ? -EINVAL : 0;
 }
 
 static int set_opt_long(avro_value_t *rec, const char *name, int64_t v)

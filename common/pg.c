@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -389,6 +390,38 @@ static void pg_unexpected(struct wm_pg *db, PGresult *res, ExecStatusType st, ch
     db->last_rc = -EINVAL;
 }
 
+static void pg_params_free(int nparams, char **copy);
+
+/* Text parameters must be valid UTF-8 or PostgreSQL refuses the whole
+ * statement (and the transaction around it): a task error printed in
+ * Latin-1 would fail the batch that reports it.  Invalid bytes are escaped
+ * (utf8.h); *copy holds the sanitized array to free, NULL when none was
+ * needed.  -ENOMEM only. */
+static int pg_params_utf8(int nparams, const char *const *params, char ***copy)
+{
+    *copy = NULL;
+    int i = 0;
+    while (i < nparams && (!params[i] || wm_utf8_valid(params[i], strlen(params[i]))))
+        i++;
+    if (i == nparams)
+        return 0;
+    char **c = nparams > 0 ? calloc((size_t)(unsigned)nparams, sizeof(*c)) : NULL;
+    for (int k = 0; c && k < nparams; k++)
+        if (params[k] && !(c[k] = wm_utf8_dup(params[k]))) {
+            pg_params_free(nparams, c);
+            c = NULL;
+        }
+    *copy = c;
+    return c ? 0 : -ENOMEM;
+}
+
+static void pg_params_free(int nparams, char **copy)
+{
+    for (int k = 0; copy && k < nparams; k++)
+        free(copy[k]);
+    free(copy);
+}
+
 /* Runs one statement.  raw = PQexec (several statements, no parameters),
  * only for the project's own migration files.  Returns the result or NULL
  * with db->last_rc set. */
@@ -410,8 +443,16 @@ static PGresult *pg_run(struct wm_pg *db, const char *sql, int nparams, const ch
         db->last_rc = -ECONNRESET;
         return NULL;
     }
+    char **safe = NULL;
+    if (!raw && pg_params_utf8(nparams, params, &safe) < 0) {
+        db->last_rc = -ENOMEM;
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
     PGresult *res = raw ? PQexec(db->conn, sql)
-                        : PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+                        : PQexecParams(db->conn, sql, nparams, NULL,
+                                       safe ? (const char *const *)safe : params, NULL, NULL, 0);
+    pg_params_free(nparams, safe);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;

@@ -21,7 +21,7 @@
 
 #define PKI_SKEW_S 300 /* notBefore this far in the past: clock skew */
 #define PKI_PATH_MAX 4096
-#define PKI_SAN_MAX 2048
+#define PKI_SAN_MAX 16384
 #define PKI_IDIR_MAX (PKI_PATH_MAX - 64) /* room for "/cert.pem" */
 
 __attribute__((format(printf, 3, 4))) static void pki_err(char *err, size_t errlen, const char *fmt,
@@ -343,8 +343,7 @@ int wm_pki_init(const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-/* Loads DIR/ca.key and DIR/ca.crt and checks they belong together. */
-static int pki_load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err, size_t errlen)
+int wm_pki_load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err, size_t errlen)
 {
     char path[PKI_PATH_MAX], why[256];
     FILE *f;
@@ -382,6 +381,50 @@ static int pki_load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err, 
 
 /* ----------------------------------------------------------------- issue */
 
+/* 1 for a receiver volume or server name (as proto_volume_valid). */
+static int pki_volume_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 100 || s[0] == '.' || s[0] == '-')
+        return 0;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* Appends one ",URI:<prefix><name>" to san. */
+static int pki_san_uri(char *san, size_t sanlen, const char *prefix, const char *name, char *err,
+                       size_t errlen)
+{
+    char shown[96];
+    size_t used = strlen(san);
+    if (!pki_volume_valid(name)) {
+        pki_err(err, errlen,
+                "bad server or volume name \"%s\": 1-100 characters of A-Z a-z 0-9 . _ -",
+                pki_show(name, shown, sizeof(shown)));
+        return -EINVAL;
+    }
+    int w = snprintf(san + used, sanlen - used, ",URI:%s%s", prefix, name);
+    if (w < 0 || (size_t)w >= sanlen - used) {
+        pki_err(err, errlen, "too many volumes for one certificate");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The server and volume binding of an agent certificate (pki.h). */
+static int pki_binding_conf(const struct wm_pki_issue_req *req, char *san, size_t sanlen, char *err,
+                            size_t errlen)
+{
+    if ((req->server || req->nvolumes) && strcmp(req->role, "agent") != 0) {
+        pki_err(err, errlen, "only agent certificates are bound to a server and volumes");
+        return -EINVAL;
+    }
+    int rc =
+        req->server ? pki_san_uri(san, sanlen, WM_PKI_URI_SERVER, req->server, err, errlen) : 0;
+    for (size_t i = 0; rc == 0 && i < req->nvolumes; i++)
+        rc = pki_san_uri(san, sanlen, WM_PKI_URI_VOLUME, req->volumes[i], err, errlen);
+    return rc;
+}
+
 static int pki_check_req(const struct wm_pki_issue_req *req, char *san, size_t sanlen, char *err,
                          size_t errlen)
 {
@@ -401,11 +444,12 @@ static int pki_check_req(const struct wm_pki_issue_req *req, char *san, size_t s
         pki_err(err, errlen, "bad validity: days must be 1..36500");
         return -EINVAL;
     }
-    if (req->sans == NULL) {
+    int rc = 0;
+    if (req->sans == NULL)
         snprintf(san, sanlen, "DNS:%s,IP:127.0.0.1", req->name);
-        return 0;
-    }
-    return pki_san_conf(req->sans, san, sanlen, err, errlen);
+    else
+        rc = pki_san_conf(req->sans, san, sanlen, err, errlen);
+    return rc < 0 ? rc : pki_binding_conf(req, san, sanlen, err, errlen);
 }
 
 /* Writes the three files of an identity; removes what it wrote on failure. */
@@ -472,10 +516,10 @@ int wm_pki_issue(const char *dir, const struct wm_pki_issue_req *req, char *err,
     }
     r = *req;
     if (r.days == 0)
-        r.days = WM_PKI_DEFAULT_DAYS;
+        r.days = r.server ? WM_PKI_AGENT_DAYS : WM_PKI_DEFAULT_DAYS;
     snprintf(idir, sizeof(idir), "%s/%s", dir, r.name);
     ERR_clear_error();
-    if ((rc = pki_load_ca(dir, &ca_cert, &ca_key, err, errlen)) < 0)
+    if ((rc = wm_pki_load_ca(dir, &ca_cert, &ca_key, err, errlen)) < 0)
         return rc;
     key = pki_keygen();
     cert = key ? pki_make_leaf(key, &r, san, ca_cert, ca_key) : NULL;

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,14 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "log.h"
+#include "pki.h"
+#include "tls_crl.h"
 
 #define TLS_CONFIRM_BYTE 0x57          /* 'W': "your certificate was accepted" */
 #define TLS_HANDSHAKE_TIMEOUT_MS 30000 /* applied only if the fd has none */
@@ -47,6 +53,7 @@
 struct wm_tls_ctx {
     SSL_CTX *ssl_ctx;
     enum wm_tls_side side;
+    struct tls_crl *crl; /* revoked peers (DIR/crl.pem), re-read when it changes */
 };
 
 struct wm_tls_conn {
@@ -54,6 +61,9 @@ struct wm_tls_conn {
     int fd;
     char peer_name[256];
     char peer_role[16];
+    char peer_server[128]; /* urn:wavemill:server: of the peer, or "" */
+    char *peer_volumes;    /* its urn:wavemill:volume: names, NUL-separated */
+    size_t npeer_volumes;
     char last_error[256];
 };
 
@@ -250,6 +260,21 @@ static int tls_load_files(SSL_CTX *sc, const char *dir, char *err, size_t errlen
     return 0;
 }
 
+/* Refuses a revoked peer during the handshake (the peer gets the alert
+ * "certificate revoked"), after OpenSSL's own chain checks passed. */
+static int tls_verify_cb(int ok, X509_STORE_CTX *x)
+{
+    if (!ok || X509_STORE_CTX_get_error_depth(x) != 0)
+        return ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct wm_tls_ctx *ctx = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    if (ctx && ctx->crl && tls_crl_revoked(ctx->crl, X509_STORE_CTX_get_current_cert(x))) {
+        X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REVOKED);
+        return 0;
+    }
+    return ok;
+}
+
 static void tls_ctx_configure(SSL_CTX *sc, enum wm_tls_side side)
 {
     SSL_CTX_set_min_proto_version(sc, TLS1_3_VERSION);
@@ -258,7 +283,7 @@ static void tls_ctx_configure(SSL_CTX *sc, enum wm_tls_side side)
      * 128-bit security. */
     SSL_CTX_set_ciphersuites(sc, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
                                  "TLS_CHACHA20_POLY1305_SHA256");
-    SSL_CTX_set_verify(sc, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_verify(sc, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, tls_verify_cb);
     SSL_CTX_set_verify_depth(sc, 2);
     /* blocking sockets: retry internally after non-application records */
     SSL_CTX_set_mode(sc, SSL_MODE_AUTO_RETRY);
@@ -296,17 +321,54 @@ struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *
         return NULL;
     }
     tls_ctx_configure(ctx->ssl_ctx, side);
-    if (tls_load_files(ctx->ssl_ctx, dir, err, errlen) < 0) {
+    SSL_CTX_set_app_data(ctx->ssl_ctx, ctx);
+    if (tls_load_files(ctx->ssl_ctx, dir, err, errlen) < 0 ||
+        !(ctx->crl = tls_crl_new(dir, err, errlen))) {
         wm_tls_ctx_free(ctx);
         return NULL;
     }
     return ctx;
 }
 
+int wm_tls_own_cert_valid(const char *dir, char *err, size_t errlen)
+{
+    char path[4200], when[64] = "";
+    snprintf(path, sizeof(path), "%s/cert.pem", dir);
+    FILE *f = fopen(path, "re");
+    X509 *c = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!c) {
+        tls_seterr(err, errlen, "cannot read the certificate %s", path);
+        return -ENOENT;
+    }
+    int rc = 0;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (X509_cmp_current_time(X509_get0_notAfter(c)) <= 0) {
+        ASN1_TIME_print(b, X509_get0_notAfter(c));
+        rc = -EKEYEXPIRED;
+    } else if (X509_cmp_current_time(X509_get0_notBefore(c)) >= 0) {
+        ASN1_TIME_print(b, X509_get0_notBefore(c));
+        rc = -EKEYEXPIRED;
+    }
+    if (rc < 0) {
+        int n = BIO_read(b, when, sizeof(when) - 1);
+        when[n > 0 ? n : 0] = '\0';
+        tls_seterr(err, errlen, "the certificate %s %s %s (renew it: wavemill pki issue)", path,
+                   X509_cmp_current_time(X509_get0_notAfter(c)) <= 0 ? "expired on"
+                                                                     : "is not valid before",
+                   when);
+    }
+    BIO_free(b);
+    X509_free(c);
+    return rc;
+}
+
 void wm_tls_ctx_free(struct wm_tls_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    tls_crl_free(ctx->crl);
     SSL_CTX_free(ctx->ssl_ctx);
     free(ctx);
 }
@@ -315,12 +377,47 @@ void wm_tls_ctx_free(struct wm_tls_ctx *ctx)
 
 static const char *const tls_known_roles[] = {"agent", "receiver", "worker"};
 
+/* Keeps one subjectAltName URI of the peer's binding (pki.h). */
+static void tls_conn_bind(struct wm_tls_conn *c, const char *uri, size_t len)
+{
+    size_t ns = strlen(WM_PKI_URI_SERVER), nv = strlen(WM_PKI_URI_VOLUME);
+    if (len > ns && strncmp(uri, WM_PKI_URI_SERVER, ns) == 0) {
+        snprintf(c->peer_server, sizeof(c->peer_server), "%.*s", (int)(len - ns), uri + ns);
+        return;
+    }
+    if (len <= nv || strncmp(uri, WM_PKI_URI_VOLUME, nv) != 0 || memchr(uri, 0, len))
+        return;
+    size_t have = 0;
+    for (size_t i = 0; i < c->npeer_volumes; i++)
+        have += strlen(c->peer_volumes + have) + 1;
+    char *grown = realloc(c->peer_volumes, have + (len - nv) + 1);
+    if (!grown)
+        return; /* fewer volumes allowed, never more */
+    memcpy(grown + have, uri + nv, len - nv);
+    grown[have + len - nv] = '\0';
+    c->peer_volumes = grown;
+    c->npeer_volumes++;
+}
+
+static void tls_conn_bindings(struct wm_tls_conn *c, X509 *peer)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type == GEN_URI)
+            tls_conn_bind(c, (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+                          (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier));
+    }
+    GENERAL_NAMES_free(names);
+}
+
 /* Reads CN and role (subject OU, see pki.h) of the verified peer. */
 static void tls_conn_identify(struct wm_tls_conn *c)
 {
     X509 *peer = SSL_get0_peer_certificate(c->ssl);
     if (peer == NULL)
         return;
+    tls_conn_bindings(c, peer);
     X509_NAME *subj = X509_get_subject_name(peer);
     char ou[32] = "";
     if (X509_NAME_get_text_by_NID(subj, NID_commonName, c->peer_name, sizeof(c->peer_name)) < 0)
@@ -398,6 +495,7 @@ static struct wm_tls_conn *tls_conn_abort(struct wm_tls_conn *c)
 {
     SSL_free(c->ssl);
     close(c->fd);
+    free(c->peer_volumes);
     free(c);
     return NULL;
 }
@@ -457,6 +555,9 @@ static struct wm_tls_conn *tls_handshake(struct wm_tls_ctx *ctx, int fd, enum wm
             close(fd);
         return NULL;
     }
+    char why[512];
+    if (tls_crl_refresh(ctx->crl, why, sizeof(why)) < 0)
+        wm_error("tls.crl_refused", "err=\"%s\" (the previous revocation list stays)", why);
     struct wm_tls_conn *c = tls_conn_new(ctx, fd, err, errlen);
     if (c == NULL) {
         close(fd);
@@ -571,6 +672,27 @@ const char *wm_tls_peer_name(const struct wm_tls_conn *c)
     return c ? c->peer_name : "";
 }
 
+const char *wm_tls_peer_server(const struct wm_tls_conn *c)
+{
+    return c ? c->peer_server : "";
+}
+
+size_t wm_tls_peer_volumes(const struct wm_tls_conn *c)
+{
+    return c ? c->npeer_volumes : 0;
+}
+
+bool wm_tls_peer_may_volume(const struct wm_tls_conn *c, const char *volume)
+{
+    if (!c || c->npeer_volumes == 0)
+        return true;
+    const char *p = c->peer_volumes;
+    for (size_t i = 0; i < c->npeer_volumes; i++, p += strlen(p) + 1)
+        if (strcmp(p, volume) == 0)
+            return true;
+    return false;
+}
+
 const char *wm_tls_peer_role(const struct wm_tls_conn *c)
 {
     return c ? c->peer_role : "";
@@ -600,6 +722,7 @@ void wm_tls_close(struct wm_tls_conn *c)
     }
     SSL_free(c->ssl);
     close(c->fd);
+    free(c->peer_volumes);
     free(c);
 }
 

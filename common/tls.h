@@ -21,6 +21,7 @@
 #ifndef WM_TLS_H
 #define WM_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -29,10 +30,20 @@ struct wm_tls_conn;
 
 enum wm_tls_side { WM_TLS_CLIENT, WM_TLS_SERVER };
 
-/* Loads DIR/ca.crt, DIR/cert.pem, DIR/key.pem.  NULL with err on failure
- * (names the file and OpenSSL's reason).  Thread-safe to share afterwards. */
+/* Loads DIR/ca.crt, DIR/cert.pem, DIR/key.pem, and DIR/crl.pem when there
+ * is one (pki.h: wm_pki_revoke).  NULL with err on failure (names the file
+ * and OpenSSL's reason; a CRL not signed by ca.crt is a failure).
+ * Thread-safe to share afterwards.  Every handshake first re-reads a
+ * crl.pem that changed, then refuses a peer whose certificate it revokes
+ * ("certificate verify failed: certificate revoked"). */
 struct wm_tls_ctx *wm_tls_ctx_new(const char *dir, enum wm_tls_side side, char *err, size_t errlen);
 void wm_tls_ctx_free(struct wm_tls_ctx *ctx);
+
+/* 0 when DIR/cert.pem is valid now; -EKEYEXPIRED ("... expired on DATE" /
+ * "... not valid before DATE") or -errno with err.  Daemons check their own
+ * certificate at start: one that peers will refuse anyway is an error to
+ * report at once, not at the first connection. */
+int wm_tls_own_cert_valid(const char *dir, char *err, size_t errlen);
 
 /* Handshake on fd (ownership of fd passes to the conn: wm_tls_close closes it).
  * On failure returns NULL, closes fd, and says why in err ("peer presented
@@ -53,6 +64,14 @@ int wm_tls_read_full(struct wm_tls_conn *c, void *buf, size_t len);
  * "worker", or "" if the certificate carries none).  Borrowed. */
 const char *wm_tls_peer_name(const struct wm_tls_conn *c);
 const char *wm_tls_peer_role(const struct wm_tls_conn *c);
+
+/* The peer certificate's binding to a source (pki.h): its server ("" if
+ * none) and how many volumes it names.  wm_tls_peer_may_volume() is true
+ * for a named volume, or for any volume when the certificate names none
+ * (an unbound certificate: callers decide whether they accept those). */
+const char *wm_tls_peer_server(const struct wm_tls_conn *c);
+size_t wm_tls_peer_volumes(const struct wm_tls_conn *c);
+bool wm_tls_peer_may_volume(const struct wm_tls_conn *c, const char *volume);
 
 /* Why the last read/write failed ("timed out", "peer closed the connection",
  * OpenSSL's reason), "" while healthy.  Borrowed. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "daemon.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "sync.h"
@@ -207,8 +208,12 @@ static int cmd_serve(struct agent_args *a)
     char err[512];
     if (!a->listen)
         return usage();
+    if (wm_daemon_harden(err, sizeof(err)) < 0)
+        wm_warn("repl.harden_failed", "err=\"%s\"", err);
     struct control_opts co = {.state_dir = a->state_dir, .progress_ms = 1000};
-    co.server_tls = wm_tls_ctx_new(a->tls_dir, WM_TLS_SERVER, err, sizeof(err));
+    co.server_tls = wm_tls_own_cert_valid(a->tls_dir, err, sizeof(err)) == 0
+                        ? wm_tls_ctx_new(a->tls_dir, WM_TLS_SERVER, err, sizeof(err))
+                        : NULL;
     if (co.server_tls)
         co.client_tls = wm_tls_ctx_new(a->tls_dir, WM_TLS_CLIENT, err, sizeof(err));
     int lfd = co.client_tls ? wm_tcp_listen(a->listen, 64, err, sizeof(err)) : -1;

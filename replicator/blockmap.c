@@ -60,9 +60,12 @@ static int blockmap_init_file(struct blockmap *m, uint32_t bs, uint64_t size, ch
                               size_t errlen)
 {
     uint64_t n = blockmap_count(size, bs);
-    if (ftruncate(m->fd, 0) < 0 ||
-        ftruncate(m->fd, (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST)) < 0) {
-        int e = errno;
+    /* blocks allocated now, not at the first store through the mapping: a
+     * full disk then fails this call, not the daemon (SIGBUS) */
+    int e = ftruncate(m->fd, 0) < 0
+                ? errno
+                : posix_fallocate(m->fd, 0, (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST));
+    if (e) {
         snprintf(err, errlen, "size digest map: %s", strerror(e));
         return -e;
     }
@@ -177,9 +180,10 @@ int blockmap_resize(struct blockmap *m, uint64_t size, char *err, size_t errlen)
     uint64_t old = m->hdr->nblocks;
     if (n < old) /* entries past the new end must not survive a later growth */
         memset(&m->ent[n], 0, (size_t)(old - n) * BLOCKMAP_DIGEST);
-    if (n > old && ftruncate(m->fd, (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST)) < 0) {
-        snprintf(err, errlen, "grow digest map: %s", strerror(errno));
-        return -errno;
+    int e = n > old ? posix_fallocate(m->fd, 0, (off_t)(BLOCKMAP_HDR + n * BLOCKMAP_DIGEST)) : 0;
+    if (e) {
+        snprintf(err, errlen, "grow digest map: %s", strerror(e));
+        return -e;
     }
     m->hdr->size = size;
     m->hdr->nblocks = n;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "guard.h"
 #include "log.h"
 #include "proto.h"
 #include "sync.h"
@@ -232,8 +234,38 @@ static void ctl_refuse(struct xport *x, const char *why)
 
 struct ctl_conn {
     const struct control_opts *o;
-    int fd;
+    struct guard *g;
+    int fd, slot;
 };
+
+/* Reads and answers the one request of a control connection. */
+static void ctl_serve_conn(struct ctl_conn *c, struct xport *x)
+{
+    char err[512];
+    uint8_t *buf = NULL, type;
+    size_t cap = 0;
+    struct proto_ctl_req req;
+    int n = frame_recv(x, &type, &buf, &cap, 65536, err, sizeof(err));
+    guard_authed(c->g, c->slot);
+    if (c->o->server_tls && strcmp(x->peer_role, "worker") != 0)
+        ctl_refuse(x, "certificate role may not drive the agent");
+    else if (n < 0 || type != FRAME_CTL_REQ || proto_ctl_req_decode(buf, (size_t)n, &req) < 0 ||
+             !proto_volume_valid(req.volume) || !req.disk[0] || !req.to[0])
+        ctl_refuse(x, "invalid control request");
+    else {
+        int attached;
+        struct control_job *j = job_attach(c->o, &req, &attached);
+        wm_info("repl.control_request", "peer=%s volume=%s op=%u attached=%d", x->peer_name,
+                req.volume, req.op, attached);
+        if (!j)
+            ctl_refuse(x, "cannot start job");
+        else if (ctl_watch(j, x, c->o->progress_ms) < 0)
+            wm_info("repl.control_dropped", "volume=%s (job continues)", req.volume);
+        if (j)
+            job_unref(j);
+    }
+    free(buf);
+}
 
 static void *ctl_conn_thread(void *arg)
 {
@@ -241,59 +273,62 @@ static void *ctl_conn_thread(void *arg)
     free(arg);
     char err[512];
     struct xport *x = xport_accept(c.fd, c.o->server_tls, err, sizeof(err));
-    if (!x) {
-        wm_warn("repl.control_handshake_failed", "reason=\"%s\"", err);
-        return NULL;
+    if (x) {
+        ctl_serve_conn(&c, x);
+        xport_free(x);
+    } else {
+        guard_log_limited(c.g, "repl.control_handshake_failed", "reason=\"%s\"", err);
     }
-    uint8_t *buf = NULL, type;
-    size_t cap = 0;
-    struct proto_ctl_req req;
-    int n = frame_recv(x, &type, &buf, &cap, 65536, err, sizeof(err));
-    if (c.o->server_tls && strcmp(x->peer_role, "worker") != 0)
-        ctl_refuse(x, "certificate role may not drive the agent");
-    else if (n < 0 || type != FRAME_CTL_REQ || proto_ctl_req_decode(buf, (size_t)n, &req) < 0 ||
-             !proto_volume_valid(req.volume) || !req.disk[0] || !req.to[0])
-        ctl_refuse(x, "invalid control request");
-    else {
-        int attached;
-        struct control_job *j = job_attach(c.o, &req, &attached);
-        wm_info("repl.control_request", "peer=%s volume=%s op=%u attached=%d", x->peer_name,
-                req.volume, req.op, attached);
-        if (!j)
-            ctl_refuse(x, "cannot start job");
-        else if (ctl_watch(j, x, c.o->progress_ms) < 0)
-            wm_info("repl.control_dropped", "volume=%s (job continues)", req.volume);
-        if (j)
-            job_unref(j);
-    }
-    free(buf);
-    xport_free(x);
+    guard_leave(c.g, c.slot);
     return NULL;
+}
+
+static bool ctl_start(struct ctl_conn *proto)
+{
+    struct timeval tv = {60, 0};
+    setsockopt(proto->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(proto->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct ctl_conn *c = malloc(sizeof(*c));
+    pthread_t t;
+    if (!c)
+        return false;
+    *c = *proto;
+    if (pthread_create(&t, NULL, ctl_conn_thread, c) == 0) {
+        pthread_detach(t);
+        return true;
+    }
+    free(c);
+    return false;
 }
 
 int control_serve(const struct control_opts *o, int listen_fd, volatile sig_atomic_t *stop)
 {
-    while (!*stop) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    struct guard_opts go = {.name = "control",
+                            .max_conns = o->max_conns ? o->max_conns : 32,
+                            .max_startups = o->max_startups ? o->max_startups : 16,
+                            .max_per_peer = o->max_per_peer ? o->max_per_peer : 8,
+                            .grace_ms = o->grace_ms};
+    struct guard *g = guard_new(&go);
+    if (!g)
+        return -ENOMEM;
+    int rc = 0;
+    for (;;) {
+        struct sockaddr_storage peer;
+        int fd = guard_accept(g, listen_fd, stop, &peer);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return -errno;
+            rc = fd == -EINTR ? 0 : fd;
+            break;
         }
-        struct timeval tv = {60, 0};
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        struct ctl_conn *c = malloc(sizeof(*c));
-        pthread_t t;
-        if (c) {
-            *c = (struct ctl_conn){o, fd};
-            if (pthread_create(&t, NULL, ctl_conn_thread, c) == 0) {
-                pthread_detach(t);
-                continue;
-            }
-            free(c);
+        struct ctl_conn c = {o, g, fd, guard_admit(g, fd, &peer)};
+        if (c.slot >= 0 && ctl_start(&c))
+            continue;
+        if (c.slot >= 0) {
+            guard_leave(g, c.slot);
+            guard_log_limited(g, "repl.control_refused", "reason=\"no thread\"");
         }
         close(fd);
     }
-    return 0;
+    /* connection threads still running keep using g: it is left to the
+     * process's exit, as the job table is */
+    return rc;
 }

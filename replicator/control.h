@@ -21,9 +21,16 @@ struct control_opts {
     struct wm_tls_ctx *client_tls; /* data connections to receivers */
     const char *state_dir;
     int progress_ms;
+    /* connection bounds (guard.h; 0 = default): the control port has few
+     * legitimate clients (the workers), so its caps are small */
+    int max_conns;    /* default 32 */
+    int max_startups; /* default 16 */
+    int max_per_peer; /* default 8 */
+    int grace_ms;     /* default 15000 */
 };
 
-/* Accept loop until *stop; returns 0 or -errno. */
+/* Accept loop until *stop; running out of descriptors is logged and
+ * survived (guard.h).  Returns 0, or -errno for a bad listen_fd. */
 int control_serve(const struct control_opts *o, int listen_fd, volatile sig_atomic_t *stop);
 
 #endif

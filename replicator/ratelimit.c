@@ -81,6 +81,11 @@ int64_t ratelimit_parse(const char *s)
         mul = 1024.0 * 1024 * 1024;
         end++;
         break;
+    case 't':
+    case 'T':
+        mul = 1024.0 * 1024 * 1024 * 1024;
+        end++;
+        break;
     default:
         break;
     }

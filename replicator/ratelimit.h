@@ -13,7 +13,8 @@ struct ratelimit *ratelimit_new(uint64_t rate);
 void ratelimit_free(struct ratelimit *rl);
 /* Accounts n bytes, sleeping as needed.  NULL rl is unlimited. */
 void ratelimit_take(struct ratelimit *rl, uint64_t n);
-/* "10M", "512k", "1G", "1000" (bytes/s, powers of 1024) -> bytes/s; -1 on error. */
+/* "10M", "512k", "1G", "2T", "1000" (bytes/s, powers of 1024) -> bytes/s; -1 on
+ * error.  Also parses plain sizes (--max-volume-size). */
 int64_t ratelimit_parse(const char *s);
 
 #endif

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +19,17 @@
 
 #include "clock.h"
 #include "frame.h"
+#include "guard.h"
 #include "log.h"
 #include "proto.h"
+#include "rspace.h"
 #include "rvol.h"
 #include "tls.h"
 #include "xport.h"
 
 #define REQ_MAX 65536
+/* opening one more volume closes every idle one past this many open */
+#define RECEIVER_IDLE_VOLS 32
 #define VOLUME_RULE                                                                                \
     "invalid volume name '%.100s': 1-100 characters of A-Z a-z 0-9 . _ -, not starting with . or " \
     "- "                                                                                           \
@@ -36,7 +41,10 @@ struct receiver {
     pthread_mutex_t mu;
     struct rvol *vols;
     int nconns;
+    struct guard *guard;
 };
+
+static void receiver_vols_trim(void *arg);
 
 struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t errlen)
 {
@@ -59,6 +67,22 @@ struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t e
         r->o.ckpt_ms = 2000;
     if (!r->o.max_conns)
         r->o.max_conns = 256;
+    if (!r->o.max_volume)
+        r->o.max_volume = RSPACE_DEFAULT_MAX;
+    if (!r->o.vol_idle_ms)
+        r->o.vol_idle_ms = 30000;
+    struct guard_opts go = {.name = "receiver",
+                            .max_conns = r->o.max_conns,
+                            .max_startups = r->o.max_startups,
+                            .max_per_peer = r->o.max_per_peer,
+                            .grace_ms = r->o.grace_ms,
+                            .on_tick = receiver_vols_trim,
+                            .tick_arg = r};
+    if (!(r->guard = guard_new(&go))) {
+        free(r);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&r->mu, NULL);
     return r;
 }
@@ -72,24 +96,80 @@ void receiver_free(struct receiver *r)
         r->vols = v->next;
         rvol_free(v);
     }
+    guard_free(r->guard);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
 
-/* Volumes stay in the table once opened (their state is small); the table
- * serialises opening so one volume has one rvol. */
+/* The table serialises opening so one volume has one rvol; a caller holds a
+ * reference (v->refs, under r->mu) until receiver_vol_put.  A volume no
+ * one holds keeps its files open for vol_idle_ms, so the streams of one
+ * sync do not reopen them, then receiver_vols_trim closes it: the daemon's
+ * descriptors are bounded by the volumes in use, not by those ever seen. */
+/* Closes volumes no one holds that have been idle for vol_idle_ms, or all
+ * of them when force.  Caller holds r->mu. */
+static int vols_trim_locked(struct receiver *r, bool force)
+{
+    uint64_t now = (uint64_t)wm_mono_ms();
+    int open = 0;
+    for (struct rvol **pp = &r->vols; *pp;) {
+        struct rvol *v = *pp;
+        if (v->refs == 0 && (force || now - v->idle_since_ms >= (uint64_t)r->o.vol_idle_ms)) {
+            *pp = v->next;
+            rvol_free(v); /* state is on disk; the next use reopens it */
+        } else {
+            pp = &v->next;
+            open++;
+        }
+    }
+    return open;
+}
+
 static struct rvol *receiver_vol(struct receiver *r, const char *name, char *err, size_t errlen)
 {
     pthread_mutex_lock(&r->mu);
     struct rvol *v = r->vols;
+    int open = 0;
     while (v && strcmp(v->name, name) != 0)
-        v = v->next;
+        v = v->next, open++;
+    if (!v && open >= RECEIVER_IDLE_VOLS)
+        vols_trim_locked(r, true);
     if (!v && (v = rvol_open(r->root, name, err, errlen))) {
         v->next = r->vols;
         r->vols = v;
     }
+    if (v)
+        v->refs++;
     pthread_mutex_unlock(&r->mu);
     return v;
+}
+
+static void receiver_vol_put(struct receiver *r, struct rvol *v)
+{
+    if (!v)
+        return;
+    pthread_mutex_lock(&r->mu);
+    v->refs--;
+    v->idle_since_ms = (uint64_t)wm_mono_ms();
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void receiver_vols_trim(void *arg)
+{
+    struct receiver *r = arg;
+    pthread_mutex_lock(&r->mu);
+    vols_trim_locked(r, false);
+    pthread_mutex_unlock(&r->mu);
+}
+
+int receiver_open_volumes(struct receiver *r)
+{
+    int n = 0;
+    pthread_mutex_lock(&r->mu);
+    for (struct rvol *v = r->vols; v; v = v->next)
+        n++;
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 static void send_error(struct xport *x, uint32_t code, const char *fmt, ...)
@@ -108,6 +188,36 @@ static void send_error(struct xport *x, uint32_t code, const char *fmt, ...)
         frame_send(x, FRAME_ERROR, buf, (uint32_t)n);
 }
 
+/* Size and free-space bounds before anything is staged (rspace.h); the mode
+ * is the one rvol_begin will pick. */
+static int begin_space(struct receiver *r, struct rvol *v, const struct proto_begin *req, char *err,
+                       size_t errlen)
+{
+    pthread_mutex_lock(&v->mu);
+    int full = req->full || v->st.committed_gen == 0 || v->st.committed_bs != req->bs;
+    pthread_mutex_unlock(&v->mu);
+    return rspace_check(v, req->size, req->bs, full, r->o.max_volume, err, errlen);
+}
+
+/* One identity per source: an agent certificate bound to volumes (pki.h)
+ * may write, read the map of and verify only those; an unbound one only
+ * when the receiver does not require bindings.  Refused with PROTO_E_AUTH. */
+static bool volume_allowed(struct receiver *r, struct xport *x, const char *volume)
+{
+    bool bound_ok = x->peer_volumes > 0 || !r->o.require_bound || !r->o.tls;
+    if (bound_ok && xport_may_volume(x, volume))
+        return true;
+    if (!bound_ok)
+        send_error(x, PROTO_E_AUTH,
+                   "certificate '%s' is not bound to any volume (issue it with --server "
+                   "and --volume)",
+                   x->peer_name);
+    else
+        send_error(x, PROTO_E_AUTH, "certificate '%s'%s%s may not touch volume '%s'", x->peer_name,
+                   x->peer_server[0] ? " of server " : "", x->peer_server, volume);
+    return false;
+}
+
 static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
 {
     struct proto_begin req;
@@ -122,9 +232,15 @@ static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, 
         send_error(x, PROTO_E_INVALID, VOLUME_RULE, req.volume);
         return;
     }
+    if (!volume_allowed(r, x, req.volume))
+        return;
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
-    if (!v || rvol_begin(v, &req, &ok, err, sizeof(err)) < 0) {
-        send_error(x, PROTO_E_IO, "%s", err);
+    int rc = v ? begin_space(r, v, &req, err, sizeof(err)) : -EIO;
+    if (rc == 0)
+        rc = rvol_begin(v, &req, &ok, err, sizeof(err));
+    receiver_vol_put(r, v);
+    if (rc < 0) {
+        send_error(x, rc == -EFBIG ? PROTO_E_INVALID : PROTO_E_IO, "%s", err);
         return;
     }
     uint8_t buf[4096];
@@ -243,6 +359,8 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
                    s.req.volume);
         return;
     }
+    if (!volume_allowed(r, x, s.req.volume))
+        return;
     if (!(s.v = receiver_vol(r, s.req.volume, err, sizeof(err)))) {
         send_error(x, PROTO_E_IO, "%s", err);
         return;
@@ -250,6 +368,7 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
     if (rvol_claim(s.v, s.req.gen, s.req.epoch, s.req.idx, &s.token, &s.range, err, sizeof(err)) <
         0) {
         send_error(x, PROTO_E_STALE, "%s", err);
+        receiver_vol_put(r, s.v);
         return;
     }
     s.covered = s.ckpt_at = s.range.done;
@@ -262,6 +381,7 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
         stream_loop(&s);
     stream_checkpoint(&s); /* whatever arrived intact is kept, even on a cut */
     rvol_release(s.v, s.req.idx, s.token);
+    receiver_vol_put(r, s.v);
     free(s.raw);
     free(s.buf);
     ZSTD_freeDCtx(s.dctx);
@@ -284,8 +404,11 @@ static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p,
                    req.volume);
         return;
     }
+    if (!volume_allowed(r, x, req.volume))
+        return;
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     int rc = v ? rvol_commit(v, &req, &ok, commit_reply, x, err, sizeof(err)) : -EIO;
+    receiver_vol_put(r, v);
     if (rc < 0)
         send_error(x,
                    rc == -ESTALE   ? PROTO_E_STALE
@@ -420,6 +543,8 @@ static void handle_map(struct receiver *r, struct xport *x, const uint8_t *p, si
         send_error(x, PROTO_E_INVALID, "invalid map request or volume name '%.100s'", req.volume);
         return;
     }
+    if (!volume_allowed(r, x, req.volume))
+        return;
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     if (!v) {
         send_error(x, PROTO_E_IO, "%s", err);
@@ -428,11 +553,21 @@ static void handle_map(struct receiver *r, struct xport *x, const uint8_t *p, si
     pthread_rwlock_rdlock(&v->img_lock);
     int rc = map_send(v, x, &req, err, sizeof(err));
     pthread_rwlock_unlock(&v->img_lock);
+    receiver_vol_put(r, v);
     if (rc < 0 && err[0])
         send_error(x, rc == -ENOENT ? PROTO_E_STATE : PROTO_E_IO, "%s", err);
 }
 
+static void receiver_handle_slot(struct receiver *r, struct xport *x, int slot);
+
 void receiver_handle(struct receiver *r, struct xport *x)
+{
+    receiver_handle_slot(r, x, -1);
+}
+
+/* slot: the connection's guard slot; its deadline ends with the first
+ * request read. */
+static void receiver_handle_slot(struct receiver *r, struct xport *x, int slot)
 {
     uint8_t *buf = NULL;
     size_t cap = 0;
@@ -444,6 +579,7 @@ void receiver_handle(struct receiver *r, struct xport *x)
         return;
     }
     int n = frame_recv(x, &type, &buf, &cap, REQ_MAX, err, sizeof(err));
+    guard_authed(r->guard, slot);
     if (n < 0) {
         if (n != -ENODATA)
             send_error(x, PROTO_E_FRAME, "request refused: %s", err);
@@ -464,7 +600,7 @@ void receiver_handle(struct receiver *r, struct xport *x)
 
 struct conn_arg {
     struct receiver *r;
-    int fd;
+    int fd, slot;
 };
 
 static void *conn_thread(void *p)
@@ -477,52 +613,59 @@ static void *conn_thread(void *p)
     setsockopt(a.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     struct xport *x = xport_accept(a.fd, a.r->o.tls, err, sizeof(err));
     if (x)
-        receiver_handle(a.r, x);
+        receiver_handle_slot(a.r, x, a.slot);
     else
-        wm_warn("repl.handshake_failed", "reason=\"%s\"", err);
+        guard_log_limited(a.r->guard, "repl.handshake_failed", "reason=\"%s\"", err);
+    guard_leave(a.r->guard, a.slot);
     pthread_mutex_lock(&a.r->mu);
     a.r->nconns--;
     pthread_mutex_unlock(&a.r->mu);
     return NULL;
 }
 
+/* A thread for an admitted connection; false (nothing started) if none. */
+static bool conn_start(struct receiver *r, int fd, int slot)
+{
+    struct conn_arg *a = malloc(sizeof(*a));
+    if (!a)
+        return false;
+    *a = (struct conn_arg){r, fd, slot};
+    pthread_mutex_lock(&r->mu);
+    r->nconns++;
+    pthread_mutex_unlock(&r->mu);
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &at, conn_thread, a);
+    pthread_attr_destroy(&at);
+    if (rc == 0)
+        return true;
+    pthread_mutex_lock(&r->mu);
+    r->nconns--;
+    pthread_mutex_unlock(&r->mu);
+    free(a);
+    return false;
+}
+
 int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop)
 {
-    while (!*stop) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return -errno;
+    for (;;) {
+        struct sockaddr_storage peer;
+        int fd = guard_accept(r->guard, listen_fd, stop, &peer);
+        if (fd == -EINTR)
+            return 0;
+        if (fd < 0)
+            return fd;
+        int slot = guard_admit(r->guard, fd, &peer);
+        if (slot >= 0 && conn_start(r, fd, slot))
+            continue;
+        if (slot >= 0) {
+            guard_leave(r->guard, slot);
+            guard_log_limited(r->guard, "repl.conn_refused", "reason=\"no thread\"");
         }
-        pthread_mutex_lock(&r->mu);
-        int full = r->nconns >= r->o.max_conns;
-        if (!full)
-            r->nconns++;
-        pthread_mutex_unlock(&r->mu);
-        struct conn_arg *a = full ? NULL : malloc(sizeof(*a));
-        pthread_t t;
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        if (a) {
-            *a = (struct conn_arg){r, fd};
-            if (pthread_create(&t, &at, conn_thread, a) == 0)
-                a = NULL, fd = -1;
-        }
-        pthread_attr_destroy(&at);
-        if (fd >= 0) {
-            wm_warn("repl.conn_refused", "reason=%s", full ? "too many connections" : "no thread");
-            close(fd);
-            free(a);
-            if (!full) {
-                pthread_mutex_lock(&r->mu);
-                r->nconns--;
-                pthread_mutex_unlock(&r->mu);
-            }
-        }
+        close(fd);
     }
-    return 0;
 }
 
 int receiver_drain(struct receiver *r, int timeout_ms)

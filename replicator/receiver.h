@@ -20,6 +20,7 @@
 #define REPL_RECEIVER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,13 @@ struct receiver_opts {
     uint64_t ckpt_bytes;    /* checkpoint a range after this many bytes covered */
     int ckpt_ms;            /* ... or after this long */
     int max_conns;
+    /* bounds against clients that never authenticate (guard.h; 0 = default) */
+    int grace_ms;          /* TLS handshake + first request */
+    int max_startups;      /* connections not past that yet */
+    int max_per_peer;      /* ... from one address */
+    uint64_t max_volume;   /* largest volume a BEGIN may declare (bytes) */
+    int vol_idle_ms;       /* an unused volume's files are closed after this */
+    bool require_bound;    /* refuse agent certificates not bound to volumes */
 };
 
 struct receiver;
@@ -43,8 +51,14 @@ void receiver_free(struct receiver *r);
 /* Serves one connection to its end; takes ownership of x. */
 void receiver_handle(struct receiver *r, struct xport *x);
 
+/* Volumes whose files are open (the table holds only volumes in use or
+ * used in the last vol_idle_ms). */
+int receiver_open_volumes(struct receiver *r);
+
 /* Accept loop on a listening socket, a thread per connection, until *stop
- * is set (signals interrupt accept).  Returns 0 or -errno. */
+ * is set.  Admission, deadlines and accept errors as in guard.h: running
+ * out of descriptors is survived.  Returns 0, or -errno for a listen_fd
+ * that is not a listening socket. */
 int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop);
 
 /* Waits up to timeout_ms for running connections to end; 0 when none is

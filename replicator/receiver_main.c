@@ -1,7 +1,12 @@
 /* wavemill-receiver — the replication target.
  *   wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR
  *                           [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]
- *                           [--log-level L] */
+ *                           [--grace-ms MS] [--max-startups N] [--max-per-peer N]
+ *                           [--max-conns N] [--max-volume-size SIZE]
+ *                           [--require-bound-agents] [--log-level L]
+ * The bounds against unauthenticated clients are described in guard.h,
+ * the volume size bound in rspace.h.  --require-bound-agents refuses agent
+ * certificates that name no volumes (pki.h: one identity per source). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "receiver.h"
 #include "tls.h"
 
@@ -26,7 +33,9 @@ static int usage(void)
     fprintf(
         stderr,
         "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
-        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS] [--log-level L]\n");
+        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
+        "         [--grace-ms MS] [--max-startups N] [--max-per-peer N] [--max-conns N]\n"
+        "         [--max-volume-size SIZE (e.g. 4T)] [--require-bound-agents] [--log-level L]\n");
     return 2;
 }
 
@@ -34,17 +43,27 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "serve") != 0)
         return usage();
-    static const struct option opts[] = {
-        {"listen", 1, 0, 'l'},           {"root", 1, 0, 'r'},
-        {"tls-dir", 1, 0, 't'},          {"io-timeout", 1, 0, 'i'},
-        {"checkpoint-bytes", 1, 0, 'c'}, {"checkpoint-ms", 1, 0, 'm'},
-        {"log-level", 1, 0, 'L'},        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"listen", 1, 0, 'l'},
+                                         {"root", 1, 0, 'r'},
+                                         {"tls-dir", 1, 0, 't'},
+                                         {"io-timeout", 1, 0, 'i'},
+                                         {"checkpoint-bytes", 1, 0, 'c'},
+                                         {"checkpoint-ms", 1, 0, 'm'},
+                                         {"log-level", 1, 0, 'L'},
+                                         {"grace-ms", 1, 0, 'g'},
+                                         {"max-startups", 1, 0, 's'},
+                                         {"max-per-peer", 1, 0, 'p'},
+                                         {"max-conns", 1, 0, 'n'},
+                                         {"max-volume-size", 1, 0, 'V'},
+                                         {"require-bound-agents", 0, 0, 'B'},
+                                         {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
     const char *listen_on = NULL, *tls_dir = NULL;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         enum wm_log_level lv;
+        int64_t vmax;
         switch (c) {
         case 'l':
             listen_on = optarg;
@@ -64,6 +83,26 @@ int main(int argc, char **argv)
         case 'm':
             o.ckpt_ms = atoi(optarg);
             break;
+        case 'g':
+            o.grace_ms = atoi(optarg);
+            break;
+        case 's':
+            o.max_startups = atoi(optarg);
+            break;
+        case 'p':
+            o.max_per_peer = atoi(optarg);
+            break;
+        case 'n':
+            o.max_conns = atoi(optarg);
+            break;
+        case 'V':
+            if ((vmax = ratelimit_parse(optarg)) <= 0)
+                return usage();
+            o.max_volume = (uint64_t)vmax;
+            break;
+        case 'B':
+            o.require_bound = true;
+            break;
         case 'L':
             if (wm_log_parse_level(optarg, &lv) < 0)
                 return usage();
@@ -81,7 +120,11 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     char err[512];
-    o.tls = wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err));
+    if (wm_daemon_harden(err, sizeof(err)) < 0)
+        wm_warn("repl.harden_failed", "err=\"%s\"", err);
+    o.tls = wm_tls_own_cert_valid(tls_dir, err, sizeof(err)) == 0
+                ? wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err))
+                : NULL;
     struct receiver *r = o.tls ? receiver_new(&o, err, sizeof(err)) : NULL;
     int lfd = r ? wm_tcp_listen(listen_on, 128, err, sizeof(err)) : -1;
     if (lfd < 0) {

@@ -21,7 +21,8 @@
 struct rvol {
     char name[PROTO_NAME_MAX];
     char root[3072];
-    int refs;
+    int refs;                        /* receiver table references (its mutex) */
+    uint64_t idle_since_ms;          /* when refs last dropped to 0 */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_rwlock_t stage_lock, img_lock;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void hex16(const uint8_t *b, char out[33])
@@ -131,11 +132,17 @@ int volstate_save(const char *path, const struct volstate *st, char *err, size_t
 {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
+    /* 0600: a volume's state (uuid, generations) is the receiver's own */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
-        return -errno;
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        snprintf(err, errlen, "create %s: %s", tmp, strerror(e));
+        return -e;
     }
+    fchmod(fd, 0600); /* an older 0644 temp file keeps its mode under O_TRUNC */
     int rc = volstate_write(f, st);
     if (fclose(f) != 0 && rc == 0)
         rc = -errno;

@@ -92,7 +92,14 @@ struct xport *xport_from_tls(struct wm_tls_conn *c)
     x->h = c;
     snprintf(x->peer_name, sizeof(x->peer_name), "%s", wm_tls_peer_name(c));
     snprintf(x->peer_role, sizeof(x->peer_role), "%s", wm_tls_peer_role(c));
+    snprintf(x->peer_server, sizeof(x->peer_server), "%s", wm_tls_peer_server(c));
+    x->peer_volumes = wm_tls_peer_volumes(c);
     return x;
+}
+
+bool xport_may_volume(const struct xport *x, const char *volume)
+{
+    return x->close != tls_close || wm_tls_peer_may_volume(x->h, volume);
 }
 
 struct xport *xport_dial(const char *hostport, struct wm_tls_ctx *ctx, int io_timeout_ms, char *err,

@@ -7,6 +7,7 @@
 #ifndef REPL_XPORT_H
 #define REPL_XPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct wm_tls_conn;
@@ -19,7 +20,14 @@ struct xport {
     void *h;
     char peer_name[128]; /* certificate CN, or "" on plain sockets */
     char peer_role[16];  /* certificate role, or "" */
+    char peer_server[128]; /* server the certificate is bound to (pki.h), or "" */
+    size_t peer_volumes;   /* volumes it names; 0 = unbound */
 };
+
+/* Whether the peer's certificate allows volume: a bound certificate (one
+ * naming volumes) allows only those; an unbound one or a plain socket,
+ * any (the receiver's policy decides about unbound agents). */
+bool xport_may_volume(const struct xport *x, const char *volume);
 
 /* Takes ownership of fd. NULL on ENOMEM (fd closed). */
 struct xport *xport_from_fd(int fd);

@@ -76,8 +76,36 @@ same "existing identity untouched" "$(sha256sum "$D/a1/cert.pem")" "$sum"
 check "missing --role is a usage error" 2 "--role" err -- "$WAVEMILL" pki issue --dir "$D" --name a2
 check "--days 0 is a usage error" 2 "--days" err -- \
     "$WAVEMILL" pki issue --dir "$D" --name a2 --role agent --days 0
-check "unknown subcommand" 2 "unknown subcommand 'revoke'" err -- "$WAVEMILL" pki revoke --dir "$D"
+check "unknown subcommand" 2 "unknown subcommand 'renew'" err -- "$WAVEMILL" pki renew --dir "$D"
 [ ! -e "$D/a2" ] && ok "usage errors wrote nothing" || no "usage error left $D/a2"
+
+# one identity per source: an agent bound to its server and volumes, short-lived
+check "bound agent issued" 0 "issued web1" out -- \
+    "$WAVEMILL" pki issue --dir "$D" --name web1 --role agent --server web1 --volume web1-disk0 --volume web1-disk1
+openssl x509 -in "$D/web1/cert.pem" -noout -ext subjectAltName 2>/dev/null |
+    grep -q "URI:urn:wavemill:server:web1, URI:urn:wavemill:volume:web1-disk0, URI:urn:wavemill:volume:web1-disk1" &&
+    ok "server and volumes in the certificate" || no "binding missing from the SANs"
+openssl x509 -in "$D/web1/cert.pem" -noout -checkend $((29 * 86400)) >/dev/null &&
+    no "bound agent certificate outlives 4 weeks" || ok "bound agent certificate expires within 4 weeks"
+check "only agents are bound" 1 "only agent certificates" err -- \
+    "$WAVEMILL" pki issue --dir "$D" --name r9 --role receiver --server web1
+check "bad volume name" 1 "bad server or volume name" err -- \
+    "$WAVEMILL" pki issue --dir "$D" --name w9 --role agent --server web9 --volume ../x
+
+# revocation: a CRL signed by the CA, copied into every identity folder
+check "revoke" 0 "revoked web1" out -- "$WAVEMILL" pki revoke --dir "$D" --name web1
+serial=$(openssl x509 -in "$D/web1/cert.pem" -noout -serial | cut -d= -f2)
+openssl crl -in "$D/crl.pem" -noout -text 2>/dev/null | grep -q "Serial Number: $serial" &&
+    ok "the CRL lists the revoked serial" || no "serial $serial not in $D/crl.pem"
+openssl crl -in "$D/crl.pem" -CAfile "$D/ca.crt" -noout 2>&1 | grep -q "verify OK" &&
+    ok "the CRL is signed by the CA" || no "CRL signature"
+cmp -s "$D/crl.pem" "$D/r1/crl.pem" && ok "CRL copied into identity folders" || no "r1 has no copy of the CRL"
+openssl verify -crl_check -CAfile "$D/ca.crt" -CRLfile "$D/crl.pem" "$D/web1/cert.pem" 2>&1 |
+    grep -q "revoked" && ok "openssl agrees web1 is revoked" || no "openssl does not see web1 revoked"
+openssl verify -crl_check -CAfile "$D/ca.crt" -CRLfile "$D/crl.pem" "$D/r1/cert.pem" >/dev/null 2>&1 &&
+    ok "others stay valid" || no "r1 fails verification after revoking web1"
+check "revoking twice is fine" 0 "revoked web1" out -- "$WAVEMILL" pki revoke --dir "$D" --name web1
+check "revoke unknown" 1 "no certificate" err -- "$WAVEMILL" pki revoke --dir "$D" --name nobody
 
 [ "$fails" -eq 0 ] && echo "all ok" || echo "$fails failed"
 exit $((fails > 0))

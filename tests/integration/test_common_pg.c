@@ -652,6 +652,41 @@ static void test_hostile_text_params_are_stored_verbatim(void **state)
     assert_true(table_exists(fx->db, "x"));
 }
 
+/* A report batch as the scheduler applies it: several rows in one
+ * transaction, one of them a task error a source printed in Latin-1. */
+static int latin1_batch(struct wm_pg *db, void *arg, char *err, size_t errlen)
+{
+    (void)arg;
+    static const char *const errors[] = {"ok", "cp: Datei \xfc" "berschreiben? Gr\xf6\xdf" "e", "fine"};
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "%d", i);
+        const char *p[] = {id, errors[i]};
+        int rc = wm_pg_exec(db, "INSERT INTO r (id, error) VALUES ($1, $2)", 2, p, NULL, err,
+                            errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void test_latin1_error_is_stored_escaped_and_batch_commits(void **state)
+{
+    struct fixture *fx = *state;
+    exec_ok(fx->db, "CREATE TABLE r (id int PRIMARY KEY, error text)");
+    char err[512] = "";
+    int rc = wm_pg_tx(fx->db, latin1_batch, NULL, err, sizeof(err));
+    if (rc < 0)
+        fail_msg("batch failed: %s", err);
+    assert_int_equal(query_long(fx->db, "SELECT count(*) FROM r"), 3);
+    PGresult *res =
+        wm_pg_query(fx->db, "SELECT error FROM r WHERE id = 1", 0, NULL, err, sizeof(err));
+    assert_non_null(res);
+    assert_string_equal(PQgetvalue(res, 0, 0),
+                        "cp: Datei \\xfcberschreiben? Gr\\xf6\\xdfe");
+    PQclear(res);
+}
+
 static void test_server_error_keeps_connection_and_sqlstate(void **state)
 {
     struct fixture *fx = *state;
@@ -684,6 +719,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_two_concurrent_migrators_apply_each_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_commits_when_fn_succeeds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latin1_error_is_stored_escaped_and_batch_commits,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_rolls_back_when_fn_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_retries_serialization_failure_and_deadlock, setup,
                                         teardown),

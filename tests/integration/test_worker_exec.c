@@ -174,6 +174,36 @@ static void test_exec_script_sees_documented_argv_and_env(void **state)
     assert_no_child_left();
 }
 
+/* Issue 9: the worker's settings and secrets are not handed to scripts. */
+static void test_exec_script_env_is_allow_listed(void **state)
+{
+    (void)state;
+    const char *p = script("envlist.sh",
+                           "leaked=$(env | cut -d= -f1 | grep -E '^(WAVEMILL_|AWS_|SOME_)' | "
+                           "tr '\\n' ' ')\n"
+                           "printf '{\"leaked\":\"%s\",\"home\":\"%s\",\"lc\":\"%s\"}' "
+                           "\"$leaked\" \"$HOME\" \"$LC_TIME\"");
+    struct provider_exec_req r = base_req(p, "check_target");
+    struct wm_jsonr *d = NULL;
+    char err[512] = "";
+    setenv("WAVEMILL_PG_CONNINFO", "host=db password=pg-s3cret", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "aws-s3cret", 1);
+    setenv("SOME_OTHER_SETTING", "x", 1);
+    setenv("LC_TIME", "C.UTF-8", 1);
+    int rc = provider_exec_run(&r, &d, err, sizeof(err));
+    unsetenv("WAVEMILL_PG_CONNINFO");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("SOME_OTHER_SETTING");
+    if (rc != 0)
+        fail_msg("script failed: %s", err);
+    const struct wm_jsonr_val *o = wm_jsonr_root(d);
+    assert_string_equal(wm_jsonr_path_str(o, "leaked", "?"), "");
+    assert_string_equal(wm_jsonr_path_str(o, "home", ""), getenv("HOME") ? getenv("HOME") : "");
+    assert_string_equal(wm_jsonr_path_str(o, "lc", ""), "C.UTF-8");
+    wm_jsonr_free(d);
+    assert_no_child_left();
+}
+
 static void test_exec_client_token_is_stable_across_attempts_of_a_task(void **state)
 {
     (void)state;
@@ -381,6 +411,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_script_sees_documented_argv_and_env),
+        cmocka_unit_test(test_exec_script_env_is_allow_listed),
         cmocka_unit_test(test_exec_client_token_is_stable_across_attempts_of_a_task),
         cmocka_unit_test(test_exec_nonzero_exit_fails_with_stderr_excerpt),
         cmocka_unit_test(test_exec_garbage_stdout_is_an_error),

@@ -11,7 +11,9 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -332,10 +334,99 @@ static void test_local_new_agent_version_replaces_and_remove_cleans_up(void **st
     new_version_then_remove(&LOC);
 }
 
+/* Issue 9, one identity per source: with repl.pki_dir, agent_install issues
+ * the source its own certificate bound to its volume (the receiver accepts
+ * its sync), keeps it while current, and decommission revokes it. */
+static void test_local_source_gets_its_own_certificate_revoked_at_decommission(void **state)
+{
+    (void)state;
+    char pki[600], p1[32], p2[32];
+    snprintf(pki, sizeof(pki), "%s", fx("AGENT_TLS"));
+    *strrchr(pki, '/') = '\0';
+    set("repl.pki_dir", pki);
+    run_op(&LOC, "agent_install", 1, NULL, 0);
+    assert_int_equal(
+        fixture_sh("openssl x509 -in %s/tls/cert.pem -noout -ext subjectAltName | "
+                   "grep -q 'URI:urn:wavemill:server:%s, URI:urn:wavemill:volume:%s-disk0'",
+                   fxs(&LOC, "AGENT_DIR"), LOC.name, LOC.name),
+        0);
+    agent_pid(&LOC, p1, sizeof(p1));
+    run_op(&LOC, "agent_install", 1, NULL, 0); /* current: kept, same process */
+    agent_pid(&LOC, p2, sizeof(p2));
+    assert_string_equal(p1, p2);
+    /* the receiver takes the bound certificate for the server's own volume */
+    run_op(&LOC, "delta_sync", 1, NULL, 0);
+    run_op(&LOC, "remove_agent", 1, NULL, 0);
+    assert_int_equal(fixture_sh("openssl verify -crl_check -CAfile %s/ca.crt -CRLfile %s/crl.pem "
+                                "%s/agent-%s/cert.pem 2>&1 | grep -q revoked",
+                                pki, pki, pki, LOC.name),
+                     0);
+    set("repl.pki_dir", "");
+}
+
+/* Issue 9: the ssh key never lands in a file that could outlive the worker
+ * (a kill -9 used to leave /tmp/wm-sshkey.*).  A watcher reads the command
+ * lines of this process's ssh children while the steps run: none names a
+ * key file, and they do take the key from the worker's memory file. */
+static volatile int watch_stop;
+static int watch_keyfile, watch_memfd;
+
+static void watch_children(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char p[300], buf[4096];
+        snprintf(p, sizeof(p), "/proc/%s/stat", de->d_name);
+        FILE *f = fopen(p, "r");
+        int ppid = 0;
+        if (!f)
+            continue;
+        if (fscanf(f, "%*d %*s %*c %d", &ppid) != 1 || ppid != getpid()) {
+            fclose(f);
+            continue;
+        }
+        fclose(f);
+        snprintf(p, sizeof(p), "/proc/%s/cmdline", de->d_name);
+        int fd = open(p, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        for (ssize_t i = 0; i < n; i++)
+            buf[i] = buf[i] ? buf[i] : ' ';
+        buf[n > 0 ? n : 0] = '\0';
+        watch_keyfile += strstr(buf, "wm-sshkey") != NULL;
+        char mine[64];
+        snprintf(mine, sizeof(mine), "-i /proc/%d/fd/", (int)getpid());
+        watch_memfd += strstr(buf, mine) != NULL;
+    }
+    if (d)
+        closedir(d);
+}
+
+static void *watch_thread(void *arg)
+{
+    (void)arg;
+    while (!watch_stop) {
+        watch_children();
+        usleep(2000);
+    }
+    return NULL;
+}
+
 static void test_ssh_install_is_idempotent_and_initial_sync_copies_the_disk(void **state)
 {
     (void)state;
+    pthread_t t;
+    watch_stop = 0;
+    pthread_create(&t, NULL, watch_thread, NULL);
     install_then_sync(&SSH);
+    watch_stop = 1;
+    pthread_join(t, NULL);
+    print_message("ssh children seen: %d with the key in memory, %d naming a key file\n",
+                  watch_memfd, watch_keyfile);
+    assert_int_equal(watch_keyfile, 0);
+    assert_true(watch_memfd > 0);
 }
 
 static void test_ssh_delta_sends_only_changes_verify_catches_up_and_sees_damage(void **state)
@@ -357,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_local_delta_sends_only_changes_verify_catches_up_and_sees_damage),
         cmocka_unit_test(test_local_stopped_sync_is_released_and_reattached),
         cmocka_unit_test(test_local_new_agent_version_replaces_and_remove_cleans_up),
+        cmocka_unit_test(test_local_source_gets_its_own_certificate_revoked_at_decommission),
         cmocka_unit_test(test_ssh_install_is_idempotent_and_initial_sync_copies_the_disk),
         cmocka_unit_test(test_ssh_delta_sends_only_changes_verify_catches_up_and_sees_damage),
         cmocka_unit_test(test_ssh_new_agent_version_replaces_and_remove_cleans_up),

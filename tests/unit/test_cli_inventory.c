@@ -257,6 +257,28 @@ static void test_disk_sizes_and_duplicates(void **state)
                        "column disks: disk '/a' listed twice");
 }
 
+/* Issue 9: relative disk paths and ".." are refused, naming line and column. */
+static void test_disk_paths_must_be_absolute_without_dotdot(void **state)
+{
+    (void)state;
+    const char *bad[] = {"dev/sdb", "sdb", "./disk.img", "/srv/../etc/shadow", "/dev/..", "..",
+                         "C:..\\x", "C:x", "/a;../b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char in[512];
+        snprintf(in, sizeof(in), HDR ROW("22", "") "w1,a,s2,,linux,,h,22,,,%s,sim,,,,,\n", bad[i]);
+        expect_parse_error(in, 0, "t.csv:3: column disks: disk path '");
+        expect_parse_error(in, 0, "must be absolute");
+    }
+    char err[256];
+    struct inv_file *f = parse(HDR "w1,a,s1,,linux,,h,22,,,/dev/sdb;/srv/img/a..b.raw;D:\\;E:/x,"
+                                   "sim,,,,,\n",
+                               0, err, sizeof(err));
+    if (!f)
+        fail_msg("good paths refused: %s", err);
+    assert_int_equal(f->rows[0].ndisks, 4);
+    inv_free(f);
+}
+
 static void test_empty_file_and_header_only(void **state)
 {
     (void)state;
@@ -284,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_server_and_app_in_two_waves),
         cmocka_unit_test(test_all_errors_counted),
         cmocka_unit_test(test_disk_sizes_and_duplicates),
+        cmocka_unit_test(test_disk_paths_must_be_absolute_without_dotdot),
         cmocka_unit_test(test_empty_file_and_header_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,9 +78,10 @@ static void test_secret_value_never_reaches_the_log(void **state)
     assert_non_null(strstr(out, "password=*** again=***"));
     free(out);
     wm_secret_free(s);
-    /* still redacted after the secret object is gone: copies may live on */
+    /* the holder is gone, so is its registry entry (issue 9: the registry
+     * must not grow for ever); code that keeps a copy keeps a wm_secret */
     out = capture(WM_LOG_ERROR, "later", "leak=hunter2-s3cr3t");
-    assert_null(strstr(out, "hunter2"));
+    assert_non_null(strstr(out, "leak=hunter2-s3cr3t"));
     free(out);
 }
 

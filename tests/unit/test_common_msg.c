@@ -210,6 +210,22 @@ static void test_status_null_event_id_gets_a_uuid(void **state)
     wm_status_msg_clear(&b);
 }
 
+/* Issue 9: a task error in Latin-1 goes out escaped, valid UTF-8. */
+static void test_status_latin1_message_is_sent_escaped(void **state)
+{
+    (void)state;
+    struct wm_status_msg in = full_status, out;
+    uint8_t *buf;
+    size_t len;
+    char err[256];
+    in.message = "cp: \xe9" "chec: fichier trop gros";
+    assert_int_equal(wm_status_msg_encode(&in, &buf, &len, err, sizeof(err)), 0);
+    assert_int_equal(wm_status_msg_decode(buf, len, &out, err, sizeof(err)), 0);
+    free(buf);
+    assert_string_equal(out.message, "cp: \\xe9chec: fichier trop gros");
+    wm_status_msg_clear(&out);
+}
+
 static void test_decoders_refuse_the_other_type(void **state)
 {
     (void)state;
@@ -409,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_status_round_trip_all_fields),
         cmocka_unit_test(test_status_round_trip_nulls),
         cmocka_unit_test(test_status_null_event_id_gets_a_uuid),
+        cmocka_unit_test(test_status_latin1_message_is_sent_escaped),
         cmocka_unit_test(test_decoders_refuse_the_other_type),
         cmocka_unit_test(test_clear_accepts_null_and_zeroed),
         cmocka_unit_test(test_random_values_round_trip),

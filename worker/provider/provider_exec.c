@@ -100,7 +100,24 @@ static void env_free(char **env)
     free(env);
 }
 
-/* The worker's environment minus WM_*, plus the step's variables. */
+/* What a script may inherit from the worker: the basics of a login shell.
+ * Everything else — WAVEMILL_* (the PostgreSQL conninfo, the master key's
+ * path), AWS_* keys, the worker's own WM_* — stays in the worker. */
+static bool env_allowed(const char *kv)
+{
+    static const char *const names[] = {"PATH", "HOME",     "USER", "LOGNAME", "SHELL",
+                                        "LANG", "LANGUAGE", "TZ",   "TMPDIR",  "TERM"};
+    size_t n = strcspn(kv, "=");
+    if (n > 3 && strncmp(kv, "LC_", 3) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == n && strncmp(kv, names[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* The allow-listed part of the worker's environment, plus the step's
+ * variables. */
 static char **env_build(const struct provider_exec_req *r, const char *token)
 {
     char id[24], att[16];
@@ -112,7 +129,7 @@ static char **env_build(const struct provider_exec_req *r, const char *token)
     if (!env)
         return NULL;
     for (size_t i = 0; i < total; i++)
-        if (strncmp(environ[i], "WM_", 3) != 0 && !(env[n++] = strdup(environ[i])))
+        if (env_allowed(environ[i]) && !(env[n++] = strdup(environ[i])))
             goto nomem;
     snprintf(id, sizeof(id), "%lld", (long long)r->task_id);
     snprintf(att, sizeof(att), "%d", (int)r->attempt);

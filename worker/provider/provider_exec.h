@@ -10,8 +10,9 @@
  *           check_test, check_cutover, post_cutover, cmdb_update,
  *           terminate_test, terminate_cutover (new steps may be added).
  *   stdin:  /dev/null
- *   env:    the worker's environment without any variable whose name
- *           starts with WM_ (the worker's own settings stay private), plus:
+ *   env:    from the worker's environment only PATH, HOME, USER, LOGNAME,
+ *           SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR, TERM (its settings and
+ *           secrets — WAVEMILL_*, AWS_*, WM_* — stay private), plus:
  *             WM_STEP                     STEP again
  *             WM_WAVE, WM_SERVER          wave and server names
  *             WM_SERVER_FQDN              the server's FQDN ("" if unknown)

@@ -6,6 +6,7 @@
  * driver needs comes from the task context (the server, its settings and
  * disks, loaded once per task on the task's one connection, task_load.c). */
 #include "replication/replication.h"
+#include "replication/agent_identity.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +43,10 @@ static const struct wm_config_key replication_keys[] = {
      "the wavemill-agent to install (default: next to this program)"},
     {"repl.agent_tls_dir", WM_CFG_STRING, "", 0, 0, false,
      "certificate folder pushed to the sources (wavemill pki issue --role agent)"},
+    {"repl.pki_dir", WM_CFG_STRING, "", 0, 0, false,
+     "the factory CA's folder: each source then gets its own agent certificate, bound to its "
+     "volumes, renewed by agent_install and revoked by decommission (instead of "
+     "repl.agent_tls_dir)"},
     {"repl.worker_tls_dir", WM_CFG_STRING, "", 0, 0, false,
      "this worker's certificate folder (role worker) for the agents' control port"},
     {"repl.agent_dir", WM_CFG_STRING, "/opt/wavemill/agent", 0, 0, false,
@@ -54,7 +59,8 @@ static const struct wm_config_key replication_keys[] = {
     {"repl.zstd_level", WM_CFG_INT, "1", 1, 19, false, "compression level of the blocks"},
     {"repl.bwlimit", WM_CFG_SIZE, "0", 0, 0, false, "bytes/s per disk sync, 0 = none"},
     {"repl.verify_lag_blocks", WM_CFG_INT, "256", 0, 1 << 30, false,
-     "verify_replication of a live source passes with at most this many blocks changed since the last sync"},
+     "verify_replication of a live source passes with at most this many blocks changed since the "
+     "last sync"},
     {"repl.io_timeout", WM_CFG_DURATION, "120s", 1000, 3600000, false,
      "longest silence of an agent's control connection before the attempt fails"},
 };
@@ -418,22 +424,23 @@ static int rp_start_file(struct task_ctx *t, const struct rp_server *s, char *pa
     return 0;
 }
 
-/* Copies binary, certificate folder and start file, then starts it. */
-static int rp_push_and_start(struct task_ctx *t, const struct rp_server *s, const char *bin)
+/* Copies binary, certificate folder (with its CRL, if any) and start file,
+ * then starts it. */
+static int rp_push_and_start(struct task_ctx *t, const struct rp_server *s, const char *bin,
+                             const char *tls_dir)
 {
-    char cmd[2048], out[RP_OUT], start[64], tls[PATH_MAX];
-    const char *tls_dir = cfg_str(t, "repl.agent_tls_dir");
-    if (!*tls_dir)
-        return task_fail_permanent(t, "agent install: repl.agent_tls_dir is not set (wavemill pki issue --role agent)");
+    char cmd[2048], out[RP_OUT], start[64], tls[PATH_MAX + 16];
     if (rp_cmd(cmd, sizeof(cmd), s->agent_dir,
                RP_STOP_SH "mkdir -p \"$d/tls\" \"$d/state\" && echo WM_OK") < 0 ||
         rp_remote(t, "stop", cmd, out, sizeof(out)) < 0)
         return -EIO;
-    static const char *const files[] = {"ca.crt", "cert.pem", "key.pem"};
+    static const char *const files[] = {"ca.crt", "cert.pem", "key.pem", "crl.pem"};
     int rc = rp_push(t, bin, s->agent_dir, "wavemill-agent");
-    for (size_t i = 0; rc == 0 && i < 3; i++) {
+    for (size_t i = 0; rc == 0 && i < 4; i++) {
         char name[32];
         snprintf(tls, sizeof(tls), "%s/%s", tls_dir, files[i]);
+        if (i == 3 && access(tls, F_OK) != 0)
+            break; /* no revocations yet */
         snprintf(name, sizeof(name), "tls/%s", files[i]);
         rc = rp_push(t, tls, s->agent_dir, name);
     }
@@ -451,19 +458,19 @@ static int rp_push_and_start(struct task_ctx *t, const struct rp_server *s, cons
 }
 
 static int rp_install(struct task_ctx *t, const struct rp_server *s, const char *bin,
-                      const char *ver, const struct rp_call *c)
+                      const char *ver, const struct rp_call *c, const char *tls_dir, bool renewed)
 {
     char cmd[2048], out[RP_OUT], err[512] = "", want[64];
     if (rp_cmd(cmd, sizeof(cmd), s->agent_dir, RP_STATE_SH) < 0 ||
         rp_remote(t, "state", cmd, out, sizeof(out)) < 0)
         return -EIO;
     snprintf(want, sizeof(want), "version=%s state=running", ver);
-    if (strstr(out, want) && rp_ping(c, err, sizeof(err)) == 0) {
+    if (!renewed && strstr(out, want) && rp_ping(c, err, sizeof(err)) == 0) {
         wm_info("repl.agent_current", "server=%s version=%s agent=%s", s->name, ver, s->agent_addr);
         return 0;
     }
     bool replacing = strstr(out, "state=running") != NULL;
-    if (rp_push_and_start(t, s, bin) < 0)
+    if (rp_push_and_start(t, s, bin, tls_dir) < 0)
         return -EIO;
     int rc = rp_wait_agent(c, err, sizeof(err));
     if (rc == -ECANCELED)
@@ -482,19 +489,47 @@ static int rp_install(struct task_ctx *t, const struct rp_server *s, const char 
     return 0;
 }
 
+/* The certificate folder to push: the source's own identity (repl.pki_dir,
+ * agent_identity.h; *renewed when newly issued) or the shared
+ * repl.agent_tls_dir. */
+static int rp_agent_tls(struct task_ctx *t, const struct rp_server *s, char *dir, size_t cap,
+                        bool *renewed)
+{
+    const char *pki = cfg_str(t, "repl.pki_dir"), *shared = cfg_str(t, "repl.agent_tls_dir");
+    *renewed = false;
+    if (!*pki) {
+        if (!*shared)
+            return task_fail_permanent(
+                t, "agent install: neither repl.pki_dir nor repl.agent_tls_dir is set");
+        snprintf(dir, cap, "%s", shared);
+        return 0;
+    }
+    const char *vols[RP_MAX_DISKS];
+    char err[512];
+    for (int i = 0; i < s->ndisks; i++)
+        vols[i] = s->disks[i].volume;
+    if (agent_identity_ensure(pki, s->name, vols, (size_t)s->ndisks, dir, cap, renewed, err,
+                              sizeof(err)) < 0)
+        return task_fail(t, "agent install: certificate of %s: %s", s->name, err);
+    return 0;
+}
+
 static int rp_install_agent(struct task_ctx *t)
 {
     struct rp_server s;
-    if (!rp_open(t, &s, false))
+    if (!rp_open(t, &s, *cfg_str(t, "repl.pki_dir") != '\0'))
         return -EIO;
-    char bin[PATH_MAX], ver[17];
+    char bin[PATH_MAX], ver[17], tls_dir[PATH_MAX];
+    bool renewed;
+    if (rp_agent_tls(t, &s, tls_dir, sizeof(tls_dir), &renewed) < 0)
+        return -EIO;
     rp_agent_bin(t, bin, sizeof(bin));
     if (rp_agent_version(bin, ver) < 0)
         return task_fail(t, "agent install: cannot read the agent binary %s", bin);
     struct rp_call c = {t, rp_client(t), s.agent_addr, 10000};
     if (!c.cli)
         return -EIO;
-    int rc = rp_install(t, &s, bin, ver, &c);
+    int rc = rp_install(t, &s, bin, ver, &c, tls_dir, renewed);
     repl_client_free(c.cli);
     return rc;
 }
@@ -852,6 +887,10 @@ static int rp_remove_agent(struct task_ctx *t)
                " \"$d/agent.log\" \"$d/wavemill-agent.wm-tmp\"; rmdir \"$d\" 2>/dev/null; fi; echo WM_OK") < 0)
         return task_fail(t, "agent remove: agent_dir too long");
     int rc = rp_remote(t, "remove", cmd, out, sizeof(out));
+    const char *pki = cfg_str(t, "repl.pki_dir");
+    char err[512];
+    if (*pki && agent_identity_revoke(pki, s.name, err, sizeof(err)) < 0)
+        return task_fail(t, "agent remove: revoking the certificate of %s: %s", s.name, err);
     if (rc == 0)
         wm_info("repl.agent_removed", "server=%s dir=%s", s.name, s.agent_dir);
     else if (rp_source_is_down(t)) {

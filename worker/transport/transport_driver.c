@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -44,18 +46,21 @@ int transport_driver_declare(struct wm_config *cfg, char *err, size_t errlen)
 }
 
 /* struct tp_session (driver_transport.h): an open transport for one
- * operation, and the temp key file it uses. */
+ * operation, and the in-memory key it uses. */
 
 static void tp_close(struct tp_session *s)
 {
     transport_free(s->tp);
-    if (s->keyfile[0])
-        unlink(s->keyfile);
+    if (s->keyfd > 2)
+        close(s->keyfd);
+    s->keyfd = 0;
 }
 
-/* Writes the server's credential (decrypted once per task) to a 0600 temp
- * file for this session. */
-static int tp_key_file(struct task_ctx *t, struct tp_session *s)
+/* The server's credential (decrypted once per task) in an anonymous memory
+ * file (memfd, 0600, close-on-exec) that ssh opens through /proc
+ * (transport_ssh.h): nothing reaches a file system, so nothing is left
+ * behind when the worker is killed. */
+static int tp_key_memfd(struct task_ctx *t, struct tp_session *s)
 {
     const char *key;
     size_t len;
@@ -63,19 +68,16 @@ static int tp_key_file(struct task_ctx *t, struct tp_session *s)
         return -EIO;
     if (!key)
         return 0;
-    snprintf(s->keyfile, sizeof(s->keyfile), "/tmp/wm-sshkey.XXXXXX");
-    int fd = mkstemp(s->keyfile);
+    int fd = memfd_create("wm-sshkey", MFD_CLOEXEC);
     int rc = fd < 0 ? -errno : 0;
-    if (fd >= 0 && write(fd, key, len) != (ssize_t)len)
+    if (rc == 0 && (fchmod(fd, 0600) < 0 || write(fd, key, len) != (ssize_t)len))
         rc = -EIO;
-    if (fd >= 0)
-        close(fd);
     if (rc < 0) {
         if (fd >= 0)
-            unlink(s->keyfile);
-        s->keyfile[0] = '\0';
-        return task_fail(t, "ssh: cannot write a temp key file: %s", strerror(-rc));
+            close(fd);
+        return task_fail(t, "ssh: cannot hold the key in memory: %s", strerror(-rc));
     }
+    s->keyfd = fd;
     return 0;
 }
 
@@ -83,14 +85,15 @@ static int tp_key_file(struct task_ctx *t, struct tp_session *s)
 static int tp_open_ssh(struct task_ctx *t, struct tp_session *s)
 {
     char err[512];
-    if (task_server_load(t) < 0 || tp_key_file(t, s) < 0)
+    if (task_server_load(t) < 0 || tp_key_memfd(t, s) < 0)
         return -EIO;
     const char *user = task_server_str(t, TS_SOURCE_USER);
     struct transport_ssh_config c = {
         .host = task_server_str(t, TS_SOURCE_HOST),
         .port = atoi(task_server_str(t, TS_SOURCE_PORT)),
         .user = *user ? user : NULL,
-        .key_file = s->keyfile[0] ? s->keyfile : wm_config_str(t->cfg, "ssh.key_file"),
+        .key_file = wm_config_str(t->cfg, "ssh.key_file"),
+        .key_fd = s->keyfd,
         .known_hosts = wm_config_str(t->cfg, "ssh.known_hosts"),
         .connect_timeout_s = (int)(wm_config_int(t->cfg, "ssh.connect_timeout") / 1000),
     };

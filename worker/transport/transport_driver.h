@@ -20,7 +20,7 @@ struct task_ctx;
  * or negative errno after task_fail; always transport_driver_close(s). */
 struct tp_session {
     struct transport *tp;
-    char keyfile[64];
+    int keyfd; /* the credential's key in memory (memfd), or 0 */
 };
 int transport_driver_open(struct task_ctx *t, struct tp_session *s);
 void transport_driver_close(struct tp_session *s);

@@ -70,7 +70,10 @@ struct transport *transport_ssh_new(const struct transport_ssh_config *cfg, char
         snprintf(err, errlen, "ssh transport: bad user, port or connect timeout for %s", cfg->host);
         return NULL;
     }
-    if (!cfg->key_file || access(cfg->key_file, R_OK) != 0) {
+    char memkey[64];
+    snprintf(memkey, sizeof memkey, "/proc/%d/fd/%d", (int)getpid(), cfg->key_fd);
+    const char *key_file = cfg->key_fd > 2 ? memkey : cfg->key_file;
+    if (!key_file || access(key_file, R_OK) != 0) {
         snprintf(err, errlen, "ssh transport: key file %s is not readable",
                  cfg->key_file ? cfg->key_file : "(none)");
         return NULL;
@@ -85,7 +88,7 @@ struct transport *transport_ssh_new(const struct transport_ssh_config *cfg, char
     s->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : 10;
     if (copy_str(s->host, sizeof s->host, cfg->host, "host", err, errlen) < 0 ||
         copy_str(s->user, sizeof s->user, user, "user", err, errlen) < 0 ||
-        copy_str(s->key_file, sizeof s->key_file, cfg->key_file, "key file", err, errlen) < 0 ||
+        copy_str(s->key_file, sizeof s->key_file, key_file, "key file", err, errlen) < 0 ||
         copy_str(s->known_hosts, sizeof s->known_hosts, cfg->known_hosts, "known_hosts", err,
                  errlen) < 0 ||
         copy_str(s->ssh_path, sizeof s->ssh_path, cfg->ssh_path ? cfg->ssh_path : "/usr/bin/ssh",

@@ -17,7 +17,15 @@ struct transport_ssh_config {
     const char *host;        /* address or name of the source */
     int port;                /* 0 = 22 */
     const char *user;        /* NULL = "root" */
-    const char *key_file;    /* private key, readable */
+    const char *key_file;    /* private key, readable (unless key_fd) */
+    int key_fd;              /* > 2: the private key in memory (a memfd of
+                                mode 0600, close-on-exec) that ssh opens as
+                                /proc/<worker pid>/fd/<key_fd>: no key file
+                                exists that could outlive the worker (ssh
+                                closes inherited descriptors, so it cannot
+                                simply inherit it); key_file is then ignored.
+                                Needs ssh to run as root or as the worker's
+                                user with the worker dumpable.  Borrowed. */
     const char *known_hosts; /* the factory's known_hosts; must pin the host */
     int connect_timeout_s;   /* 0 = 10 */
     const char *ssh_path;    /* NULL = /usr/bin/ssh */
