@@ -167,11 +167,15 @@ static int cmd_sync(struct agent_args *a)
                    strerror(-rc));
         return 1;
     }
+    if (a->json && r.resumed)
+        printf("{\"event\":\"resume_check\",\"volume\":\"%s\",\"bytes_read\":%" PRIu64
+               ",\"bytes_resent\":%" PRIu64 ",\"streams_ms\":%" PRIu64 "}\n",
+               a->so.volume, r.recheck_read, r.recheck_sent, r.recheck_ms);
     wm_info("repl.sync_done",
             "volume=%s gen=%" PRIu64 " mode=%s resumed=%d fetched_map=%d sent=%" PRIu64
-            " wire=%" PRIu64,
+            " wire=%" PRIu64 " recheck_read=%" PRIu64 " recheck_resent=%" PRIu64,
             a->so.volume, r.gen, r.mode == PROTO_MODE_FULL ? "full" : "delta", r.resumed,
-            r.fetched_map, r.prog.sent, r.prog.wire);
+            r.fetched_map, r.prog.sent, r.prog.wire, r.recheck_read, r.recheck_sent);
     return 0;
 }
 

@@ -5,6 +5,9 @@
  *   STREAM  -> STREAM_OK   then BLOCKS..., RANGE_DONE -> RANGE_OK
  *   COMMIT  -> COMMIT_OK   make the pending generation the committed one
  *   MAP_REQ -> MAP_INFO, MAP_CHUNK..., MAP_END   (digest map or verify)
+ *   PMAP_REQ -> MAP_INFO, MAP_CHUNK..., MAP_END  (pending generation as staged)
+ * A stream resuming a checkpoint an earlier run left may start with REPAIR
+ * frames (BLOCKS below its checkpoint) before its BLOCKS.
  * and any request may be answered by ERROR (code, sentence).
  * The agent's control connection (worker -> agent serve) uses
  *   CTL_REQ -> CTL_PROGRESS..., CTL_RESULT.

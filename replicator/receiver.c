@@ -140,6 +140,8 @@ struct stream_ctx {
     struct proto_stream req;
     struct proto_range range;
     uint64_t token, covered, ckpt_at, bytes_since, ckpt_ms;
+    uint64_t claimed_done, repair_covered; /* REPAIR frames: [range.start, claimed_done) */
+    int repaired;                          /* repaired blocks not yet checkpointed */
     uint8_t *buf, *raw;
     size_t cap;
     ZSTD_DCtx *dctx;
@@ -148,27 +150,36 @@ struct stream_ctx {
 static int stream_checkpoint(struct stream_ctx *s)
 {
     char err[512];
-    if (s->covered <= s->ckpt_at)
+    if (s->covered <= s->ckpt_at && !s->repaired)
         return 0;
     int rc =
         rvol_checkpoint(s->v, s->req.epoch, s->req.idx, s->token, s->covered, err, sizeof(err));
     if (rc < 0 && rc != -ESTALE)
         wm_error("repl.checkpoint_failed", "volume=%s err=\"%s\"", s->v->name, err);
     s->ckpt_at = s->covered;
+    s->repaired = 0;
     s->bytes_since = 0;
     s->ckpt_ms = wm_mono_ms();
     return rc;
 }
 
-/* One BLOCKS frame: decode, decompress, verify every digest, then write.
- * Nothing of a refused frame reaches the staging file. */
-static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
+/* One BLOCKS (or REPAIR) frame: decode, decompress, verify every digest,
+ * then write.  Nothing of a refused frame reaches the staging file.  REPAIR
+ * frames re-send blocks below the checkpoint this connection resumed from
+ * (a resumed sync found them changed at the source); they come before any
+ * BLOCKS frame, so a checkpoint that moves the range on also covers them. */
+static int stream_blocks(struct stream_ctx *s, int repair, const uint8_t *p, size_t len)
 {
     char err[512];
     struct frame_bounds b = {s->v->st.pending_bs, s->v->st.pending_size, s->range.start,
-                             s->range.end};
+                             repair ? s->claimed_done : s->range.end};
     struct frame_blocks fb;
-    if (frame_blocks_decode(p, len, &b, s->covered, &fb, err, sizeof(err)) < 0 ||
+    if (repair && s->covered != s->claimed_done) {
+        send_error(s->x, PROTO_E_FRAME, "repair frame after the range moved on");
+        return -EBADMSG;
+    }
+    if (frame_blocks_decode(p, len, &b, repair ? s->repair_covered : s->covered, &fb, err,
+                            sizeof(err)) < 0 ||
         frame_blocks_verify(&fb, s->dctx, s->raw, FRAME_MAX_RAW, err, sizeof(err)) < 0) {
         send_error(s->x, PROTO_E_FRAME, "frame refused: %s", err);
         return -EBADMSG;
@@ -177,6 +188,11 @@ static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
     if (rc < 0) {
         send_error(s->x, rc == -ESTALE ? PROTO_E_STALE : PROTO_E_IO, "%s", err);
         return rc;
+    }
+    if (repair) {
+        s->repair_covered = fb.covered_end;
+        s->repaired |= fb.nentries > 0;
+        return 0;
     }
     s->bytes_since += fb.raw_len + (fb.covered_end - s->covered) / 64;
     s->covered = fb.covered_end;
@@ -221,8 +237,8 @@ static void stream_loop(struct stream_ctx *s)
             return;
         }
         int rc;
-        if (type == FRAME_BLOCKS)
-            rc = stream_blocks(s, s->buf, (size_t)n);
+        if (type == FRAME_BLOCKS || type == FRAME_REPAIR)
+            rc = stream_blocks(s, type == FRAME_REPAIR, s->buf, (size_t)n);
         else if (type == FRAME_RANGE_DONE)
             rc = stream_range_done(s, s->buf, (size_t)n);
         else {
@@ -252,7 +268,8 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
         send_error(x, PROTO_E_STALE, "%s", err);
         return;
     }
-    s.covered = s.ckpt_at = s.range.done;
+    s.covered = s.ckpt_at = s.claimed_done = s.range.done;
+    s.repair_covered = s.range.start;
     s.ckpt_ms = wm_mono_ms();
     s.raw = malloc(FRAME_MAX_RAW);
     s.dctx = ZSTD_createDCtx();
@@ -325,6 +342,14 @@ static int map_add(struct map_out *m, const struct repl_digest *d)
     return 0;
 }
 
+static int map_from_blockmap(struct map_out *m, const struct blockmap *map)
+{
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < blockmap_nblocks(map); i++)
+        rc = map_add(m, blockmap_get(map, i));
+    return rc;
+}
+
 static int map_from_file(struct rvol *v, struct map_out *m, uint64_t gen, char *err, size_t errlen)
 {
     char p[4200];
@@ -337,8 +362,8 @@ static int map_from_file(struct rvol *v, struct map_out *m, uint64_t gen, char *
         snprintf(err, errlen, "digest map of %s is not at generation %" PRIu64, v->name, gen);
         rc = -EIO;
     }
-    for (uint64_t i = 0; rc == 0 && i < blockmap_nblocks(map); i++)
-        rc = map_add(m, blockmap_get(map, i));
+    if (rc == 0)
+        rc = map_from_blockmap(m, map);
     blockmap_free(map);
     return rc;
 }
@@ -432,6 +457,37 @@ static void handle_map(struct receiver *r, struct xport *x, const uint8_t *p, si
         send_error(x, rc == -ENOENT ? PROTO_E_STATE : PROTO_E_IO, "%s", err);
 }
 
+/* PMAP_REQ: the pending generation's digests as staged, for a resumed
+ * sync to check the source against (MAP_INFO, MAP_CHUNK..., MAP_END). */
+static void handle_pending_map(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
+{
+    struct proto_map_req req;
+    struct proto_map_info info;
+    struct blockmap *map = NULL;
+    char err[512] = "";
+    if (proto_map_req_decode(p, len, &req) < 0 || !proto_volume_valid(req.volume)) {
+        send_error(x, PROTO_E_INVALID, "invalid map request or volume name '%.100s'", req.volume);
+        return;
+    }
+    struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
+    int rc = v ? rvol_pending_digests(v, &info, &map, err, sizeof(err)) : -EIO;
+    if (rc < 0) {
+        send_error(x, rc == -ENOENT ? PROTO_E_STATE : PROTO_E_IO, "%s", err);
+        return;
+    }
+    uint8_t hdr[128];
+    long n = proto_map_info_encode(&info, hdr, sizeof(hdr));
+    struct map_out m = {.x = x, .buf = malloc(12 + (size_t)PROTO_MAP_CHUNK * 16)};
+    struct proto_map_end end = {0};
+    rc = m.buf ? frame_send(x, FRAME_MAP_INFO, hdr, (uint32_t)n) : -ENOMEM;
+    if (rc == 0 && (rc = map_from_blockmap(&m, map)) == 0)
+        rc = map_flush(&m);
+    if (rc == 0 && (n = proto_map_end_encode(&end, hdr, sizeof(hdr))) > 0)
+        frame_send(x, FRAME_MAP_END, hdr, (uint32_t)n);
+    free(m.buf);
+    blockmap_free(map);
+}
+
 void receiver_handle(struct receiver *r, struct xport *x)
 {
     uint8_t *buf = NULL;
@@ -455,6 +511,8 @@ void receiver_handle(struct receiver *r, struct xport *x)
         handle_commit(r, x, buf, (size_t)n);
     } else if (type == FRAME_MAP_REQ) {
         handle_map(r, x, buf, (size_t)n);
+    } else if (type == FRAME_PMAP_REQ) {
+        handle_pending_map(r, x, buf, (size_t)n);
     } else {
         send_error(x, PROTO_E_FRAME, "unexpected request frame type %u", type);
     }

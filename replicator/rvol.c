@@ -2,6 +2,7 @@
 #include "rvol.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -407,8 +408,9 @@ int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token
             rc = fdatasync(v->stage_fd) < 0 ? -errno : blockmap_sync(v->stage_map);
         pthread_mutex_lock(&v->mu);
         if (rc == 0 && v->owner[idx] == token && v->st.epoch == epoch &&
-            covered > v->st.ranges[idx].done) {
-            v->st.ranges[idx].done = covered;
+            (covered > v->st.ranges[idx].done || (delta && v->jpos[idx] != v->st.jlen[idx]))) {
+            if (covered > v->st.ranges[idx].done)
+                v->st.ranges[idx].done = covered;
             if (delta)
                 v->st.jlen[idx] = v->jpos[idx];
             rc = rvol_save(v, err, errlen);
@@ -418,6 +420,79 @@ int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token
     pthread_rwlock_unlock(&v->stage_lock);
     if (rc < 0 && rc != -ESTALE)
         snprintf(err, errlen, "checkpoint %s: %s", v->name, strerror(-rc));
+    return rc;
+}
+
+/* A map of size/bs that unlinks itself (only the mapping keeps it). */
+static struct blockmap *rvol_scratch_map(struct rvol *v, uint32_t bs, uint64_t size, char *err,
+                                         size_t errlen)
+{
+    static _Atomic unsigned long seq;
+    char p[4200], sfx[64];
+    snprintf(sfx, sizeof(sfx), ".digests.%lu", (unsigned long)atomic_fetch_add(&seq, 1));
+    rvol_path(v, sfx, p, sizeof(p));
+    struct blockmap *m = blockmap_open(p, 1, bs, size, err, errlen);
+    unlink(p);
+    return m;
+}
+
+/* Copies src's entries (as many as both hold) into dst. */
+static void rvol_copy_map(struct blockmap *dst, const struct blockmap *src)
+{
+    uint64_t n = blockmap_nblocks(src);
+    if (n > blockmap_nblocks(dst))
+        n = blockmap_nblocks(dst);
+    for (uint64_t i = 0; i < n; i++)
+        blockmap_set(dst, i, blockmap_get(src, i));
+}
+
+/* Delta: the committed map, then each range's checkpointed journal. */
+static int rvol_delta_digests(struct rvol *v, struct blockmap *out, char *err, size_t errlen)
+{
+    char p[4200];
+    rvol_path(v, ".map", p, sizeof(p));
+    struct blockmap *cm = blockmap_open(p, 0, 0, 0, err, errlen);
+    if (!cm)
+        return -EIO;
+    int rc = 0;
+    if (blockmap_bs(cm) == blockmap_bs(out))
+        rvol_copy_map(out, cm);
+    blockmap_free(cm);
+    for (uint16_t i = 0; i < v->st.nranges && rc == 0; i++)
+        rc = journal_digests(v->jfd[i], v->st.jlen[i], out, v->st.pending_size, err, errlen);
+    return rc;
+}
+
+int rvol_pending_digests(struct rvol *v, struct proto_map_info *info, struct blockmap **out,
+                         char *err, size_t errlen)
+{
+    *out = NULL;
+    pthread_rwlock_rdlock(&v->stage_lock); /* no commit or new pending meanwhile */
+    pthread_mutex_lock(&v->mu);
+    const struct volstate *s = &v->st;
+    int rc = 0;
+    if (!s->pending || !v->staged) {
+        snprintf(err, errlen, "volume %s has no pending generation", v->name);
+        rc = -ENOENT;
+    } else if (!(*out = rvol_scratch_map(v, s->pending_bs, s->pending_size, err, errlen))) {
+        rc = -EIO;
+    } else if (s->mode == PROTO_MODE_FULL) {
+        rvol_copy_map(*out, v->stage_map);
+    } else {
+        rc = rvol_delta_digests(v, *out, err, errlen);
+    }
+    if (rc == 0) {
+        *info = (struct proto_map_info){.gen = s->pending_gen,
+                                        .size = s->pending_size,
+                                        .nblocks = blockmap_count(s->pending_size, s->pending_bs),
+                                        .bs = s->pending_bs};
+        memcpy(info->uuid, s->uuid, 16);
+    } else {
+        blockmap_free(*out);
+        *out = NULL;
+    }
+    pthread_mutex_unlock(&v->mu);
+    pthread_rwlock_unlock(&v->stage_lock);
     return rc;
 }
 

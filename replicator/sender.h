@@ -1,6 +1,12 @@
 /* sender — the agent side of one stream: connect, claim the range, then a
  * reader thread (scan) feeds batches to this thread, which compresses them
- * into BLOCKS frames and writes them; RANGE_DONE ends the range.  A cut
+ * into BLOCKS frames and writes them; RANGE_DONE ends the range.
+ *
+ * Exact resume: when the sync resumed a generation an earlier run left, the
+ * part of the range checkpointed before this run ([start, recheck_end)) is
+ * read again and compared with the receiver's staged digests (smap); what
+ * differs goes as REPAIR frames before anything else, so the committed
+ * generation is the source as this run read it.  A cut
  * connection is retried from the receiver's checkpoint for as long as
  * attempts keep making progress. */
 #ifndef REPL_SENDER_H
@@ -20,6 +26,8 @@ struct wm_tls_ctx;
 struct sender_stats {
     _Atomic uint64_t sent; /* bytes of changed blocks' data sent */
     _Atomic uint64_t wire; /* frame bytes written (compressed) */
+    _Atomic uint64_t recheck_read; /* resumed ranges read again before commit */
+    _Atomic uint64_t recheck_sent; /* ... and re-sent because the source changed */
 };
 
 struct sender_conf {
@@ -34,6 +42,7 @@ struct sender_conf {
     uint32_t bs;
     uint64_t gen, epoch;
     const struct blockmap *cmap; /* NULL: full */
+    const struct blockmap *smap; /* resumed: the receiver's staged digests */
     struct blockmap *pmap;
     struct ratelimit *rl;
     struct sender_stats *stats;
@@ -44,6 +53,9 @@ struct sender_stream {
     const struct sender_conf *c;
     uint16_t idx;
     struct proto_range range;
+    uint64_t recheck_end; /* resumed: [range.start, recheck_end) is checked again */
+    int repairs_sent;     /* an attempt sent every repair */
+    int rechecked;        /* ... and the receiver has checkpointed them */
     _Atomic uint64_t pos; /* scan progress */
     int rc;
     char err[512];

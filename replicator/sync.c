@@ -152,9 +152,12 @@ static int sync_read_map(struct xport *x, struct blockmap *m, struct proto_map_e
     return rc;
 }
 
-/* Fetches the receiver's committed map into the agent's state. */
-static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct proto_begin_ok *bo,
-                                       char *err, size_t errlen)
+/* Fetches digests from the receiver (request type: MAP_REQ for the
+ * committed map, PMAP_REQ for the pending generation as staged) into a new
+ * map at tmp; it must be generation want_gen of lineage uuid. */
+static struct blockmap *sync_fetch_digests(const struct sync_opts *o, uint8_t type,
+                                           uint64_t want_gen, const uint8_t uuid[16],
+                                           const char *tmp, char *err, size_t errlen)
 {
     struct proto_map_req req = {0};
     snprintf(req.volume, sizeof(req.volume), "%s", o->volume);
@@ -162,25 +165,17 @@ static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct p
     size_t cap = 0;
     int rlen, code;
     long n = proto_map_req_encode(&req, buf, sizeof(buf));
-    struct xport *x =
-        sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
+    struct xport *x = sync_call(o, type, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
     struct proto_map_info info;
     struct blockmap *m = NULL;
-    char path[4200], tmp[4300];
-    map_path(o, ".map", path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (x && (proto_map_info_decode(rb, (size_t)rlen, &info) < 0 || info.gen != bo->committed_gen ||
-              info.bs != o->bs || memcmp(info.uuid, bo->uuid, 16) != 0)) {
-        snprintf(err, errlen, "receiver's digest map does not match its committed generation");
+    if (x && (proto_map_info_decode(rb, (size_t)rlen, &info) < 0 || info.gen != want_gen ||
+              info.bs != o->bs || memcmp(info.uuid, uuid, 16) != 0)) {
+        snprintf(err, errlen, "receiver's digest map is not generation %" PRIu64, want_gen);
     } else if (x && (m = blockmap_open(tmp, 1, info.bs, info.size, err, errlen))) {
         struct proto_map_end end;
         int rc = sync_read_map(x, m, &end, err, errlen);
-        if (rc == 0) {
+        if (rc == 0)
             blockmap_set_gen(m, info.gen, info.uuid);
-            rc = blockmap_sync(m);
-        }
-        if (rc == 0 && rename(tmp, path) < 0)
-            rc = -errno;
         if (rc < 0) {
             blockmap_free(m);
             m = NULL;
@@ -190,6 +185,49 @@ static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct p
     free(rb);
     xport_free(x);
     return m;
+}
+
+/* Fetches the receiver's committed map into the agent's state. */
+static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct proto_begin_ok *bo,
+                                       char *err, size_t errlen)
+{
+    char path[4200], tmp[4300];
+    map_path(o, ".map", path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    struct blockmap *m =
+        sync_fetch_digests(o, FRAME_MAP_REQ, bo->committed_gen, bo->uuid, tmp, err, errlen);
+    if (m && (blockmap_sync(m) < 0 || rename(tmp, path) < 0)) {
+        snprintf(err, errlen, "keep digest map %s: %s", path, strerror(errno));
+        blockmap_free(m);
+        unlink(tmp);
+        return NULL;
+    }
+    return m;
+}
+
+/* Resumed: the receiver's digests of what it has staged, to check the
+ * ranges checkpointed by an earlier run against the source (the agent's own
+ * pending map cannot say what the receiver kept).  NULL when nothing was
+ * checkpointed before (*needed = 0) or on failure (*needed = 1, err). */
+static struct blockmap *sync_staged_map(const struct sync_opts *o, const struct proto_begin_ok *bo,
+                                        int *needed, char *err, size_t errlen)
+{
+    *needed = 0;
+    for (uint16_t i = 0; i < bo->nranges; i++)
+        *needed |= bo->ranges[i].done > bo->ranges[i].start;
+    if (!*needed)
+        return NULL;
+    char path[4200];
+    map_path(o, ".staged.map", path, sizeof(path));
+    for (int attempt = 1;; attempt++) {
+        struct blockmap *m =
+            sync_fetch_digests(o, FRAME_PMAP_REQ, bo->pending_gen, bo->uuid, path, err, errlen);
+        unlink(path); /* only this run's mapping uses it */
+        if (m || attempt >= o->max_failures || (o->cancel && *o->cancel))
+            return m;
+        wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
+        sleep_ms(200 << (attempt < 4 ? attempt : 4));
+    }
 }
 
 /* The committed map for a delta: the agent's own if it is the receiver's
@@ -390,13 +428,15 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
     if (rc < 0)
         return rc;
     res->mode = bo.mode;
-    struct blockmap *cm = NULL, *pm = NULL;
-    int partial = 0;
+    struct blockmap *cm = NULL, *pm = NULL, *sm = NULL;
+    int partial = 0, recheck = 0;
     if (bo.mode == PROTO_MODE_DELTA &&
         !(cm = sync_committed_map(o, &bo, &res->fetched_map, err, errlen)))
         return -EIO;
-    if (!(pm = sync_pending_map(o, &bo, size, &partial, err, errlen))) {
+    if (!(pm = sync_pending_map(o, &bo, size, &partial, err, errlen)) ||
+        (!(sm = sync_staged_map(o, &bo, &recheck, err, errlen)) && recheck)) {
         blockmap_free(cm);
+        blockmap_free(pm);
         return -EIO;
     }
     struct sync_run_ctx *c = calloc(1, sizeof(*c));
@@ -413,6 +453,7 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                                .gen = bo.pending_gen,
                                .epoch = bo.epoch,
                                .cmap = cm,
+                               .smap = sm,
                                .pmap = pm,
                                .rl = rl,
                                .cancel = o->cancel,
@@ -429,13 +470,21 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
             c->st[i].idx = i;
             c->st[i].range = bo.ranges[i];
             atomic_store(&c->st[i].pos, bo.ranges[i].done);
+            c->st[i].recheck_end = sm ? bo.ranges[i].done : 0;
             c->scanned0 += bo.ranges[i].done - bo.ranges[i].start;
             res->resumed |= bo.ranges[i].done > bo.ranges[i].start;
         }
         rc = sync_streams(c, &conf, err, errlen);
+        res->recheck_read = atomic_load(&c->stats.recheck_read);
+        res->recheck_sent = atomic_load(&c->stats.recheck_sent);
+        res->recheck_ms = recheck ? mono_ms() - c->start_ms : 0;
+        if (rc == 0 && recheck) /* the pending map now has every block */
+            partial = 0;
     }
     struct proto_gen g;
-    if (rc == 0 && (rc = sync_commit(o, &bo, &g, err, errlen)) == 0) {
+    if (rc == 0 && o->no_commit) {
+        res->gen = 0;
+    } else if (rc == 0 && (rc = sync_commit(o, &bo, &g, err, errlen)) == 0) {
         sync_keep_map(o, pm, &g, partial);
         res->gen = g.gen;
     }
@@ -448,6 +497,7 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
     free(c);
     ratelimit_free(rl);
     blockmap_free(cm);
+    blockmap_free(sm);
     blockmap_free(pm);
     return rc;
 }

@@ -27,6 +27,8 @@ struct sync_opts {
     int level;
     uint64_t bwlimit; /* bytes/s for the whole sync, 0 = none */
     int full;
+    int no_commit; /* stage every range, leave the generation pending (a later
+                      sync resumes it, checks it and commits; tests, pre-staging) */
     int io_timeout_ms;
     int max_failures;
     int progress_ms;
@@ -40,6 +42,10 @@ struct sync_result {
     int mode; /* PROTO_MODE_* */
     int resumed;
     int fetched_map;
+    /* resumed: the ranges an earlier run checkpointed, read again and
+     * compared with what the receiver staged before commit (the price of
+     * exactness): bytes read, bytes re-sent, wall time of the streams */
+    uint64_t recheck_read, recheck_sent, recheck_ms;
     struct proto_progress prog;
 };
 
