@@ -2,6 +2,7 @@
  *   wavemill-agent sync   --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR
  *                         [--streams N] [--block-size BYTES] [--zstd-level L]
  *                         [--bwlimit RATE] [--full] [--progress] [--json] [--state-dir DIR]
+ *                         [--busy-wait SECONDS]
  *   wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR [--sha256]
  *   wavemill-agent serve  --listen HOST:PORT --tls-dir DIR [--state-dir DIR] */
 #include <errno.h>
@@ -34,6 +35,7 @@ static int usage(void)
             "           [--streams N (default 2 on 2+ cores)] [--block-size BYTES (4096)]\n"
             "           [--zstd-level L (1)] [--bwlimit RATE (e.g. 10M)]\n"
             "           [--full] [--progress] [--json] [--state-dir DIR]\n"
+            "           [--busy-wait SECONDS (3600: longest wait for a busy receiver)]\n"
             "       wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR "
             "[--sha256]\n"
             "       wavemill-agent serve --listen HOST:PORT --tls-dir DIR [--state-dir DIR]\n");
@@ -46,12 +48,16 @@ static void print_progress(const struct proto_progress *p, int final, void *ud)
     if (a->json) {
         printf("{\"event\":\"%s\",\"volume\":\"%s\",\"generation\":%" PRIu64
                ",\"bytes_scanned\":%" PRIu64 ",\"bytes_total\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
-               ",\"bytes_wire\":%" PRIu64 ",\"rate_bps\":%" PRIu64 ",\"eta_s\":%" PRIu64 "}\n",
+               ",\"bytes_wire\":%" PRIu64 ",\"rate_bps\":%" PRIu64 ",\"eta_s\":%" PRIu64
+               ",\"waiting\":%" PRIu32 "}\n",
                final ? "done" : "progress", a->so.volume, p->gen, p->scanned, p->total, p->sent,
-               p->wire, p->rate, p->eta_s);
+               p->wire, p->rate, p->eta_s, p->waiting);
         fflush(stdout);
     }
-    if (a->progress)
+    if (a->progress && p->waiting && !final)
+        fprintf(stderr, "gen %" PRIu64 ": waiting for receiver capacity (%" PRIu32 " waiting)\n",
+                p->gen, p->waiting);
+    else if (a->progress)
         fprintf(stderr,
                 "gen %" PRIu64 ": scanned %.1f/%.1f MiB (%.0f%%), sent %.1f MiB, wire %.1f MiB, "
                 "%.1f MiB/s, eta %" PRIu64 "s%s\n",
@@ -79,6 +85,7 @@ static int parse_args(int argc, char **argv, struct agent_args *a)
                                          {"listen", 1, 0, 'l'},
                                          {"io-timeout", 1, 0, 'i'},
                                          {"retries", 1, 0, 'r'},
+                                         {"busy-wait", 1, 0, 'B'},
                                          {0, 0, 0, 0}};
     int c;
     int64_t v;
@@ -134,6 +141,11 @@ static int parse_args(int argc, char **argv, struct agent_args *a)
             break;
         case 'r':
             a->so.max_failures = atoi(optarg);
+            break;
+        case 'B':
+            a->so.busy_wait_ms = atoi(optarg) * 1000;
+            if (a->so.busy_wait_ms < 0 || atoi(optarg) > 30 * 24 * 3600)
+                return -1;
             break;
         default:
             return -1;

@@ -36,6 +36,7 @@ struct receiver {
     pthread_mutex_t mu;
     struct rvol *vols;
     int nconns;
+    struct admit *adm;
 };
 
 struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t errlen)
@@ -57,8 +58,14 @@ struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t e
         r->o.ckpt_bytes = 64u << 20;
     if (!r->o.ckpt_ms)
         r->o.ckpt_ms = 2000;
-    if (!r->o.max_conns)
-        r->o.max_conns = 256;
+    if (!(r->adm = admit_new(&o->capacity, err, errlen))) {
+        free(r);
+        return NULL;
+    }
+    struct admit_stats cap;
+    admit_get_stats(r->adm, &cap);
+    if (!r->o.max_conns) /* room for every admitted stream plus BUSY answers */
+        r->o.max_conns = 2 * cap.streams_cap + 64 > 256 ? 2 * cap.streams_cap + 64 : 256;
     pthread_mutex_init(&r->mu, NULL);
     return r;
 }
@@ -72,6 +79,7 @@ void receiver_free(struct receiver *r)
         r->vols = v->next;
         rvol_free(v);
     }
+    admit_free(r->adm);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -122,8 +130,19 @@ static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, 
         send_error(x, PROTO_E_INVALID, VOLUME_RULE, req.volume);
         return;
     }
+    /* staging of a full sync: image + map; of a delta: a journal per range */
+    int retry_ms, files = req.nranges > 2 ? req.nranges : 2;
+    pthread_mutex_lock(&r->mu);
+    int conns = r->nconns;
+    pthread_mutex_unlock(&r->mu);
+    if (admit_begin(r->adm, files, conns, r->o.max_conns, &retry_ms) < 0) {
+        admit_send_busy(x, retry_ms, "open files");
+        return;
+    }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
-    if (!v || rvol_begin(v, &req, &ok, err, sizeof(err)) < 0) {
+    int rc = v ? rvol_begin(v, &req, &ok, err, sizeof(err)) : -EIO;
+    admit_begin_end(r->adm, files);
+    if (rc < 0) {
         send_error(x, PROTO_E_IO, "%s", err);
         return;
     }
@@ -250,7 +269,21 @@ static void stream_loop(struct stream_ctx *s)
     }
 }
 
+static void stream_serve(struct receiver *r, struct xport *x, const uint8_t *p, size_t len);
+
+/* A data stream takes a slot of the receiver's capacity while it runs. */
 static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
+{
+    int retry_ms;
+    if (admit_stream(r->adm, &retry_ms) < 0) {
+        admit_send_busy(x, retry_ms, "streams");
+        return;
+    }
+    stream_serve(r, x, p, len);
+    admit_stream_end(r->adm);
+}
+
+static void stream_serve(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
 {
     struct stream_ctx s = {.r = r, .x = x};
     char err[512];
@@ -544,9 +577,24 @@ static void *conn_thread(void *p)
     return NULL;
 }
 
+/* At the connection cap, leaves new connections in the listen backlog
+ * (they wait there at no cost) until one ends. */
+static void receiver_wait_conn_slot(struct receiver *r, volatile sig_atomic_t *stop)
+{
+    pthread_mutex_lock(&r->mu);
+    while (r->nconns >= r->o.max_conns && !*stop) {
+        pthread_mutex_unlock(&r->mu);
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
+        receiver_wait_conn_slot(r, stop);
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -581,6 +629,11 @@ int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *sto
         }
     }
     return 0;
+}
+
+void receiver_load(struct receiver *r, struct admit_stats *out)
+{
+    admit_get_stats(r->adm, out);
 }
 
 int receiver_drain(struct receiver *r, int timeout_ms)

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admit.h"
+
 struct wm_tls_ctx;
 struct xport;
 
@@ -32,7 +34,8 @@ struct receiver_opts {
     int io_timeout_ms;      /* per read/write on data connections */
     uint64_t ckpt_bytes;    /* checkpoint a range after this many bytes covered */
     int ckpt_ms;            /* ... or after this long */
-    int max_conns;
+    int max_conns;               /* connections at once (0: 256, at least 2x streams + 64) */
+    struct admit_limits capacity; /* beyond it: BUSY, see admit.h */
 };
 
 struct receiver;
@@ -46,6 +49,9 @@ void receiver_handle(struct receiver *r, struct xport *x);
 /* Accept loop on a listening socket, a thread per connection, until *stop
  * is set (signals interrupt accept).  Returns 0 or -errno. */
 int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop);
+
+/* Current load (streams, files, BUSY answers). */
+void receiver_load(struct receiver *r, struct admit_stats *out);
 
 /* Waits up to timeout_ms for running connections to end; 0 when none is
  * left (then receiver_free is safe), -ETIMEDOUT otherwise. */

@@ -1,6 +1,7 @@
 /* wavemill-receiver — the replication target.
  *   wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR
  *                           [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]
+ *                           [--max-streams N] [--max-memory BYTES] [--max-files N]
  *                           [--log-level L] */
 #include <errno.h>
 #include <getopt.h>
@@ -26,7 +27,8 @@ static int usage(void)
     fprintf(
         stderr,
         "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
-        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS] [--log-level L]\n");
+        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
+        "         [--max-streams N] [--max-memory BYTES] [--max-files N] [--log-level L]\n");
     return 2;
 }
 
@@ -38,7 +40,9 @@ int main(int argc, char **argv)
         {"listen", 1, 0, 'l'},           {"root", 1, 0, 'r'},
         {"tls-dir", 1, 0, 't'},          {"io-timeout", 1, 0, 'i'},
         {"checkpoint-bytes", 1, 0, 'c'}, {"checkpoint-ms", 1, 0, 'm'},
-        {"log-level", 1, 0, 'L'},        {0, 0, 0, 0}};
+        {"log-level", 1, 0, 'L'},        {"max-streams", 1, 0, 'S'},
+        {"max-memory", 1, 0, 'M'},       {"max-files", 1, 0, 'F'},
+        {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
     const char *listen_on = NULL, *tls_dir = NULL;
     int c;
@@ -64,6 +68,15 @@ int main(int argc, char **argv)
         case 'm':
             o.ckpt_ms = atoi(optarg);
             break;
+        case 'S':
+            o.capacity.streams = atoi(optarg);
+            break;
+        case 'M':
+            o.capacity.mem_bytes = strtoull(optarg, NULL, 10);
+            break;
+        case 'F':
+            o.capacity.files = atoi(optarg);
+            break;
         case 'L':
             if (wm_log_parse_level(optarg, &lv) < 0)
                 return usage();
@@ -83,15 +96,20 @@ int main(int argc, char **argv)
     char err[512];
     o.tls = wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err));
     struct receiver *r = o.tls ? receiver_new(&o, err, sizeof(err)) : NULL;
-    int lfd = r ? wm_tcp_listen(listen_on, 128, err, sizeof(err)) : -1;
+    int lfd = r ? wm_tcp_listen(listen_on, 1024, err, sizeof(err)) : -1;
     if (lfd < 0) {
         fprintf(stderr, "wavemill-receiver: %s\n", err);
         return 1;
     }
-    wm_info("repl.listening", "listen=%s root=%s", listen_on, o.root);
+    struct admit_stats ld;
+    receiver_load(r, &ld);
+    wm_info("repl.listening", "listen=%s root=%s max_streams=%d max_files=%d", listen_on, o.root,
+            ld.streams_cap, ld.files_cap);
     int rc = receiver_serve(r, lfd, &stop_flag);
     close(lfd);
-    wm_info("repl.stopped", "rc=%d", rc);
+    receiver_load(r, &ld);
+    wm_info("repl.stopped", "rc=%d streams_peak=%d busy_answers=%llu", rc, ld.streams_peak,
+            (unsigned long long)ld.busy);
     /* connections still running after the grace time keep what they use */
     if (receiver_drain(r, 5000) == 0) {
         receiver_free(r);

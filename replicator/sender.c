@@ -10,6 +10,7 @@
 #include <time.h>
 #include <zstd.h>
 
+#include "busywait.h"
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
@@ -28,8 +29,21 @@ int sender_error_text(const uint8_t *p, size_t len, char *err, size_t errlen)
     return (int)e.code;
 }
 
-/* Connects and claims the range; fills s->range with the checkpoint. */
-static struct xport *stream_open(struct sender_stream *s, int *fatal)
+int sender_busy_text(const uint8_t *p, size_t len, uint32_t *retry_ms, char *err, size_t errlen)
+{
+    struct proto_busy b;
+    if (proto_busy_decode(p, len, &b) < 0) {
+        snprintf(err, errlen, "receiver sent a malformed busy answer");
+        return PROTO_E_FRAME;
+    }
+    snprintf(err, errlen, "receiver: %.480s", b.text);
+    *retry_ms = b.retry_ms;
+    return PROTO_E_BUSY;
+}
+
+/* Connects and claims the range; fills s->range with the checkpoint.
+ * *busy_ms > 0 when the receiver answered BUSY. */
+static struct xport *stream_open(struct sender_stream *s, int *fatal, uint32_t *busy_ms)
 {
     const struct sender_conf *c = s->c;
     struct xport *x =
@@ -48,6 +62,11 @@ static struct xport *stream_open(struct sender_stream *s, int *fatal)
         int code = sender_error_text(rb, (size_t)rc, s->err, sizeof(s->err));
         *fatal = code != PROTO_E_IO;
         rc = -EPROTO;
+    } else if (rc >= 0 && type == FRAME_BUSY) {
+        *fatal = sender_busy_text(rb, (size_t)rc, busy_ms, s->err, sizeof(s->err)) != PROTO_E_BUSY;
+        if (!*busy_ms)
+            *busy_ms = 1;
+        rc = -EBUSY;
     } else if (rc >= 0 &&
                (type != FRAME_STREAM_OK || proto_range_decode(rb, (size_t)rc, &s->range) < 0)) {
         snprintf(s->err, sizeof(s->err), "bad reply to stream request");
@@ -188,17 +207,41 @@ static int stream_attempt(struct sender_stream *s, struct xport *x)
     return rc;
 }
 
+/* Waits for capacity after a BUSY answer (not a failure).  0, or -errno
+ * when the sync's deadline passed or it was cancelled. */
+static int stream_wait_busy(struct sender_stream *s, struct busywait *bw, uint32_t busy_ms)
+{
+    const struct sender_conf *c = s->c;
+    atomic_fetch_add(&c->stats->waiting, 1);
+    atomic_fetch_add(&c->stats->busy_waits, 1);
+    int rc = busywait_sleep(bw, busy_ms, c->cancel);
+    atomic_fetch_sub(&c->stats->waiting, 1);
+    if (rc == -ETIMEDOUT)
+        snprintf(s->err, sizeof(s->err), "receiver busy for longer than %d s",
+                 c->busy_wait_ms / 1000);
+    return rc;
+}
+
 void *sender_run(void *arg)
 {
     struct sender_stream *s = arg;
     const struct sender_conf *c = s->c;
     uint64_t best = s->range.done;
     int failures = 0;
+    struct busywait bw;
+    busywait_init(&bw, c->busy_deadline_ms);
     for (;;) {
         int fatal = 0;
+        uint32_t busy_ms = 0;
         s->err[0] = '\0';
         uint64_t was = s->range.done;
-        struct xport *x = stream_open(s, &fatal);
+        struct xport *x = stream_open(s, &fatal, &busy_ms);
+        if (!x && busy_ms && !fatal) {
+            if ((s->rc = stream_wait_busy(s, &bw, busy_ms)) < 0)
+                break;
+            continue;
+        }
+        busywait_admitted(&bw);
         int connected = x != NULL;
         /* the range moved on: a checkpoint after this run's repairs (they
          * precede every BLOCKS frame) made them durable */

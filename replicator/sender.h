@@ -28,6 +28,8 @@ struct sender_stats {
     _Atomic uint64_t wire; /* frame bytes written (compressed) */
     _Atomic uint64_t recheck_read; /* resumed ranges read again before commit */
     _Atomic uint64_t recheck_sent; /* ... and re-sent because the source changed */
+    _Atomic uint32_t waiting;      /* streams waiting for receiver capacity */
+    _Atomic uint32_t busy_waits;   /* BUSY answers waited out */
 };
 
 struct sender_conf {
@@ -35,6 +37,8 @@ struct sender_conf {
     struct wm_tls_ctx *tls;
     int io_timeout_ms;
     int max_failures;   /* consecutive attempts without progress */
+    uint64_t busy_deadline_ms; /* waits for a busy receiver end then (busywait.h) */
+    int busy_wait_ms;
     int level;          /* zstd level */
     uint32_t batch_raw; /* data bytes per frame (0 = default) */
     int src_fd;
@@ -66,5 +70,8 @@ void *sender_run(void *arg);
 
 /* Reads an ERROR frame's payload into err; returns the proto_err code. */
 int sender_error_text(const uint8_t *p, size_t len, char *err, size_t errlen);
+/* Reads a BUSY frame's payload (retry-after to *retry_ms, text to err);
+ * returns PROTO_E_BUSY, or PROTO_E_FRAME when it is malformed. */
+int sender_busy_text(const uint8_t *p, size_t len, uint32_t *retry_ms, char *err, size_t errlen);
 
 #endif

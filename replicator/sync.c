@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "blockmap.h"
+#include "busywait.h"
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
@@ -33,6 +34,7 @@ void sync_opts_defaults(struct sync_opts *o)
     o->level = 1;
     o->io_timeout_ms = 60000;
     o->max_failures = 5;
+    o->busy_wait_ms = 3600 * 1000;
     o->progress_ms = 1000;
 }
 
@@ -53,8 +55,8 @@ int sync_source_size(int fd, uint64_t *size)
  * transport (for replies that continue) or NULL; *code is the receiver's
  * error code when it answered ERROR (0 otherwise). */
 struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n,
-                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code, char *err,
-                        size_t errlen)
+                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code,
+                        uint32_t *busy_ms, char *err, size_t errlen)
 {
     *code = 0;
     struct xport *x = xport_dial_role(o->to, o->tls, o->io_timeout_ms, "receiver", err, errlen);
@@ -67,6 +69,8 @@ struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *
     else if ((rc = frame_recv(x, &t, rb, cap, FRAME_MAX_PAYLOAD, err, errlen)) >= 0 &&
              t == FRAME_ERROR)
         *code = sender_error_text(*rb, (size_t)rc, err, errlen), rc = -EPROTO;
+    else if (rc >= 0 && t == FRAME_BUSY && busy_ms)
+        *code = sender_busy_text(*rb, (size_t)rc, busy_ms, err, errlen), rc = -EBUSY;
     else if (rc >= 0 && t != want)
         snprintf(err, errlen, "unexpected reply type %u", t), rc = -EPROTO;
     if (rc < 0) {
@@ -77,21 +81,47 @@ struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *
     return x;
 }
 
-/* sync_call with retries while the receiver is unreachable or busy. */
-static int sync_rpc(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n, uint8_t want,
-                    uint8_t **rb, size_t *cap, int *rlen, char *err, size_t errlen)
+/* Tells the caller's progress that the sync waits for capacity. */
+static void sync_report_waiting(const struct sync_opts *o, uint32_t waiting)
 {
-    for (int attempt = 1;; attempt++) {
+    if (o->progress) {
+        struct proto_progress p = {.waiting = waiting};
+        o->progress(&p, 0, o->ud);
+    }
+}
+
+/* sync_call with retries while the receiver is unreachable, and waits
+ * (not counted as failures) while it is busy, up to the sync's deadline. */
+static int sync_rpc(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n, uint8_t want,
+                    uint8_t **rb, size_t *cap, int *rlen, uint32_t *waits, char *err,
+                    size_t errlen)
+{
+    struct busywait bw;
+    busywait_init(&bw, o->busy_deadline_ms);
+    for (int attempt = 1;;) {
         int code;
-        struct xport *x = sync_call(o, type, p, n, want, rb, cap, rlen, &code, err, errlen);
+        uint32_t busy_ms = 0;
+        struct xport *x =
+            sync_call(o, type, p, n, want, rb, cap, rlen, &code, &busy_ms, err, errlen);
         if (x) {
             xport_free(x);
             return 0;
+        }
+        if (code == PROTO_E_BUSY) {
+            sync_report_waiting(o, 1);
+            (*waits)++;
+            int rc = busywait_sleep(&bw, busy_ms, o->cancel);
+            if (rc < 0) {
+                snprintf(err, errlen, "receiver busy for longer than %d s", o->busy_wait_ms / 1000);
+                return rc;
+            }
+            continue;
         }
         if ((code && code != PROTO_E_IO) || attempt >= o->max_failures || (o->cancel && *o->cancel))
             return -EPROTO;
         wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
         wm_sleep_ms(200 << (attempt < 4 ? attempt : 4));
+        attempt++;
     }
 }
 
@@ -165,7 +195,8 @@ static struct blockmap *sync_fetch_digests(const struct sync_opts *o, uint8_t ty
     size_t cap = 0;
     int rlen, code;
     long n = proto_map_req_encode(&req, buf, sizeof(buf));
-    struct xport *x = sync_call(o, type, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
+    struct xport *x =
+        sync_call(o, type, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, NULL, err, errlen);
     struct proto_map_info info;
     struct blockmap *m = NULL;
     if (x && (proto_map_info_decode(rb, (size_t)rlen, &info) < 0 || info.gen != want_gen ||
@@ -226,7 +257,7 @@ static struct blockmap *sync_staged_map(const struct sync_opts *o, const struct 
         if (m || attempt >= o->max_failures || (o->cancel && *o->cancel))
             return m;
         wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
-        sleep_ms(200 << (attempt < 4 ? attempt : 4));
+        wm_sleep_ms(200 << (attempt < 4 ? attempt : 4));
     }
 }
 
@@ -298,7 +329,8 @@ static void sync_snapshot(struct sync_run_ctx *c, struct proto_progress *p)
                                  .sent = atomic_load(&c->stats.sent),
                                  .wire = atomic_load(&c->stats.wire),
                                  .total = c->size,
-                                 .gen = c->gen};
+                                 .gen = c->gen,
+                                 .waiting = (uint32_t)atomic_load(&c->stats.waiting)};
     p->rate = ms && scanned > c->scanned0 ? (scanned - c->scanned0) * 1000 / ms : 0;
     p->eta_s = p->rate ? (c->size - scanned) / p->rate : 0;
 }
@@ -354,7 +386,7 @@ static int sync_streams(struct sync_run_ctx *c, struct sender_conf *conf, char *
 }
 
 static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_begin_ok *bo,
-                      char *err, size_t errlen)
+                      uint32_t *waits, char *err, size_t errlen)
 {
     struct proto_begin req = {
         .size = size, .bs = o->bs, .nranges = o->streams, .full = (uint8_t)o->full};
@@ -363,7 +395,8 @@ static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_beg
     size_t cap = 0;
     int rlen;
     long n = proto_begin_encode(&req, buf, sizeof(buf));
-    int rc = sync_rpc(o, FRAME_BEGIN, buf, n, FRAME_BEGIN_OK, &rb, &cap, &rlen, err, errlen);
+    int rc =
+        sync_rpc(o, FRAME_BEGIN, buf, n, FRAME_BEGIN_OK, &rb, &cap, &rlen, waits, err, errlen);
     if (rc == 0 && proto_begin_ok_decode(rb, (size_t)rlen, bo) < 0) {
         snprintf(err, errlen, "malformed begin reply");
         rc = -EPROTO;
@@ -383,7 +416,9 @@ static int sync_commit(const struct sync_opts *o, const struct proto_begin_ok *b
     long n = proto_commit_encode(&req, buf, sizeof(buf));
     struct sync_opts lo = *o;
     lo.io_timeout_ms = 0; /* applying a large delta may take a while */
-    int rc = sync_rpc(&lo, FRAME_COMMIT, buf, n, FRAME_COMMIT_OK, &rb, &cap, &rlen, err, errlen);
+    uint32_t waits = 0; /* COMMIT is never answered BUSY */
+    int rc = sync_rpc(&lo, FRAME_COMMIT, buf, n, FRAME_COMMIT_OK, &rb, &cap, &rlen, &waits, err,
+                      errlen);
     if (rc == 0 && (proto_gen_decode(rb, (size_t)rlen, g) < 0 || g->gen != bo->pending_gen)) {
         snprintf(err, errlen, "malformed commit reply");
         rc = -EPROTO;
@@ -424,7 +459,7 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                    char *err, size_t errlen)
 {
     struct proto_begin_ok bo;
-    int rc = sync_begin(o, size, &bo, err, errlen);
+    int rc = sync_begin(o, size, &bo, &res->busy_waits, err, errlen);
     if (rc < 0)
         return rc;
     res->mode = bo.mode;
@@ -446,6 +481,8 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                                .tls = o->tls,
                                .io_timeout_ms = o->io_timeout_ms,
                                .max_failures = o->max_failures,
+                               .busy_deadline_ms = o->busy_deadline_ms,
+                               .busy_wait_ms = o->busy_wait_ms,
                                .level = o->level,
                                .src_fd = fd,
                                .size = size,
@@ -477,7 +514,8 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
         rc = sync_streams(c, &conf, err, errlen);
         res->recheck_read = atomic_load(&c->stats.recheck_read);
         res->recheck_sent = atomic_load(&c->stats.recheck_sent);
-        res->recheck_ms = recheck ? mono_ms() - c->start_ms : 0;
+        res->busy_waits += atomic_load(&c->stats.busy_waits);
+        res->recheck_ms = recheck ? (uint64_t)wm_mono_ms() - c->start_ms : 0;
         if (rc == 0 && recheck) /* the pending map now has every block */
             partial = 0;
     }
@@ -519,10 +557,12 @@ int sync_run(const struct sync_opts *o, struct sync_result *res, char *err, size
             close(fd);
         return rc;
     }
+    struct sync_opts lo = *o;
+    lo.busy_deadline_ms = busywait_deadline(o->busy_wait_ms);
     if ((rc = mkdir_p(o->state_dir)) < 0)
         snprintf(err, errlen, "state dir %s: %s", o->state_dir, strerror(-rc));
     else
-        rc = sync_do(o, fd, size, res, err, errlen);
+        rc = sync_do(&lo, fd, size, res, err, errlen);
     close(fd);
     if (rc == 0 && o->progress)
         o->progress(&res->prog, 1, o->ud);

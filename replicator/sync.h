@@ -31,6 +31,8 @@ struct sync_opts {
                       sync resumes it, checks it and commits; tests, pre-staging) */
     int io_timeout_ms;
     int max_failures;
+    int busy_wait_ms;          /* longest total wait for a busy receiver (0: none) */
+    uint64_t busy_deadline_ms; /* set by sync_run from busy_wait_ms */
     int progress_ms;
     sync_progress_fn progress;
     void *ud;
@@ -46,6 +48,7 @@ struct sync_result {
      * compared with what the receiver staged before commit (the price of
      * exactness): bytes read, bytes re-sent, wall time of the streams */
     uint64_t recheck_read, recheck_sent, recheck_ms;
+    uint32_t busy_waits; /* BUSY answers waited out (receiver full, not failures) */
     struct proto_progress prog;
 };
 
@@ -55,10 +58,11 @@ int sync_run(const struct sync_opts *o, struct sync_result *res, char *err, size
 
 /* One request on a fresh connection to o->to; returns the open transport
  * after a reply of type want (payload in *rb, length *rlen), or NULL with
- * err (*code = the receiver's error code when it answered ERROR). */
+ * err (*code = the receiver's error code when it answered ERROR, or
+ * PROTO_E_BUSY with *busy_ms when it answered BUSY). */
 struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n,
-                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code, char *err,
-                        size_t errlen);
+                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code,
+                        uint32_t *busy_ms, char *err, size_t errlen);
 
 /* Size of a file or block device. */
 int sync_source_size(int fd, uint64_t *size);
