@@ -185,9 +185,13 @@ static int cmd_sync(struct agent_args *a)
                a->so.volume, r.recheck_read, r.recheck_sent, r.recheck_ms);
     wm_info("repl.sync_done",
             "volume=%s gen=%" PRIu64 " mode=%s resumed=%d fetched_map=%d sent=%" PRIu64
-            " wire=%" PRIu64 " recheck_read=%" PRIu64 " recheck_resent=%" PRIu64,
+            " wire=%" PRIu64 " recheck_read=%" PRIu64 " recheck_resent=%" PRIu64
+            " busy_waits=%" PRIu32 " ms_begin=%" PRIu32 " ms_maps=%" PRIu32 " ms_streams=%" PRIu32
+            " ms_commit=%" PRIu32 " ms_keep=%" PRIu32,
             a->so.volume, r.gen, r.mode == PROTO_MODE_FULL ? "full" : "delta", r.resumed,
-            r.fetched_map, r.prog.sent, r.prog.wire, r.recheck_read, r.recheck_sent);
+            r.fetched_map, r.prog.sent, r.prog.wire, r.recheck_read, r.recheck_sent, r.busy_waits,
+            r.phase_ms[SYNC_PH_BEGIN], r.phase_ms[SYNC_PH_MAPS], r.phase_ms[SYNC_PH_STREAMS],
+            r.phase_ms[SYNC_PH_COMMIT], r.phase_ms[SYNC_PH_KEEP]);
     return 0;
 }
 

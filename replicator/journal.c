@@ -32,6 +32,9 @@ int journal_append(int fd, uint64_t *pos, const struct frame_blocks *fb, const u
     ssize_t n = pwritev(fd, iov, 3, (off_t)*pos);
     if (n != (ssize_t)total)
         return n < 0 ? -errno : -EIO;
+    /* start writing it back now: the checkpoint's fdatasync then only
+     * waits for the tail, not for the whole range's blocks */
+    sync_file_range(fd, (off_t)*pos, (off_t)total, SYNC_FILE_RANGE_WRITE);
     *pos += total;
     return 0;
 }

@@ -33,6 +33,7 @@ struct rvol {
     uint64_t jpos[PROTO_MAX_RANGES]; /* delta: append position */
     uint64_t owner[PROTO_MAX_RANGES];
     uint64_t token_seq;
+    uint32_t ms_save, ms_apply; /* last commit: state saved, journals replayed */
     struct rvol *next;
 };
 

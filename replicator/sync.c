@@ -227,7 +227,9 @@ static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct p
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     struct blockmap *m =
         sync_fetch_digests(o, FRAME_MAP_REQ, bo->committed_gen, bo->uuid, tmp, err, errlen);
-    if (m && (blockmap_sync(m) < 0 || rename(tmp, path) < 0)) {
+    if (m)
+        blockmap_seal(m);
+    if (m && rename(tmp, path) < 0) {
         snprintf(err, errlen, "keep digest map %s: %s", path, strerror(errno));
         blockmap_free(m);
         unlink(tmp);
@@ -271,7 +273,8 @@ static struct blockmap *sync_committed_map(const struct sync_opts *o,
     map_path(o, ".map", path, sizeof(path));
     struct blockmap *m = blockmap_open(path, 0, 0, 0, err, errlen);
     if (m && blockmap_gen(m) == bo->committed_gen && blockmap_bs(m) == o->bs &&
-        blockmap_size(m) == bo->committed_size && memcmp(blockmap_uuid(m), bo->uuid, 16) == 0)
+        blockmap_size(m) == bo->committed_size && memcmp(blockmap_uuid(m), bo->uuid, 16) == 0 &&
+        blockmap_seal_ok(m))
         return m;
     blockmap_free(m);
     *fetched = 1;
@@ -440,9 +443,13 @@ static void sync_keep_map(const struct sync_opts *o, struct blockmap *pm, const 
         unlink(path);
         return;
     }
+    /* sealed, not msync'ed: a map a crash cut short fails its seal and the
+     * next delta fetches the receiver's (a synchronous msync of the whole
+     * map was the largest fixed cost of a small delta) */
     blockmap_set_gen(pm, g->gen, g->uuid);
-    if (blockmap_sync(pm) < 0 || rename(pend, path) < 0)
-        unlink(path);
+    blockmap_seal(pm);
+    unlink(path); /* renaming over it would make ext4 flush the new map now */
+    rename(pend, path);
 }
 
 /* Under a tight --bwlimit, smaller frames: a frame then never waits for
@@ -459,9 +466,12 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                    char *err, size_t errlen)
 {
     struct proto_begin_ok bo;
+    uint64_t t = (uint64_t)wm_mono_ms();
     int rc = sync_begin(o, size, &bo, &res->busy_waits, err, errlen);
+    res->phase_ms[SYNC_PH_BEGIN] = (uint32_t)((uint64_t)wm_mono_ms() - t);
     if (rc < 0)
         return rc;
+    t = (uint64_t)wm_mono_ms();
     res->mode = bo.mode;
     struct blockmap *cm = NULL, *pm = NULL, *sm = NULL;
     int partial = 0, recheck = 0;
@@ -474,6 +484,7 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
         blockmap_free(pm);
         return -EIO;
     }
+    res->phase_ms[SYNC_PH_MAPS] = (uint32_t)((uint64_t)wm_mono_ms() - t);
     struct sync_run_ctx *c = calloc(1, sizeof(*c));
     struct ratelimit *rl = ratelimit_new(o->bwlimit);
     struct sender_conf conf = {.to = o->to,
@@ -518,12 +529,17 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
         res->recheck_ms = recheck ? (uint64_t)wm_mono_ms() - c->start_ms : 0;
         if (rc == 0 && recheck) /* the pending map now has every block */
             partial = 0;
+        res->phase_ms[SYNC_PH_STREAMS] = (uint32_t)((uint64_t)wm_mono_ms() - c->start_ms);
     }
     struct proto_gen g;
+    t = (uint64_t)wm_mono_ms();
     if (rc == 0 && o->no_commit) {
         res->gen = 0;
     } else if (rc == 0 && (rc = sync_commit(o, &bo, &g, err, errlen)) == 0) {
+        res->phase_ms[SYNC_PH_COMMIT] = (uint32_t)((uint64_t)wm_mono_ms() - t);
+        t = (uint64_t)wm_mono_ms();
         sync_keep_map(o, pm, &g, partial);
+        res->phase_ms[SYNC_PH_KEEP] = (uint32_t)((uint64_t)wm_mono_ms() - t);
         res->gen = g.gen;
     }
     if (c) {

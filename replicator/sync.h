@@ -39,6 +39,16 @@ struct sync_opts {
     volatile int *cancel;
 };
 
+/* Where a sync's wall time went (ms), for profiles and the log. */
+enum sync_phase {
+    SYNC_PH_BEGIN,   /* BEGIN, including waits for capacity */
+    SYNC_PH_MAPS,    /* committed map (own or fetched), pending map, staged digests */
+    SYNC_PH_STREAMS, /* scan, compress, send, range checkpoints */
+    SYNC_PH_COMMIT,  /* COMMIT until the receiver answered */
+    SYNC_PH_KEEP,    /* keeping the new map for the next delta */
+    SYNC_PHASES
+};
+
 struct sync_result {
     uint64_t gen;
     int mode; /* PROTO_MODE_* */
@@ -49,6 +59,7 @@ struct sync_result {
      * exactness): bytes read, bytes re-sent, wall time of the streams */
     uint64_t recheck_read, recheck_sent, recheck_ms;
     uint32_t busy_waits; /* BUSY answers waited out (receiver full, not failures) */
+    uint32_t phase_ms[SYNC_PHASES];
     struct proto_progress prog;
 };
 
