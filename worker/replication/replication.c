@@ -537,6 +537,10 @@ static void rp_on_progress(const struct proto_progress *p, void *ud)
 {
     struct rp_sync *y = ud;
     int64_t cur = y->cur->size > 0 ? y->cur->size : 0;
+    /* a busy receiver is waited for by the agent: no failure, no attempt used */
+    task_progress_note(y->t, p->waiting ? "waiting for receiver capacity" : NULL);
+    if (p->waiting && !p->total) /* a BEGIN still waiting: no sizes yet */
+        return;
     task_progress(y->t, y->base + (int64_t)p->scanned, y->all - cur + (int64_t)p->total);
     int64_t now = wm_mono_ms();
     if (now < y->next_db_ms)
