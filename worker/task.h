@@ -141,7 +141,7 @@ const char *task_server_str(struct task_ctx *t, enum task_server_field f);
 const char *task_setting(struct task_ctx *t, const char *key);
 
 /* The task's disks: *n of them; columns (id, source_path, target_volume,
- * size_bytes) through task_disk_str / task_disk_size.  0 or -errno. */
+ * size_bytes, receiver) through task_disk_str / task_disk_size.  0 or -errno. */
 int task_disks(struct task_ctx *t, int *n);
 const char *task_disk_str(const struct task_ctx *t, int i, int col);
 int64_t task_disk_size(const struct task_ctx *t, int i);
