@@ -187,6 +187,21 @@ static void test_disks_spread_and_wait_for_their_receiver_which_they_never_leave
     sql1(v, sizeof(v), q);
     print_message("disk1: %s bytes sent by the job that finished it (disk %d)\n", v, DISK_BYTES);
     assert_true(atoll(v) > 0 && atoll(v) < DISK_BYTES);
+
+    /* status shows the load per receiver: two disks each */
+    char out[4096];
+    fixture_capture(out, sizeof(out), "WAVEMILL_PG_CONNINFO='%s' %s/bin/wavemill status --json",
+                    fx("CONNINFO"), repo);
+    for (int k = 0; k < 2; k++) {
+        char want_r[160];
+        snprintf(want_r, sizeof(want_r), "{\"receiver\":\"%s\",\"disks\":2,", want[k]);
+        if (!strstr(out, want_r))
+            fail_msg("status --json lacks %s in: %s", want_r, out);
+    }
+    assert_int_equal(fixture_sh("WAVEMILL_PG_CONNINFO='%s' %s/bin/wavemill status | grep -A2 RECEIVER"
+                                " | grep -q '%s  *2 '",
+                                fx("CONNINFO"), repo, want[1]),
+                     0);
 }
 
 int main(void)
