@@ -118,8 +118,8 @@ int admit_begin(struct admit *a, int files, int conns, int max_conns, int *retry
     int rc = 0;
     /* every socket there may be, what is open besides sockets, what other
      * BEGINs are opening, and this one's */
-    if (open >= 0 && open - conns + a->files_reserved + files + max_conns + ADMIT_FILES_SPARE >
-                         a->files_cap) {
+    if (open >= 0 &&
+        open - conns + a->files_reserved + files + max_conns + ADMIT_FILES_SPARE > a->files_cap) {
         *retry_ms = admit_busy(a);
         rc = -EBUSY;
     } else {

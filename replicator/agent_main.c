@@ -69,24 +69,13 @@ static void print_progress(const struct proto_progress *p, int final, void *ud)
 
 static int parse_args(int argc, char **argv, struct agent_args *a)
 {
-    static const struct option opts[] = {{"disk", 1, 0, 'd'},
-                                         {"volume", 1, 0, 'v'},
-                                         {"to", 1, 0, 't'},
-                                         {"tls-dir", 1, 0, 'T'},
-                                         {"streams", 1, 0, 's'},
-                                         {"block-size", 1, 0, 'b'},
-                                         {"zstd-level", 1, 0, 'z'},
-                                         {"bwlimit", 1, 0, 'w'},
-                                         {"full", 0, 0, 'f'},
-                                         {"progress", 0, 0, 'p'},
-                                         {"json", 0, 0, 'j'},
-                                         {"state-dir", 1, 0, 'S'},
-                                         {"sha256", 0, 0, 'H'},
-                                         {"listen", 1, 0, 'l'},
-                                         {"io-timeout", 1, 0, 'i'},
-                                         {"retries", 1, 0, 'r'},
-                                         {"busy-wait", 1, 0, 'B'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"disk", 1, 0, 'd'},       {"volume", 1, 0, 'v'},    {"to", 1, 0, 't'},
+        {"tls-dir", 1, 0, 'T'},    {"streams", 1, 0, 's'},   {"block-size", 1, 0, 'b'},
+        {"zstd-level", 1, 0, 'z'}, {"bwlimit", 1, 0, 'w'},   {"full", 0, 0, 'f'},
+        {"progress", 0, 0, 'p'},   {"json", 0, 0, 'j'},      {"state-dir", 1, 0, 'S'},
+        {"sha256", 0, 0, 'H'},     {"listen", 1, 0, 'l'},    {"io-timeout", 1, 0, 'i'},
+        {"retries", 1, 0, 'r'},    {"busy-wait", 1, 0, 'B'}, {0, 0, 0, 0}};
     int c;
     int64_t v;
     optind = 2;

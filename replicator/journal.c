@@ -99,8 +99,8 @@ static int journal_chunk(int fd, uint64_t off, uint64_t len, struct frame_blocks
     fb->nentries = codec_get_u32(&r);
     fb->raw_len = codec_get_u32(&r);
     size_t elen = (size_t)fb->nentries * FRAME_ENTRY_LEN;
-    if (magic != JOURNAL_MAGIC || fb->nentries > FRAME_MAX_ENTRIES ||
-        fb->raw_len > FRAME_MAX_RAW || off + JOURNAL_HDR + elen + fb->raw_len > len)
+    if (magic != JOURNAL_MAGIC || fb->nentries > FRAME_MAX_ENTRIES || fb->raw_len > FRAME_MAX_RAW ||
+        off + JOURNAL_HDR + elen + fb->raw_len > len)
         return -EBADMSG;
     return 0;
 }
@@ -136,8 +136,7 @@ int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64
 }
 
 /* One chunk's entries into the map. */
-static int journal_chunk_digests(const struct frame_blocks *fb, struct blockmap *map,
-                                 uint64_t size)
+static int journal_chunk_digests(const struct frame_blocks *fb, struct blockmap *map, uint64_t size)
 {
     uint32_t bs = blockmap_bs(map);
     for (uint32_t i = 0; i < fb->nentries; i++) {

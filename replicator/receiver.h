@@ -34,7 +34,7 @@ struct receiver_opts {
     int io_timeout_ms;      /* per read/write on data connections */
     uint64_t ckpt_bytes;    /* checkpoint a range after this many bytes covered */
     int ckpt_ms;            /* ... or after this long */
-    int max_conns;               /* connections at once (0: 256, at least 2x streams + 64) */
+    int max_conns;          /* connections at once (0: 256, at least 2x streams + 64) */
     struct admit_limits capacity; /* beyond it: BUSY, see admit.h */
 };
 

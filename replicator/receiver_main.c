@@ -24,11 +24,10 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
-        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
-        "         [--max-streams N] [--max-memory BYTES] [--max-files N] [--log-level L]\n");
+    fprintf(stderr,
+            "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
+            "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
+            "         [--max-streams N] [--max-memory BYTES] [--max-files N] [--log-level L]\n");
     return 2;
 }
 
@@ -36,13 +35,17 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "serve") != 0)
         return usage();
-    static const struct option opts[] = {
-        {"listen", 1, 0, 'l'},           {"root", 1, 0, 'r'},
-        {"tls-dir", 1, 0, 't'},          {"io-timeout", 1, 0, 'i'},
-        {"checkpoint-bytes", 1, 0, 'c'}, {"checkpoint-ms", 1, 0, 'm'},
-        {"log-level", 1, 0, 'L'},        {"max-streams", 1, 0, 'S'},
-        {"max-memory", 1, 0, 'M'},       {"max-files", 1, 0, 'F'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"listen", 1, 0, 'l'},
+                                         {"root", 1, 0, 'r'},
+                                         {"tls-dir", 1, 0, 't'},
+                                         {"io-timeout", 1, 0, 'i'},
+                                         {"checkpoint-bytes", 1, 0, 'c'},
+                                         {"checkpoint-ms", 1, 0, 'm'},
+                                         {"log-level", 1, 0, 'L'},
+                                         {"max-streams", 1, 0, 'S'},
+                                         {"max-memory", 1, 0, 'M'},
+                                         {"max-files", 1, 0, 'F'},
+                                         {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
     const char *listen_on = NULL, *tls_dir = NULL;
     int c;

@@ -124,8 +124,7 @@ static int stream_finish(struct sender_stream *s, struct xport *x)
 }
 
 /* Pumps batches from the scanner to the connection until the last one. */
-static int stream_pump(struct sender_stream *s, struct xport *x, uint8_t type,
-                       struct scan_queue *q)
+static int stream_pump(struct sender_stream *s, struct xport *x, uint8_t type, struct scan_queue *q)
 {
     size_t outcap = FRAME_HDR_LEN + frame_blocks_bound(FRAME_MAX_ENTRIES, FRAME_MAX_RAW);
     uint8_t *out = malloc(outcap);

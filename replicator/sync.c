@@ -93,8 +93,7 @@ static void sync_report_waiting(const struct sync_opts *o, uint32_t waiting)
 /* sync_call with retries while the receiver is unreachable, and waits
  * (not counted as failures) while it is busy, up to the sync's deadline. */
 static int sync_rpc(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n, uint8_t want,
-                    uint8_t **rb, size_t *cap, int *rlen, uint32_t *waits, char *err,
-                    size_t errlen)
+                    uint8_t **rb, size_t *cap, int *rlen, uint32_t *waits, char *err, size_t errlen)
 {
     struct busywait bw;
     busywait_init(&bw, o->busy_deadline_ms);
@@ -398,8 +397,7 @@ static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_beg
     size_t cap = 0;
     int rlen;
     long n = proto_begin_encode(&req, buf, sizeof(buf));
-    int rc =
-        sync_rpc(o, FRAME_BEGIN, buf, n, FRAME_BEGIN_OK, &rb, &cap, &rlen, waits, err, errlen);
+    int rc = sync_rpc(o, FRAME_BEGIN, buf, n, FRAME_BEGIN_OK, &rb, &cap, &rlen, waits, err, errlen);
     if (rc == 0 && proto_begin_ok_decode(rb, (size_t)rlen, bo) < 0) {
         snprintf(err, errlen, "malformed begin reply");
         rc = -EPROTO;
@@ -419,9 +417,9 @@ static int sync_commit(const struct sync_opts *o, const struct proto_begin_ok *b
     long n = proto_commit_encode(&req, buf, sizeof(buf));
     struct sync_opts lo = *o;
     lo.io_timeout_ms = 0; /* applying a large delta may take a while */
-    uint32_t waits = 0; /* COMMIT is never answered BUSY */
-    int rc = sync_rpc(&lo, FRAME_COMMIT, buf, n, FRAME_COMMIT_OK, &rb, &cap, &rlen, &waits, err,
-                      errlen);
+    uint32_t waits = 0;   /* COMMIT is never answered BUSY */
+    int rc =
+        sync_rpc(&lo, FRAME_COMMIT, buf, n, FRAME_COMMIT_OK, &rb, &cap, &rlen, &waits, err, errlen);
     if (rc == 0 && (proto_gen_decode(rb, (size_t)rlen, g) < 0 || g->gen != bo->pending_gen)) {
         snprintf(err, errlen, "malformed commit reply");
         rc = -EPROTO;

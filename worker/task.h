@@ -74,7 +74,7 @@ struct task_ctx {
     atomic_int stop;             /* 1: wrap up now (lease lost / shutdown) */
     atomic_int_least64_t bytes_done, bytes_total;
     atomic_int progress_dirty;
-    _Atomic(const char *) note;  /* what the task waits for, shown with its progress */
+    _Atomic(const char *) note; /* what the task waits for, shown with its progress */
 
     enum task_result result;
     char error[512];

@@ -79,7 +79,7 @@ struct job {
 static void on_progress(const struct proto_progress *p, int final, void *ud)
 {
     struct job *j = ud;
-    (void)final;
+    (void) final;
     if (p->waiting > j->max_waiting)
         j->max_waiting = p->waiting;
 }
@@ -128,7 +128,8 @@ static pthread_t hold_the_stream(struct job *slow)
 static void test_a_full_receiver_makes_the_next_sync_wait_not_fail(void **st)
 {
     (void)st;
-    struct job *slow = job_new("slow", 3 << 20, 1 << 20, 0), *next = job_new("next", 1 << 20, 0, 60000);
+    struct job *slow = job_new("slow", 3 << 20, 1 << 20, 0),
+               *next = job_new("next", 1 << 20, 0, 60000);
     pthread_t t = hold_the_stream(slow);
     run(next);
     pthread_join(t, NULL);
@@ -147,7 +148,8 @@ static void test_a_full_receiver_makes_the_next_sync_wait_not_fail(void **st)
 static void test_a_sync_gives_up_when_its_busy_wait_runs_out(void **st)
 {
     (void)st;
-    struct job *slow = job_new("slow2", 3 << 20, 1 << 20, 0), *next = job_new("late", 1 << 20, 0, 400);
+    struct job *slow = job_new("slow2", 3 << 20, 1 << 20, 0),
+               *next = job_new("late", 1 << 20, 0, 400);
     pthread_t t = hold_the_stream(slow);
     run(next);
     pthread_join(t, NULL);

@@ -83,8 +83,8 @@ static int teardown(void **state)
 
 static struct task_ctx *task_new(const char *kind)
 {
-    struct task_ctx *t = fixture_task_new(cfg, fx("CONNINFO"), atoll(fx("TASK_ID")),
-                                          atoll(fx("SERVER_ID")), kind);
+    struct task_ctx *t =
+        fixture_task_new(cfg, fx("CONNINFO"), atoll(fx("TASK_ID")), atoll(fx("SERVER_ID")), kind);
     t->transport = &transport_local_driver;
     t->replication = &replication_wavemill_driver;
     return t;
@@ -99,7 +99,8 @@ static void sql1(char *out, size_t cap, const char *q)
 static void receiver_of(int i, char *out, size_t cap)
 {
     char q[256];
-    snprintf(q, sizeof(q), "SELECT receiver FROM disks WHERE source_path = '%s/disk%d.img'", dir, i);
+    snprintf(q, sizeof(q), "SELECT receiver FROM disks WHERE source_path = '%s/disk%d.img'", dir,
+             i);
     sql1(out, cap, q);
 }
 
@@ -156,7 +157,8 @@ static void test_disks_spread_and_wait_for_their_receiver_which_they_never_leave
     receiver_of(1, r, sizeof(r));
     assert_string_equal(r, fx("R1"));
     sleep(3); /* mid-sync: past the receiver's first checkpoint (2 s) */
-    assert_int_equal(fixture_sh("bash %s/tests/support/orch_pool_fixture.sh stop %s 1", repo, dir), 0);
+    assert_int_equal(fixture_sh("bash %s/tests/support/orch_pool_fixture.sh stop %s 1", repo, dir),
+                     0);
     /* the disk waits for its receiver: no failure, nothing on the other one */
     assert_true(wait_for(60, waits_for_receiver, run.t));
     assert_int_equal(run.rc, 1); /* still running */
@@ -198,10 +200,11 @@ static void test_disks_spread_and_wait_for_their_receiver_which_they_never_leave
         if (!strstr(out, want_r))
             fail_msg("status --json lacks %s in: %s", want_r, out);
     }
-    assert_int_equal(fixture_sh("WAVEMILL_PG_CONNINFO='%s' %s/bin/wavemill status | grep -A2 RECEIVER"
-                                " | grep -q '%s  *2 '",
-                                fx("CONNINFO"), repo, want[1]),
-                     0);
+    assert_int_equal(
+        fixture_sh("WAVEMILL_PG_CONNINFO='%s' %s/bin/wavemill status | grep -A2 RECEIVER"
+                   " | grep -q '%s  *2 '",
+                   fx("CONNINFO"), repo, want[1]),
+        0);
 }
 
 int main(void)

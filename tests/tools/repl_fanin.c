@@ -182,32 +182,57 @@ static void *monitor_run(void *arg)
 
 static int parse(int argc, char **argv, struct fanin *f)
 {
-    static const struct option opts[] = {
-        {"agents", 1, 0, 'n'}, {"size", 1, 0, 's'},      {"dir", 1, 0, 'd'},
-        {"tls-dir", 1, 0, 't'}, {"to", 1, 0, 'o'},       {"roots", 1, 0, 'r'},
-        {"pids", 1, 0, 'p'},   {"streams", 1, 0, 'S'},   {"busy-wait", 1, 0, 'b'},
-        {"prefix", 1, 0, 'x'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"agents", 1, 0, 'n'},
+                                         {"size", 1, 0, 's'},
+                                         {"dir", 1, 0, 'd'},
+                                         {"tls-dir", 1, 0, 't'},
+                                         {"to", 1, 0, 'o'},
+                                         {"roots", 1, 0, 'r'},
+                                         {"pids", 1, 0, 'p'},
+                                         {"streams", 1, 0, 'S'},
+                                         {"busy-wait", 1, 0, 'b'},
+                                         {"prefix", 1, 0, 'x'},
+                                         {0, 0, 0, 0}};
     char *pids[MAX_RECV];
     int c;
-    *f = (struct fanin){.agents = 100, .size = 256 << 10, .streams = 1, .busy_wait = 600,
-                        .prefix = "fanin"};
+    *f = (struct fanin){
+        .agents = 100, .size = 256 << 10, .streams = 1, .busy_wait = 600, .prefix = "fanin"};
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': f->agents = atoi(optarg); break;
-        case 's': f->size = strtoull(optarg, NULL, 10); break;
-        case 'd': f->dir = optarg; break;
-        case 't': f->tls_dir = optarg; break;
-        case 'o': f->nto = split(optarg, f->to, MAX_RECV); break;
-        case 'r': f->nroots = split(optarg, f->roots, MAX_RECV); break;
+        case 'n':
+            f->agents = atoi(optarg);
+            break;
+        case 's':
+            f->size = strtoull(optarg, NULL, 10);
+            break;
+        case 'd':
+            f->dir = optarg;
+            break;
+        case 't':
+            f->tls_dir = optarg;
+            break;
+        case 'o':
+            f->nto = split(optarg, f->to, MAX_RECV);
+            break;
+        case 'r':
+            f->nroots = split(optarg, f->roots, MAX_RECV);
+            break;
         case 'p':
             f->npids = split(optarg, pids, MAX_RECV);
             for (int k = 0; k < f->npids; k++)
                 f->pids[k] = atoi(pids[k]);
             break;
-        case 'S': f->streams = atoi(optarg); break;
-        case 'b': f->busy_wait = atoi(optarg); break;
-        case 'x': f->prefix = optarg; break;
-        default: return -1;
+        case 'S':
+            f->streams = atoi(optarg);
+            break;
+        case 'b':
+            f->busy_wait = atoi(optarg);
+            break;
+        case 'x':
+            f->prefix = optarg;
+            break;
+        default:
+            return -1;
         }
     }
     return f->dir && f->tls_dir && f->nto > 0 && f->nroots == f->nto && f->agents > 0 &&

@@ -42,8 +42,8 @@ int rpool_assign(struct wm_pg *db, const char *disk_id, const char *pool, int64_
 {
     out[0] = '\0';
     const char *id[] = {disk_id};
-    int rc = rpool_read(db, "SELECT receiver FROM disks WHERE id = $1", id, 1, out, outlen, err,
-                        errlen);
+    int rc =
+        rpool_read(db, "SELECT receiver FROM disks WHERE id = $1", id, 1, out, outlen, err, errlen);
     if (rc < 0 || out[0])
         return rc < 0 ? rc : 0;
     struct wm_pgarr a = {0};

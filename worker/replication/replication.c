@@ -63,7 +63,8 @@ static const struct wm_config_key replication_keys[] = {
     {"repl.zstd_level", WM_CFG_INT, "1", 1, 19, false, "compression level of the blocks"},
     {"repl.bwlimit", WM_CFG_SIZE, "0", 0, 0, false, "bytes/s per disk sync, 0 = none"},
     {"repl.verify_lag_blocks", WM_CFG_INT, "256", 0, 1 << 30, false,
-     "verify_replication of a live source passes with at most this many blocks changed since the last sync"},
+     "verify_replication of a live source passes with at most this many blocks changed since the "
+     "last sync"},
     {"repl.io_timeout", WM_CFG_DURATION, "120s", 1000, 3600000, false,
      "longest silence of an agent's control connection before the attempt fails"},
 };
@@ -765,7 +766,8 @@ static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, struct rp_di
         if (w == -ECANCELED)
             return w;
         if (w < 0)
-            return task_fail(t, "%s sync of %s: receiver %s down for longer than repl.receiver_wait",
+            return task_fail(t,
+                             "%s sync of %s: receiver %s down for longer than repl.receiver_wait",
                              mode_name(y->mode), d->volume, d->receiver);
     }
     if (rc < 0)
@@ -784,9 +786,11 @@ static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, struct rp_di
                           .ms = wm_mono_ms() - t0};
     snprintf(o->id, sizeof(o->id), "%s", d->id);
     rp_save_checkpoint(y);
-    wm_info("repl.disk_synced", "server=%s volume=%s mode=%s receiver=%s gen=%" PRIu64
-            " sent=%" PRIu64 " wire=%" PRIu64 " ms=%lld", y->s.name, d->volume, mode_name(y->mode),
-            d->receiver, res.gen, res.prog.sent, res.prog.wire, (long long)o->ms);
+    wm_info("repl.disk_synced",
+            "server=%s volume=%s mode=%s receiver=%s gen=%" PRIu64 " sent=%" PRIu64 " wire=%" PRIu64
+            " ms=%lld",
+            y->s.name, d->volume, mode_name(y->mode), d->receiver, res.gen, res.prog.sent,
+            res.prog.wire, (long long)o->ms);
     return 0;
 }
 
