@@ -108,9 +108,10 @@ demo:
 
 # Benchmarks (not tests): figures and ratios against their peers, printed.
 # Each needs the local stack or root as its own header says.
-bench: all
+bench: all tests
 	deploy/local/up
 	tests/bench/replicate
+	tests/bench/fanin
 	tests/bench/orchestrate
 
 # libFuzzer targets (clang), a bounded time each: FUZZ_SECONDS=30 by default

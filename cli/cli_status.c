@@ -222,9 +222,52 @@ static void server_rows_print(const PGresult *r)
     }
 }
 
+/* --- per-receiver load (a pool of receivers, disks.receiver) --- */
+
+/* A disk is syncing while its backlog is not zero (progress rows); its
+ * rate then is the current one. */
+static const char RECEIVERS_SQL[] =
+    "SELECT receiver, count(*) AS disks, "
+    "count(*) FILTER (WHERE backlog_bytes > 0 AND replication_state <> 'STALLED') AS syncing, "
+    "COALESCE(sum(rate_bytes_per_s) FILTER (WHERE backlog_bytes > 0 AND "
+    "replication_state <> 'STALLED'), 0) AS rate, COALESCE(sum(replicated_bytes), 0) AS bytes "
+    "FROM disks WHERE receiver <> '' GROUP BY receiver ORDER BY receiver LIMIT 1000";
+
+static void receivers_json(struct wm_json *j, const PGresult *r)
+{
+    wm_json_key(j, "receivers");
+    wm_json_arr_begin(j);
+    for (int i = 0; i < PQntuples(r); i++) {
+        wm_json_obj_begin(j);
+        wm_json_kstr(j, "receiver", cli_val(r, i, "receiver"));
+        wm_json_kint(j, "disks", cli_int(r, i, "disks"));
+        wm_json_kint(j, "syncing", cli_int(r, i, "syncing"));
+        wm_json_kint(j, "bytes_per_s", cli_int(r, i, "rate"));
+        wm_json_kint(j, "replicated_bytes", cli_int(r, i, "bytes"));
+        wm_json_obj_end(j);
+    }
+    wm_json_arr_end(j);
+}
+
+static void receivers_print(const PGresult *r)
+{
+    if (PQntuples(r) == 0)
+        return;
+    printf("receivers (each syncing disk runs repl.streams streams):\n");
+    printf("  %-32s %7s %8s %12s %12s\n", "RECEIVER", "DISKS", "SYNCING", "RATE/s", "REPLICATED");
+    for (int i = 0; i < PQntuples(r); i++) {
+        char a[32], b[32];
+        printf("  %-32s %7lld %8lld %12s %12s\n", cli_val(r, i, "receiver"),
+               (long long)cli_int(r, i, "disks"), (long long)cli_int(r, i, "syncing"),
+               cli_fmt_bytes(cli_int(r, i, "rate"), a, sizeof(a)),
+               cli_fmt_bytes(cli_int(r, i, "bytes"), b, sizeof(b)));
+    }
+}
+
 /* --- the command --- */
 
-static int status_json(struct cli_ctx *ctx, const PGresult *w, const PGresult *servers)
+static int status_json(struct cli_ctx *ctx, const PGresult *w, const PGresult *servers,
+                       const PGresult *receivers)
 {
     struct wm_json *j = wm_json_new();
     if (!j)
@@ -243,6 +286,8 @@ static int status_json(struct cli_ctx *ctx, const PGresult *w, const PGresult *s
             server_row_json(j, servers, i);
         wm_json_arr_end(j);
     }
+    if (receivers)
+        receivers_json(j, receivers);
     wm_json_obj_end(j);
     int rc = cli_print_json(ctx, j);
     wm_json_free(j);
@@ -274,8 +319,9 @@ int cli_status(struct cli_ctx *ctx, int argc, char **argv)
             return CLI_ERR;
         }
     }
+    PGresult *receivers = cli_query(ctx, RECEIVERS_SQL, 0, NULL);
     if (ctx->json) {
-        rc = status_json(ctx, w, servers);
+        rc = status_json(ctx, w, servers, receivers);
     } else {
         if (PQntuples(w) == 0)
             printf("no waves (create one with 'wavemill wave create' or 'wavemill import')\n");
@@ -283,8 +329,11 @@ int cli_status(struct cli_ctx *ctx, int argc, char **argv)
             cli_wave_summary_print(w, i);
         if (servers)
             server_rows_print(servers);
+        if (receivers)
+            receivers_print(receivers);
         rc = CLI_OK;
     }
+    PQclear(receivers);
     PQclear(servers);
     PQclear(w);
     return rc;

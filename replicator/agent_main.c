@@ -2,6 +2,7 @@
  *   wavemill-agent sync   --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR
  *                         [--streams N] [--block-size BYTES] [--zstd-level L]
  *                         [--bwlimit RATE] [--full] [--progress] [--json] [--state-dir DIR]
+ *                         [--busy-wait SECONDS]
  *   wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR [--sha256]
  *   wavemill-agent serve  --listen HOST:PORT --tls-dir DIR [--state-dir DIR] */
 #include <errno.h>
@@ -35,6 +36,7 @@ static int usage(void)
             "           [--streams N (default 2 on 2+ cores)] [--block-size BYTES (4096)]\n"
             "           [--zstd-level L (1)] [--bwlimit RATE (e.g. 10M)]\n"
             "           [--full] [--progress] [--json] [--state-dir DIR]\n"
+            "           [--busy-wait SECONDS (3600: longest wait for a busy receiver)]\n"
             "       wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR "
             "[--sha256]\n"
             "       wavemill-agent serve --listen HOST:PORT --tls-dir DIR [--state-dir DIR]\n");
@@ -47,12 +49,16 @@ static void print_progress(const struct proto_progress *p, int final, void *ud)
     if (a->json) {
         printf("{\"event\":\"%s\",\"volume\":\"%s\",\"generation\":%" PRIu64
                ",\"bytes_scanned\":%" PRIu64 ",\"bytes_total\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
-               ",\"bytes_wire\":%" PRIu64 ",\"rate_bps\":%" PRIu64 ",\"eta_s\":%" PRIu64 "}\n",
+               ",\"bytes_wire\":%" PRIu64 ",\"rate_bps\":%" PRIu64 ",\"eta_s\":%" PRIu64
+               ",\"waiting\":%" PRIu32 "}\n",
                final ? "done" : "progress", a->so.volume, p->gen, p->scanned, p->total, p->sent,
-               p->wire, p->rate, p->eta_s);
+               p->wire, p->rate, p->eta_s, p->waiting);
         fflush(stdout);
     }
-    if (a->progress)
+    if (a->progress && p->waiting && !final)
+        fprintf(stderr, "gen %" PRIu64 ": waiting for receiver capacity (%" PRIu32 " waiting)\n",
+                p->gen, p->waiting);
+    else if (a->progress)
         fprintf(stderr,
                 "gen %" PRIu64 ": scanned %.1f/%.1f MiB (%.0f%%), sent %.1f MiB, wire %.1f MiB, "
                 "%.1f MiB/s, eta %" PRIu64 "s%s\n",
@@ -64,23 +70,13 @@ static void print_progress(const struct proto_progress *p, int final, void *ud)
 
 static int parse_args(int argc, char **argv, struct agent_args *a)
 {
-    static const struct option opts[] = {{"disk", 1, 0, 'd'},
-                                         {"volume", 1, 0, 'v'},
-                                         {"to", 1, 0, 't'},
-                                         {"tls-dir", 1, 0, 'T'},
-                                         {"streams", 1, 0, 's'},
-                                         {"block-size", 1, 0, 'b'},
-                                         {"zstd-level", 1, 0, 'z'},
-                                         {"bwlimit", 1, 0, 'w'},
-                                         {"full", 0, 0, 'f'},
-                                         {"progress", 0, 0, 'p'},
-                                         {"json", 0, 0, 'j'},
-                                         {"state-dir", 1, 0, 'S'},
-                                         {"sha256", 0, 0, 'H'},
-                                         {"listen", 1, 0, 'l'},
-                                         {"io-timeout", 1, 0, 'i'},
-                                         {"retries", 1, 0, 'r'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"disk", 1, 0, 'd'},       {"volume", 1, 0, 'v'},    {"to", 1, 0, 't'},
+        {"tls-dir", 1, 0, 'T'},    {"streams", 1, 0, 's'},   {"block-size", 1, 0, 'b'},
+        {"zstd-level", 1, 0, 'z'}, {"bwlimit", 1, 0, 'w'},   {"full", 0, 0, 'f'},
+        {"progress", 0, 0, 'p'},   {"json", 0, 0, 'j'},      {"state-dir", 1, 0, 'S'},
+        {"sha256", 0, 0, 'H'},     {"listen", 1, 0, 'l'},    {"io-timeout", 1, 0, 'i'},
+        {"retries", 1, 0, 'r'},    {"busy-wait", 1, 0, 'B'}, {0, 0, 0, 0}};
     int c;
     int64_t v;
     optind = 2;
@@ -136,6 +132,11 @@ static int parse_args(int argc, char **argv, struct agent_args *a)
         case 'r':
             a->so.max_failures = atoi(optarg);
             break;
+        case 'B':
+            a->so.busy_wait_ms = atoi(optarg) * 1000;
+            if (a->so.busy_wait_ms < 0 || atoi(optarg) > 30 * 24 * 3600)
+                return -1;
+            break;
         default:
             return -1;
         }
@@ -168,11 +169,19 @@ static int cmd_sync(struct agent_args *a)
                    strerror(-rc));
         return 1;
     }
+    if (a->json && r.resumed)
+        printf("{\"event\":\"resume_check\",\"volume\":\"%s\",\"bytes_read\":%" PRIu64
+               ",\"bytes_resent\":%" PRIu64 ",\"streams_ms\":%" PRIu64 "}\n",
+               a->so.volume, r.recheck_read, r.recheck_sent, r.recheck_ms);
     wm_info("repl.sync_done",
             "volume=%s gen=%" PRIu64 " mode=%s resumed=%d fetched_map=%d sent=%" PRIu64
-            " wire=%" PRIu64,
+            " wire=%" PRIu64 " recheck_read=%" PRIu64 " recheck_resent=%" PRIu64
+            " busy_waits=%" PRIu32 " ms_begin=%" PRIu32 " ms_maps=%" PRIu32 " ms_streams=%" PRIu32
+            " ms_commit=%" PRIu32 " ms_keep=%" PRIu32,
             a->so.volume, r.gen, r.mode == PROTO_MODE_FULL ? "full" : "delta", r.resumed,
-            r.fetched_map, r.prog.sent, r.prog.wire);
+            r.fetched_map, r.prog.sent, r.prog.wire, r.recheck_read, r.recheck_sent, r.busy_waits,
+            r.phase_ms[SYNC_PH_BEGIN], r.phase_ms[SYNC_PH_MAPS], r.phase_ms[SYNC_PH_STREAMS],
+            r.phase_ms[SYNC_PH_COMMIT], r.phase_ms[SYNC_PH_KEEP]);
     return 0;
 }
 

@@ -20,6 +20,8 @@ struct blockmap_hdr {
     uint32_t version, bs;
     uint64_t size, gen, nblocks;
     uint8_t uuid[16];
+    uint32_t sealed; /* 1: sum holds the entries' digest (blockmap_seal) */
+    uint8_t sum[16];
 };
 
 struct blockmap {
@@ -194,6 +196,27 @@ int blockmap_resize(struct blockmap *m, uint64_t size, char *err, size_t errlen)
         return -errno;
     }
     return blockmap_map(m, n, err, errlen);
+}
+
+static void blockmap_sum(const struct blockmap *m, uint8_t out[16])
+{
+    XXH128_hash_t h = XXH3_128bits(m->ent, (size_t)m->hdr->nblocks * BLOCKMAP_DIGEST);
+    XXH128_canonicalFromHash((XXH128_canonical_t *)out, h);
+}
+
+void blockmap_seal(struct blockmap *m)
+{
+    blockmap_sum(m, m->hdr->sum);
+    m->hdr->sealed = 1;
+}
+
+int blockmap_seal_ok(const struct blockmap *m)
+{
+    uint8_t sum[16];
+    if (m->hdr->sealed != 1)
+        return 0;
+    blockmap_sum(m, sum);
+    return memcmp(sum, m->hdr->sum, 16) == 0;
 }
 
 int blockmap_sync(struct blockmap *m)

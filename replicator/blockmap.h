@@ -42,6 +42,12 @@ int blockmap_is_set(const struct blockmap *m, uint64_t i);
 int blockmap_resize(struct blockmap *m, uint64_t size, char *err, size_t errlen);
 /* msync: durable once this returns 0. */
 int blockmap_sync(struct blockmap *m);
+/* Instead of durability, detection: seal stores a digest of all entries
+ * in the header; seal_ok is 1 when the entries still match it (a map
+ * written without msync and cut short by a crash fails it).  Modifying an
+ * entry afterwards breaks the seal until the next blockmap_seal. */
+void blockmap_seal(struct blockmap *m);
+int blockmap_seal_ok(const struct blockmap *m);
 
 /* --- digests --- */
 void blockmap_digest(const void *data, size_t len, struct repl_digest *out);

@@ -47,6 +47,9 @@ enum frame_type {
     FRAME_MAP_CHUNK,
     FRAME_MAP_END,
     FRAME_ERROR,
+    FRAME_PMAP_REQ, /* digests of the pending generation as staged (resume) */
+    FRAME_REPAIR,   /* BLOCKS re-sent below a resumed range's checkpoint */
+    FRAME_BUSY,     /* the receiver is full: retry after N ms (admit.h) */
     FRAME_CTL_REQ = 32,
     FRAME_CTL_PROGRESS,
     FRAME_CTL_RESULT,

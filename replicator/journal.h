@@ -35,4 +35,10 @@ int journal_write_blocks(const struct frame_blocks *fb, const uint8_t *raw, int 
 int journal_apply(int fd, uint64_t len, int img_fd, struct blockmap *map, uint64_t size, char *err,
                   size_t errlen);
 
+/* Sets map's entries for the blocks that [0, len) of journal fd carries
+ * (DATA: its digest, ZERO runs: the zero digest), reading entries only.
+ * How the pending generation will read, without touching the image. */
+int journal_digests(int fd, uint64_t len, struct blockmap *map, uint64_t size, char *err,
+                    size_t errlen);
+
 #endif

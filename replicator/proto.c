@@ -244,6 +244,24 @@ int proto_error_decode(const uint8_t *p, size_t len, struct proto_error *m)
     return DEC_END(r);
 }
 
+long proto_busy_encode(const struct proto_busy *m, uint8_t *buf, size_t cap)
+{
+    struct codec_wr w;
+    codec_wr_init(&w, buf, cap);
+    codec_put_u32(&w, m->retry_ms);
+    codec_put_str(&w, m->text);
+    return ENC_END(w);
+}
+
+int proto_busy_decode(const uint8_t *p, size_t len, struct proto_busy *m)
+{
+    struct codec_rd r;
+    codec_rd_init(&r, p, len);
+    m->retry_ms = codec_get_u32(&r);
+    codec_get_str(&r, m->text, sizeof(m->text));
+    return DEC_END(r);
+}
+
 long proto_ctl_req_encode(const struct proto_ctl_req *m, uint8_t *buf, size_t cap)
 {
     struct codec_wr w;
@@ -291,6 +309,7 @@ static void progress_put(struct codec_wr *w, const struct proto_progress *m)
     codec_put_u64(w, m->rate);
     codec_put_u64(w, m->eta_s);
     codec_put_u64(w, m->gen);
+    codec_put_u32(w, m->waiting);
 }
 
 static void progress_get(struct codec_rd *r, struct proto_progress *m)
@@ -302,6 +321,7 @@ static void progress_get(struct codec_rd *r, struct proto_progress *m)
     m->rate = codec_get_u64(r);
     m->eta_s = codec_get_u64(r);
     m->gen = codec_get_u64(r);
+    m->waiting = codec_get_u32(r);
 }
 
 long proto_progress_encode(const struct proto_progress *m, uint8_t *buf, size_t cap)

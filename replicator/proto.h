@@ -5,7 +5,12 @@
  *   STREAM  -> STREAM_OK   then BLOCKS..., RANGE_DONE -> RANGE_OK
  *   COMMIT  -> COMMIT_OK   make the pending generation the committed one
  *   MAP_REQ -> MAP_INFO, MAP_CHUNK..., MAP_END   (digest map or verify)
- * and any request may be answered by ERROR (code, sentence).
+ *   PMAP_REQ -> MAP_INFO, MAP_CHUNK..., MAP_END  (pending generation as staged)
+ * A stream resuming a checkpoint an earlier run left may start with REPAIR
+ * frames (BLOCKS below its checkpoint) before its BLOCKS.
+ * and any request may be answered by ERROR (code, sentence).  BEGIN and
+ * STREAM may be answered by BUSY (retry after N ms, sentence): the receiver
+ * is healthy but full; the agent waits and asks again (not a failure).
  * The agent's control connection (worker -> agent serve) uses
  *   CTL_REQ -> CTL_PROGRESS..., CTL_RESULT.
  * Decoders are strict: every field present, nothing left over. */
@@ -28,6 +33,7 @@ enum proto_err {
     PROTO_E_IO,          /* receiver-side failure: retry later */
     PROTO_E_FRAME,       /* frame refused (corrupt, oversized, digest) */
     PROTO_E_AUTH,        /* peer certificate role not allowed */
+    PROTO_E_BUSY = 100,  /* not on the wire: the reply was BUSY (frame.h) */
 };
 enum proto_ctl_op { PROTO_CTL_SYNC = 1, PROTO_CTL_VERIFY = 2 };
 
@@ -90,6 +96,11 @@ struct proto_error {
     char text[PROTO_TEXT_MAX];
 };
 
+struct proto_busy {
+    uint32_t retry_ms;
+    char text[PROTO_TEXT_MAX];
+};
+
 struct proto_ctl_req {
     uint8_t op, full, sha256;
     char id[PROTO_NAME_MAX]; /* caller's request id: same id = same job */
@@ -102,6 +113,7 @@ struct proto_ctl_req {
 
 struct proto_progress {
     uint64_t scanned, sent, wire, total, rate, eta_s, gen;
+    uint32_t waiting; /* requests/streams waiting for receiver capacity (BUSY) */
 };
 
 struct proto_ctl_result {
@@ -133,6 +145,8 @@ long proto_map_end_encode(const struct proto_map_end *m, uint8_t *buf, size_t ca
 int proto_map_end_decode(const uint8_t *p, size_t len, struct proto_map_end *m);
 long proto_error_encode(const struct proto_error *m, uint8_t *buf, size_t cap);
 int proto_error_decode(const uint8_t *p, size_t len, struct proto_error *m);
+long proto_busy_encode(const struct proto_busy *m, uint8_t *buf, size_t cap);
+int proto_busy_decode(const uint8_t *p, size_t len, struct proto_busy *m);
 long proto_ctl_req_encode(const struct proto_ctl_req *m, uint8_t *buf, size_t cap);
 int proto_ctl_req_decode(const uint8_t *p, size_t len, struct proto_ctl_req *m);
 long proto_progress_encode(const struct proto_progress *m, uint8_t *buf, size_t cap);

@@ -42,6 +42,7 @@ struct receiver {
     struct rvol *vols;
     int nconns;
     struct guard *guard;
+    struct admit *adm;
 };
 
 static void receiver_vols_trim(void *arg);
@@ -65,8 +66,14 @@ struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t e
         r->o.ckpt_bytes = 64u << 20;
     if (!r->o.ckpt_ms)
         r->o.ckpt_ms = 2000;
-    if (!r->o.max_conns)
-        r->o.max_conns = 256;
+    if (!(r->adm = admit_new(&o->capacity, err, errlen))) {
+        free(r);
+        return NULL;
+    }
+    struct admit_stats cap;
+    admit_get_stats(r->adm, &cap);
+    if (!r->o.max_conns) /* room for every admitted stream plus BUSY answers */
+        r->o.max_conns = 2 * cap.streams_cap + 64 > 256 ? 2 * cap.streams_cap + 64 : 256;
     if (!r->o.max_volume)
         r->o.max_volume = RSPACE_DEFAULT_MAX;
     if (!r->o.vol_idle_ms)
@@ -79,6 +86,7 @@ struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t e
                             .on_tick = receiver_vols_trim,
                             .tick_arg = r};
     if (!(r->guard = guard_new(&go))) {
+        admit_free(r->adm);
         free(r);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -97,6 +105,7 @@ void receiver_free(struct receiver *r)
         rvol_free(v);
     }
     guard_free(r->guard);
+    admit_free(r->adm);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -234,11 +243,21 @@ static void handle_begin(struct receiver *r, struct xport *x, const uint8_t *p, 
     }
     if (!volume_allowed(r, x, req.volume))
         return;
+    /* staging of a full sync: image + map; of a delta: a journal per range */
+    int retry_ms, files = req.nranges > 2 ? req.nranges : 2;
+    pthread_mutex_lock(&r->mu);
+    int conns = r->nconns;
+    pthread_mutex_unlock(&r->mu);
+    if (admit_begin(r->adm, files, conns, r->o.max_conns, &retry_ms) < 0) {
+        admit_send_busy(x, retry_ms, "open files");
+        return;
+    }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     int rc = v ? begin_space(r, v, &req, err, sizeof(err)) : -EIO;
     if (rc == 0)
         rc = rvol_begin(v, &req, &ok, err, sizeof(err));
     receiver_vol_put(r, v);
+    admit_begin_end(r->adm, files);
     if (rc < 0) {
         send_error(x, rc == -EFBIG ? PROTO_E_INVALID : PROTO_E_IO, "%s", err);
         return;
@@ -256,6 +275,8 @@ struct stream_ctx {
     struct proto_stream req;
     struct proto_range range;
     uint64_t token, covered, ckpt_at, bytes_since, ckpt_ms;
+    uint64_t claimed_done, repair_covered; /* REPAIR frames: [range.start, claimed_done) */
+    int repaired;                          /* repaired blocks not yet checkpointed */
     uint8_t *buf, *raw;
     size_t cap;
     ZSTD_DCtx *dctx;
@@ -264,27 +285,36 @@ struct stream_ctx {
 static int stream_checkpoint(struct stream_ctx *s)
 {
     char err[512];
-    if (s->covered <= s->ckpt_at)
+    if (s->covered <= s->ckpt_at && !s->repaired)
         return 0;
     int rc =
         rvol_checkpoint(s->v, s->req.epoch, s->req.idx, s->token, s->covered, err, sizeof(err));
     if (rc < 0 && rc != -ESTALE)
         wm_error("repl.checkpoint_failed", "volume=%s err=\"%s\"", s->v->name, err);
     s->ckpt_at = s->covered;
+    s->repaired = 0;
     s->bytes_since = 0;
     s->ckpt_ms = wm_mono_ms();
     return rc;
 }
 
-/* One BLOCKS frame: decode, decompress, verify every digest, then write.
- * Nothing of a refused frame reaches the staging file. */
-static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
+/* One BLOCKS (or REPAIR) frame: decode, decompress, verify every digest,
+ * then write.  Nothing of a refused frame reaches the staging file.  REPAIR
+ * frames re-send blocks below the checkpoint this connection resumed from
+ * (a resumed sync found them changed at the source); they come before any
+ * BLOCKS frame, so a checkpoint that moves the range on also covers them. */
+static int stream_blocks(struct stream_ctx *s, int repair, const uint8_t *p, size_t len)
 {
     char err[512];
     struct frame_bounds b = {s->v->st.pending_bs, s->v->st.pending_size, s->range.start,
-                             s->range.end};
+                             repair ? s->claimed_done : s->range.end};
     struct frame_blocks fb;
-    if (frame_blocks_decode(p, len, &b, s->covered, &fb, err, sizeof(err)) < 0 ||
+    if (repair && s->covered != s->claimed_done) {
+        send_error(s->x, PROTO_E_FRAME, "repair frame after the range moved on");
+        return -EBADMSG;
+    }
+    if (frame_blocks_decode(p, len, &b, repair ? s->repair_covered : s->covered, &fb, err,
+                            sizeof(err)) < 0 ||
         frame_blocks_verify(&fb, s->dctx, s->raw, FRAME_MAX_RAW, err, sizeof(err)) < 0) {
         send_error(s->x, PROTO_E_FRAME, "frame refused: %s", err);
         return -EBADMSG;
@@ -293,6 +323,11 @@ static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
     if (rc < 0) {
         send_error(s->x, rc == -ESTALE ? PROTO_E_STALE : PROTO_E_IO, "%s", err);
         return rc;
+    }
+    if (repair) {
+        s->repair_covered = fb.covered_end;
+        s->repaired |= fb.nentries > 0;
+        return 0;
     }
     s->bytes_since += fb.raw_len + (fb.covered_end - s->covered) / 64;
     s->covered = fb.covered_end;
@@ -337,8 +372,8 @@ static void stream_loop(struct stream_ctx *s)
             return;
         }
         int rc;
-        if (type == FRAME_BLOCKS)
-            rc = stream_blocks(s, s->buf, (size_t)n);
+        if (type == FRAME_BLOCKS || type == FRAME_REPAIR)
+            rc = stream_blocks(s, type == FRAME_REPAIR, s->buf, (size_t)n);
         else if (type == FRAME_RANGE_DONE)
             rc = stream_range_done(s, s->buf, (size_t)n);
         else {
@@ -350,7 +385,21 @@ static void stream_loop(struct stream_ctx *s)
     }
 }
 
+static void stream_serve(struct receiver *r, struct xport *x, const uint8_t *p, size_t len);
+
+/* A data stream takes a slot of the receiver's capacity while it runs. */
 static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
+{
+    int retry_ms;
+    if (admit_stream(r->adm, &retry_ms) < 0) {
+        admit_send_busy(x, retry_ms, "streams");
+        return;
+    }
+    stream_serve(r, x, p, len);
+    admit_stream_end(r->adm);
+}
+
+static void stream_serve(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
 {
     struct stream_ctx s = {.r = r, .x = x};
     char err[512];
@@ -371,7 +420,8 @@ static void handle_stream(struct receiver *r, struct xport *x, const uint8_t *p,
         receiver_vol_put(r, s.v);
         return;
     }
-    s.covered = s.ckpt_at = s.range.done;
+    s.covered = s.ckpt_at = s.claimed_done = s.range.done;
+    s.repair_covered = s.range.start;
     s.ckpt_ms = wm_mono_ms();
     s.raw = malloc(FRAME_MAX_RAW);
     s.dctx = ZSTD_createDCtx();
@@ -448,6 +498,14 @@ static int map_add(struct map_out *m, const struct repl_digest *d)
     return 0;
 }
 
+static int map_from_blockmap(struct map_out *m, const struct blockmap *map)
+{
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < blockmap_nblocks(map); i++)
+        rc = map_add(m, blockmap_get(map, i));
+    return rc;
+}
+
 static int map_from_file(struct rvol *v, struct map_out *m, uint64_t gen, char *err, size_t errlen)
 {
     char p[4200];
@@ -460,8 +518,8 @@ static int map_from_file(struct rvol *v, struct map_out *m, uint64_t gen, char *
         snprintf(err, errlen, "digest map of %s is not at generation %" PRIu64, v->name, gen);
         rc = -EIO;
     }
-    for (uint64_t i = 0; rc == 0 && i < blockmap_nblocks(map); i++)
-        rc = map_add(m, blockmap_get(map, i));
+    if (rc == 0)
+        rc = map_from_blockmap(m, map);
     blockmap_free(map);
     return rc;
 }
@@ -560,6 +618,40 @@ static void handle_map(struct receiver *r, struct xport *x, const uint8_t *p, si
 
 static void receiver_handle_slot(struct receiver *r, struct xport *x, int slot);
 
+/* PMAP_REQ: the pending generation's digests as staged, for a resumed
+ * sync to check the source against (MAP_INFO, MAP_CHUNK..., MAP_END). */
+static void handle_pending_map(struct receiver *r, struct xport *x, const uint8_t *p, size_t len)
+{
+    struct proto_map_req req;
+    struct proto_map_info info;
+    struct blockmap *map = NULL;
+    char err[512] = "";
+    if (proto_map_req_decode(p, len, &req) < 0 || !proto_volume_valid(req.volume)) {
+        send_error(x, PROTO_E_INVALID, "invalid map request or volume name '%.100s'", req.volume);
+        return;
+    }
+    if (!volume_allowed(r, x, req.volume))
+        return;
+    struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
+    int rc = v ? rvol_pending_digests(v, &info, &map, err, sizeof(err)) : -EIO;
+    receiver_vol_put(r, v);
+    if (rc < 0) {
+        send_error(x, rc == -ENOENT ? PROTO_E_STATE : PROTO_E_IO, "%s", err);
+        return;
+    }
+    uint8_t hdr[128];
+    long n = proto_map_info_encode(&info, hdr, sizeof(hdr));
+    struct map_out m = {.x = x, .buf = malloc(12 + (size_t)PROTO_MAP_CHUNK * 16)};
+    struct proto_map_end end = {0};
+    rc = m.buf ? frame_send(x, FRAME_MAP_INFO, hdr, (uint32_t)n) : -ENOMEM;
+    if (rc == 0 && (rc = map_from_blockmap(&m, map)) == 0)
+        rc = map_flush(&m);
+    if (rc == 0 && (n = proto_map_end_encode(&end, hdr, sizeof(hdr))) > 0)
+        frame_send(x, FRAME_MAP_END, hdr, (uint32_t)n);
+    free(m.buf);
+    blockmap_free(map);
+}
+
 void receiver_handle(struct receiver *r, struct xport *x)
 {
     receiver_handle_slot(r, x, -1);
@@ -591,6 +683,8 @@ static void receiver_handle_slot(struct receiver *r, struct xport *x, int slot)
         handle_commit(r, x, buf, (size_t)n);
     } else if (type == FRAME_MAP_REQ) {
         handle_map(r, x, buf, (size_t)n);
+    } else if (type == FRAME_PMAP_REQ) {
+        handle_pending_map(r, x, buf, (size_t)n);
     } else {
         send_error(x, PROTO_E_FRAME, "unexpected request frame type %u", type);
     }
@@ -623,6 +717,20 @@ static void *conn_thread(void *p)
     return NULL;
 }
 
+/* At the connection cap, leaves new connections in the listen backlog
+ * (they wait there at no cost) until one ends. */
+static void receiver_wait_conn_slot(struct receiver *r, volatile sig_atomic_t *stop)
+{
+    pthread_mutex_lock(&r->mu);
+    while (r->nconns >= r->o.max_conns && !*stop) {
+        pthread_mutex_unlock(&r->mu);
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* A thread for an admitted connection; false (nothing started) if none. */
 static bool conn_start(struct receiver *r, int fd, int slot)
 {
@@ -651,6 +759,7 @@ static bool conn_start(struct receiver *r, int fd, int slot)
 int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop)
 {
     for (;;) {
+        receiver_wait_conn_slot(r, stop); /* at the cap, the backlog waits */
         struct sockaddr_storage peer;
         int fd = guard_accept(r->guard, listen_fd, stop, &peer);
         if (fd == -EINTR)
@@ -666,6 +775,11 @@ int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *sto
         }
         close(fd);
     }
+}
+
+void receiver_load(struct receiver *r, struct admit_stats *out)
+{
+    admit_get_stats(r->adm, out);
 }
 
 int receiver_drain(struct receiver *r, int timeout_ms)

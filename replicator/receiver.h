@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admit.h"
+
 struct wm_tls_ctx;
 struct xport;
 
@@ -33,7 +35,7 @@ struct receiver_opts {
     int io_timeout_ms;      /* per read/write on data connections */
     uint64_t ckpt_bytes;    /* checkpoint a range after this many bytes covered */
     int ckpt_ms;            /* ... or after this long */
-    int max_conns;
+    int max_conns;          /* connections at once (0: 256, at least 2x streams + 64) */
     /* bounds against clients that never authenticate (guard.h; 0 = default) */
     int grace_ms;          /* TLS handshake + first request */
     int max_startups;      /* connections not past that yet */
@@ -41,6 +43,7 @@ struct receiver_opts {
     uint64_t max_volume;   /* largest volume a BEGIN may declare (bytes) */
     int vol_idle_ms;       /* an unused volume's files are closed after this */
     bool require_bound;    /* refuse agent certificates not bound to volumes */
+    struct admit_limits capacity; /* beyond it: BUSY, see admit.h */
 };
 
 struct receiver;
@@ -60,6 +63,9 @@ int receiver_open_volumes(struct receiver *r);
  * out of descriptors is survived.  Returns 0, or -errno for a listen_fd
  * that is not a listening socket. */
 int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *stop);
+
+/* Current load (streams, files, BUSY answers). */
+void receiver_load(struct receiver *r, struct admit_stats *out);
 
 /* Waits up to timeout_ms for running connections to end; 0 when none is
  * left (then receiver_free is safe), -ETIMEDOUT otherwise. */

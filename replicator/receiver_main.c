@@ -3,9 +3,11 @@
  *                           [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]
  *                           [--grace-ms MS] [--max-startups N] [--max-per-peer N]
  *                           [--max-conns N] [--max-volume-size SIZE]
- *                           [--require-bound-agents] [--log-level L]
+ *                           [--require-bound-agents] [--max-streams N]
+ *                           [--max-memory BYTES] [--max-files N] [--log-level L]
  * The bounds against unauthenticated clients are described in guard.h,
- * the volume size bound in rspace.h.  --require-bound-agents refuses agent
+ * the volume size bound in rspace.h, the capacity beyond which agents are
+ * told BUSY in admit.h.  --require-bound-agents refuses agent
  * certificates that name no volumes (pki.h: one identity per source). */
 #include <errno.h>
 #include <getopt.h>
@@ -35,7 +37,8 @@ static int usage(void)
         "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
         "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
         "         [--grace-ms MS] [--max-startups N] [--max-per-peer N] [--max-conns N]\n"
-        "         [--max-volume-size SIZE (e.g. 4T)] [--require-bound-agents] [--log-level L]\n");
+        "         [--max-volume-size SIZE (e.g. 4T)] [--require-bound-agents]\n"
+        "         [--max-streams N] [--max-memory BYTES] [--max-files N] [--log-level L]\n");
     return 2;
 }
 
@@ -56,6 +59,9 @@ int main(int argc, char **argv)
                                          {"max-conns", 1, 0, 'n'},
                                          {"max-volume-size", 1, 0, 'V'},
                                          {"require-bound-agents", 0, 0, 'B'},
+                                         {"max-streams", 1, 0, 'S'},
+                                         {"max-memory", 1, 0, 'M'},
+                                         {"max-files", 1, 0, 'F'},
                                          {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
     const char *listen_on = NULL, *tls_dir = NULL;
@@ -103,6 +109,15 @@ int main(int argc, char **argv)
         case 'B':
             o.require_bound = true;
             break;
+        case 'S':
+            o.capacity.streams = atoi(optarg);
+            break;
+        case 'M':
+            o.capacity.mem_bytes = strtoull(optarg, NULL, 10);
+            break;
+        case 'F':
+            o.capacity.files = atoi(optarg);
+            break;
         case 'L':
             if (wm_log_parse_level(optarg, &lv) < 0)
                 return usage();
@@ -126,15 +141,20 @@ int main(int argc, char **argv)
                 ? wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err))
                 : NULL;
     struct receiver *r = o.tls ? receiver_new(&o, err, sizeof(err)) : NULL;
-    int lfd = r ? wm_tcp_listen(listen_on, 128, err, sizeof(err)) : -1;
+    int lfd = r ? wm_tcp_listen(listen_on, 1024, err, sizeof(err)) : -1;
     if (lfd < 0) {
         fprintf(stderr, "wavemill-receiver: %s\n", err);
         return 1;
     }
-    wm_info("repl.listening", "listen=%s root=%s", listen_on, o.root);
+    struct admit_stats ld;
+    receiver_load(r, &ld);
+    wm_info("repl.listening", "listen=%s root=%s max_streams=%d max_files=%d", listen_on, o.root,
+            ld.streams_cap, ld.files_cap);
     int rc = receiver_serve(r, lfd, &stop_flag);
     close(lfd);
-    wm_info("repl.stopped", "rc=%d", rc);
+    receiver_load(r, &ld);
+    wm_info("repl.stopped", "rc=%d streams_peak=%d busy_answers=%llu", rc, ld.streams_peak,
+            (unsigned long long)ld.busy);
     /* connections still running after the grace time keep what they use */
     if (receiver_drain(r, 5000) == 0) {
         receiver_free(r);

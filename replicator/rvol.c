@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,13 @@
 
 #include "journal.h"
 #include "log.h"
+
+static uint64_t rvol_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 void rvol_path(const struct rvol *v, const char *suffix, char *out, size_t outlen)
 {
@@ -93,6 +101,53 @@ static void rvol_unlink_stage(struct rvol *v)
     }
 }
 
+#define RVOL_APPLY_THREADS 4
+
+struct rvol_applier {
+    struct rvol *v;
+    int ifd, first, step, rc;
+    struct blockmap *map;
+    char err[256];
+};
+
+static void *rvol_applier_run(void *arg)
+{
+    struct rvol_applier *a = arg;
+    struct rvol *v = a->v;
+    for (int i = a->first; i < v->st.nranges && a->rc == 0; i += a->step)
+        a->rc = journal_apply(v->jfd[i], v->st.jlen[i], a->ifd, a->map, v->st.pending_size, a->err,
+                              sizeof(a->err));
+    return NULL;
+}
+
+/* Replays every range's journal, a few ranges at once: their blocks and
+ * map entries are disjoint, and a delta's random small writes are bound by
+ * per-write filesystem work, which spreads over cores. */
+static int rvol_apply_journals(struct rvol *v, int ifd, struct blockmap *map, char *err,
+                               size_t errlen)
+{
+    struct rvol_applier a[RVOL_APPLY_THREADS];
+    pthread_t th[RVOL_APPLY_THREADS];
+    int n = v->st.nranges < RVOL_APPLY_THREADS ? v->st.nranges : RVOL_APPLY_THREADS, started = 0;
+    for (int k = 0; k < n; k++)
+        a[k] = (struct rvol_applier){.v = v, .ifd = ifd, .first = k, .step = n, .map = map};
+    for (; started < n - 1; started++) /* the last share runs on this thread */
+        if (pthread_create(&th[started], NULL, rvol_applier_run, &a[started]) != 0)
+            break;
+    for (int k = started; k < n; k++) /* what got no thread of its own */
+        rvol_applier_run(&a[k]);
+    int rc = 0;
+    for (int k = 0; k < n; k++) {
+        if (k < started)
+            pthread_join(th[k], NULL);
+        if (a[k].rc < 0 && rc == 0) {
+            rc = a[k].rc;
+            snprintf(err, errlen, "%s", a[k].err);
+        }
+    }
+    return rc;
+}
+
 /* Delta apply, visible part: replay the journals into NAME.img and its map
  * (page cache).  Durable part: fdatasync the image, stamp and msync the map. */
 static int rvol_apply_delta(struct rvol *v, int durable, char *err, size_t errlen)
@@ -110,8 +165,7 @@ static int rvol_apply_delta(struct rvol *v, int durable, char *err, size_t errle
     struct blockmap *map = blockmap_open(p, 0, 0, 0, err, errlen);
     int rc = map ? 0 : -EIO;
     if (rc == 0 && !durable && (rc = blockmap_resize(map, v->st.pending_size, err, errlen)) == 0) {
-        for (uint16_t i = 0; i < v->st.nranges && rc == 0; i++)
-            rc = journal_apply(v->jfd[i], v->st.jlen[i], ifd, map, v->st.pending_size, err, errlen);
+        rc = rvol_apply_journals(v, ifd, map, err, errlen);
     } else if (rc == 0 && durable) {
         if (fdatasync(ifd) < 0) {
             rc = -errno;
@@ -407,8 +461,9 @@ int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token
             rc = fdatasync(v->stage_fd) < 0 ? -errno : blockmap_sync(v->stage_map);
         pthread_mutex_lock(&v->mu);
         if (rc == 0 && v->owner[idx] == token && v->st.epoch == epoch &&
-            covered > v->st.ranges[idx].done) {
-            v->st.ranges[idx].done = covered;
+            (covered > v->st.ranges[idx].done || (delta && v->jpos[idx] != v->st.jlen[idx]))) {
+            if (covered > v->st.ranges[idx].done)
+                v->st.ranges[idx].done = covered;
             if (delta)
                 v->st.jlen[idx] = v->jpos[idx];
             rc = rvol_save(v, err, errlen);
@@ -418,6 +473,79 @@ int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token
     pthread_rwlock_unlock(&v->stage_lock);
     if (rc < 0 && rc != -ESTALE)
         snprintf(err, errlen, "checkpoint %s: %s", v->name, strerror(-rc));
+    return rc;
+}
+
+/* A map of size/bs that unlinks itself (only the mapping keeps it). */
+static struct blockmap *rvol_scratch_map(struct rvol *v, uint32_t bs, uint64_t size, char *err,
+                                         size_t errlen)
+{
+    static _Atomic unsigned long seq;
+    char p[4200], sfx[64];
+    snprintf(sfx, sizeof(sfx), ".digests.%lu", (unsigned long)atomic_fetch_add(&seq, 1));
+    rvol_path(v, sfx, p, sizeof(p));
+    struct blockmap *m = blockmap_open(p, 1, bs, size, err, errlen);
+    unlink(p);
+    return m;
+}
+
+/* Copies src's entries (as many as both hold) into dst. */
+static void rvol_copy_map(struct blockmap *dst, const struct blockmap *src)
+{
+    uint64_t n = blockmap_nblocks(src);
+    if (n > blockmap_nblocks(dst))
+        n = blockmap_nblocks(dst);
+    for (uint64_t i = 0; i < n; i++)
+        blockmap_set(dst, i, blockmap_get(src, i));
+}
+
+/* Delta: the committed map, then each range's checkpointed journal. */
+static int rvol_delta_digests(struct rvol *v, struct blockmap *out, char *err, size_t errlen)
+{
+    char p[4200];
+    rvol_path(v, ".map", p, sizeof(p));
+    struct blockmap *cm = blockmap_open(p, 0, 0, 0, err, errlen);
+    if (!cm)
+        return -EIO;
+    int rc = 0;
+    if (blockmap_bs(cm) == blockmap_bs(out))
+        rvol_copy_map(out, cm);
+    blockmap_free(cm);
+    for (uint16_t i = 0; i < v->st.nranges && rc == 0; i++)
+        rc = journal_digests(v->jfd[i], v->st.jlen[i], out, v->st.pending_size, err, errlen);
+    return rc;
+}
+
+int rvol_pending_digests(struct rvol *v, struct proto_map_info *info, struct blockmap **out,
+                         char *err, size_t errlen)
+{
+    *out = NULL;
+    pthread_rwlock_rdlock(&v->stage_lock); /* no commit or new pending meanwhile */
+    pthread_mutex_lock(&v->mu);
+    const struct volstate *s = &v->st;
+    int rc = 0;
+    if (!s->pending || !v->staged) {
+        snprintf(err, errlen, "volume %s has no pending generation", v->name);
+        rc = -ENOENT;
+    } else if (!(*out = rvol_scratch_map(v, s->pending_bs, s->pending_size, err, errlen))) {
+        rc = -EIO;
+    } else if (s->mode == PROTO_MODE_FULL) {
+        rvol_copy_map(*out, v->stage_map);
+    } else {
+        rc = rvol_delta_digests(v, *out, err, errlen);
+    }
+    if (rc == 0) {
+        *info = (struct proto_map_info){.gen = s->pending_gen,
+                                        .size = s->pending_size,
+                                        .nblocks = blockmap_count(s->pending_size, s->pending_bs),
+                                        .bs = s->pending_bs};
+        memcpy(info->uuid, s->uuid, 16);
+    } else {
+        blockmap_free(*out);
+        *out = NULL;
+    }
+    pthread_mutex_unlock(&v->mu);
+    pthread_rwlock_unlock(&v->stage_lock);
     return rc;
 }
 
@@ -446,17 +574,27 @@ int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen
             }
         if (rc == 0)
             s->applying = 1;
-        if (rc == 0 && (rc = rvol_save(v, err, errlen)) == 0)
+        uint64_t t0 = rvol_ms();
+        if (rc == 0 && (rc = rvol_save(v, err, errlen)) == 0) {
+            v->ms_save = (uint32_t)(rvol_ms() - t0);
             rc = rvol_apply_visible(v, err, errlen);
+            v->ms_apply = (uint32_t)(rvol_ms() - t0) - v->ms_save;
+        }
         applied = rc == 0;
     }
     out->gen = applied ? s->pending_gen : s->committed_gen;
     memcpy(out->uuid, s->uuid, 16);
     if (rc == 0)
         reply(arg, out);
+    uint64_t t1 = rvol_ms();
     if (applied && (rc = rvol_apply_finish(v, err, errlen)) < 0)
         wm_error("repl.commit_finish_failed", "volume=%s err=\"%s\" (replayed on next open)",
                  v->name, err);
+    if (applied)
+        wm_info("repl.commit_times",
+                "volume=%s gen=%" PRIu64 " save_ms=%" PRIu32 " apply_ms=%" PRIu32
+                " durable_ms=%" PRIu64 " (after the answer)",
+                v->name, out->gen, v->ms_save, v->ms_apply, rvol_ms() - t1);
     pthread_mutex_unlock(&v->mu);
     pthread_rwlock_unlock(&v->stage_lock);
     pthread_rwlock_unlock(&v->img_lock);

@@ -34,6 +34,7 @@ struct rvol {
     uint64_t jpos[PROTO_MAX_RANGES]; /* delta: append position */
     uint64_t owner[PROTO_MAX_RANGES];
     uint64_t token_seq;
+    uint32_t ms_save, ms_apply; /* last commit: state saved, journals replayed */
     struct rvol *next;
 };
 
@@ -58,9 +59,19 @@ void rvol_release(struct rvol *v, uint16_t idx, uint64_t token);
  * another connection. */
 int rvol_write(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token,
                const struct frame_blocks *fb, const uint8_t *raw, char *err, size_t errlen);
-/* Makes everything below covered durable and records it for range idx. */
+/* Makes everything below covered durable and records it for range idx
+ * (with the journal's length, which repaired blocks may have grown while
+ * covered stayed put). */
 int rvol_checkpoint(struct rvol *v, uint64_t epoch, uint16_t idx, uint64_t token, uint64_t covered,
                     char *err, size_t errlen);
+
+/* The digests of the pending generation as staged so far (what a resumed
+ * sync checks the source against): a full sync's staging map, or a delta's
+ * committed map with its checkpointed journals laid over it.  *out is a new
+ * anonymous map (caller frees); info gets the pending generation.
+ * -ENOENT when no generation is pending; -errno with err. */
+int rvol_pending_digests(struct rvol *v, struct proto_map_info *info, struct blockmap **out,
+                         char *err, size_t errlen);
 
 /* Commits the pending generation (all ranges done).  Idempotent: a commit
  * of the already committed generation succeeds.  reply(arg, out) is called

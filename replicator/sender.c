@@ -10,6 +10,7 @@
 #include <time.h>
 #include <zstd.h>
 
+#include "busywait.h"
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
@@ -28,8 +29,21 @@ int sender_error_text(const uint8_t *p, size_t len, char *err, size_t errlen)
     return (int)e.code;
 }
 
-/* Connects and claims the range; fills s->range with the checkpoint. */
-static struct xport *stream_open(struct sender_stream *s, int *fatal)
+int sender_busy_text(const uint8_t *p, size_t len, uint32_t *retry_ms, char *err, size_t errlen)
+{
+    struct proto_busy b;
+    if (proto_busy_decode(p, len, &b) < 0) {
+        snprintf(err, errlen, "receiver sent a malformed busy answer");
+        return PROTO_E_FRAME;
+    }
+    snprintf(err, errlen, "receiver: %.480s", b.text);
+    *retry_ms = b.retry_ms;
+    return PROTO_E_BUSY;
+}
+
+/* Connects and claims the range; fills s->range with the checkpoint.
+ * *busy_ms > 0 when the receiver answered BUSY. */
+static struct xport *stream_open(struct sender_stream *s, int *fatal, uint32_t *busy_ms)
 {
     const struct sender_conf *c = s->c;
     struct xport *x =
@@ -48,6 +62,11 @@ static struct xport *stream_open(struct sender_stream *s, int *fatal)
         int code = sender_error_text(rb, (size_t)rc, s->err, sizeof(s->err));
         *fatal = code != PROTO_E_IO;
         rc = -EPROTO;
+    } else if (rc >= 0 && type == FRAME_BUSY) {
+        *fatal = sender_busy_text(rb, (size_t)rc, busy_ms, s->err, sizeof(s->err)) != PROTO_E_BUSY;
+        if (!*busy_ms)
+            *busy_ms = 1;
+        rc = -EBUSY;
     } else if (rc >= 0 &&
                (type != FRAME_STREAM_OK || proto_range_decode(rb, (size_t)rc, &s->range) < 0)) {
         snprintf(s->err, sizeof(s->err), "bad reply to stream request");
@@ -64,20 +83,22 @@ static struct xport *stream_open(struct sender_stream *s, int *fatal)
 }
 
 /* Compresses and writes one batch. */
-static int stream_send_batch(struct sender_stream *s, struct xport *x, struct scan_batch *b,
-                             ZSTD_CCtx *cctx, uint8_t *out, size_t outcap)
+static int stream_send_batch(struct sender_stream *s, struct xport *x, uint8_t type,
+                             struct scan_batch *b, ZSTD_CCtx *cctx, uint8_t *out, size_t outcap)
 {
     const struct sender_conf *c = s->c;
     long n = frame_blocks_encode(out + FRAME_HDR_LEN, outcap - FRAME_HDR_LEN, b->covered_end,
                                  b->ents, b->n, b->raw, b->rawlen, cctx, c->level);
     if (n < 0)
         return (int)n;
-    frame_hdr_encode(out, FRAME_BLOCKS, (uint32_t)n);
+    frame_hdr_encode(out, type, (uint32_t)n);
     ratelimit_take(c->rl, (uint64_t)n + FRAME_HDR_LEN);
     int rc = xport_write(x, out, (size_t)n + FRAME_HDR_LEN);
     if (rc == 0) {
         atomic_fetch_add(&c->stats->sent, b->rawlen);
         atomic_fetch_add(&c->stats->wire, (uint64_t)n + FRAME_HDR_LEN);
+        if (type == FRAME_REPAIR)
+            atomic_fetch_add(&c->stats->recheck_sent, b->rawlen);
     }
     return rc;
 }
@@ -103,7 +124,7 @@ static int stream_finish(struct sender_stream *s, struct xport *x)
 }
 
 /* Pumps batches from the scanner to the connection until the last one. */
-static int stream_pump(struct sender_stream *s, struct xport *x, struct scan_queue *q)
+static int stream_pump(struct sender_stream *s, struct xport *x, uint8_t type, struct scan_queue *q)
 {
     size_t outcap = FRAME_HDR_LEN + frame_blocks_bound(FRAME_MAX_ENTRIES, FRAME_MAX_RAW);
     uint8_t *out = malloc(outcap);
@@ -117,7 +138,7 @@ static int stream_pump(struct sender_stream *s, struct xport *x, struct scan_que
         else if (s->c->cancel && *s->c->cancel)
             rc = -ECANCELED;
         else
-            rc = stream_send_batch(s, x, b, cctx, out, outcap);
+            rc = stream_send_batch(s, x, type, b, cctx, out, outcap);
         scan_queue_release(q, b);
     }
     free(out);
@@ -125,45 +146,78 @@ static int stream_pump(struct sender_stream *s, struct xport *x, struct scan_que
     return rc;
 }
 
-/* One connection's worth of work: scan from the checkpoint and send. */
-static int stream_attempt(struct sender_stream *s, struct xport *x)
+/* Scans [start, end) against cmap and sends what differs as frames of
+ * type (BLOCKS, or REPAIR below the resumed checkpoint). */
+static int stream_scan(struct sender_stream *s, struct xport *x, uint8_t type, uint64_t start,
+                       uint64_t end, const struct blockmap *cmap, _Atomic uint64_t *pos)
 {
     const struct sender_conf *c = s->c;
     struct scan_queue q;
     struct scan_job job = {.fd = c->src_fd,
                            .size = c->size,
                            .bs = c->bs,
-                           .start = s->range.done,
-                           .end = s->range.end,
-                           .cmap = c->cmap,
+                           .start = start,
+                           .end = end,
+                           .cmap = cmap,
                            .pmap = c->pmap,
                            .q = &q,
-                           .pos = &s->pos};
+                           .pos = pos};
     if (scan_queue_init(&q, c->bs, c->batch_raw) < 0) {
         scan_queue_destroy(&q);
         return -ENOMEM;
     }
     pthread_t t;
-    int rc = 0;
-    if (s->range.done < s->range.end) {
-        if (pthread_create(&t, NULL, scan_run, &job) != 0) {
-            scan_queue_destroy(&q);
-            return -EAGAIN;
-        }
-        rc = stream_pump(s, x, &q);
-        if (rc < 0)
-            scan_queue_abort(&q);
-        pthread_join(t, NULL);
-        if (job.err < 0 && job.err != -ECANCELED) {
-            snprintf(s->err, sizeof(s->err), "read source: %s", strerror(-job.err));
-            rc = job.err;
-        } else if (rc < 0) {
-            snprintf(s->err, sizeof(s->err), "send: %s", strerror(-rc));
-        }
+    if (pthread_create(&t, NULL, scan_run, &job) != 0) {
+        scan_queue_destroy(&q);
+        return -EAGAIN;
+    }
+    int rc = stream_pump(s, x, type, &q);
+    if (rc < 0)
+        scan_queue_abort(&q);
+    pthread_join(t, NULL);
+    if (job.err < 0 && job.err != -ECANCELED) {
+        snprintf(s->err, sizeof(s->err), "read source: %s", strerror(-job.err));
+        rc = job.err;
+    } else if (rc < 0) {
+        snprintf(s->err, sizeof(s->err), "send: %s", strerror(-rc));
     }
     scan_queue_destroy(&q);
+    return rc;
+}
+
+/* One connection's worth of work: the resumed part again (until repairs
+ * are checkpointed), then scan from the checkpoint and send. */
+static int stream_attempt(struct sender_stream *s, struct xport *x)
+{
+    const struct sender_conf *c = s->c;
+    int rc = 0;
+    if (!s->rechecked && s->recheck_end > s->range.start && c->smap) {
+        _Atomic uint64_t rpos = s->range.start;
+        rc = stream_scan(s, x, FRAME_REPAIR, s->range.start, s->recheck_end, c->smap, &rpos);
+        atomic_fetch_add(&c->stats->recheck_read, atomic_load(&rpos) - s->range.start);
+        s->repairs_sent = rc == 0;
+    }
+    if (rc == 0 && s->range.done < s->range.end)
+        rc = stream_scan(s, x, FRAME_BLOCKS, s->range.done, s->range.end, c->cmap, &s->pos);
     if (rc == 0)
         rc = stream_finish(s, x);
+    if (rc == 0)
+        s->rechecked = 1; /* RANGE_OK: the receiver checkpointed the repairs */
+    return rc;
+}
+
+/* Waits for capacity after a BUSY answer (not a failure).  0, or -errno
+ * when the sync's deadline passed or it was cancelled. */
+static int stream_wait_busy(struct sender_stream *s, struct busywait *bw, uint32_t busy_ms)
+{
+    const struct sender_conf *c = s->c;
+    atomic_fetch_add(&c->stats->waiting, 1);
+    atomic_fetch_add(&c->stats->busy_waits, 1);
+    int rc = busywait_sleep(bw, busy_ms, c->cancel);
+    atomic_fetch_sub(&c->stats->waiting, 1);
+    if (rc == -ETIMEDOUT)
+        snprintf(s->err, sizeof(s->err), "receiver busy for longer than %d s",
+                 c->busy_wait_ms / 1000);
     return rc;
 }
 
@@ -173,11 +227,25 @@ void *sender_run(void *arg)
     const struct sender_conf *c = s->c;
     uint64_t best = s->range.done;
     int failures = 0;
+    struct busywait bw;
+    busywait_init(&bw, c->busy_deadline_ms);
     for (;;) {
         int fatal = 0;
+        uint32_t busy_ms = 0;
         s->err[0] = '\0';
-        struct xport *x = stream_open(s, &fatal);
+        uint64_t was = s->range.done;
+        struct xport *x = stream_open(s, &fatal, &busy_ms);
+        if (!x && busy_ms && !fatal) {
+            if ((s->rc = stream_wait_busy(s, &bw, busy_ms)) < 0)
+                break;
+            continue;
+        }
+        busywait_admitted(&bw);
         int connected = x != NULL;
+        /* the range moved on: a checkpoint after this run's repairs (they
+         * precede every BLOCKS frame) made them durable */
+        if (x && s->range.done > was && s->recheck_end && !s->rechecked && s->repairs_sent)
+            s->rechecked = 1;
         s->rc = x ? stream_attempt(s, x) : -ECONNREFUSED;
         xport_free(x);
         if (s->rc == 0 || fatal || s->rc == -EIO || (c->cancel && *c->cancel))

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "blockmap.h"
+#include "busywait.h"
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
@@ -33,6 +34,7 @@ void sync_opts_defaults(struct sync_opts *o)
     o->level = 1;
     o->io_timeout_ms = 60000;
     o->max_failures = 5;
+    o->busy_wait_ms = 3600 * 1000;
     o->progress_ms = 1000;
 }
 
@@ -53,8 +55,8 @@ int sync_source_size(int fd, uint64_t *size)
  * transport (for replies that continue) or NULL; *code is the receiver's
  * error code when it answered ERROR (0 otherwise). */
 struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n,
-                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code, char *err,
-                        size_t errlen)
+                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code,
+                        uint32_t *busy_ms, char *err, size_t errlen)
 {
     *code = 0;
     struct xport *x = xport_dial_role(o->to, o->tls, o->io_timeout_ms, "receiver", err, errlen);
@@ -67,6 +69,8 @@ struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *
     else if ((rc = frame_recv(x, &t, rb, cap, FRAME_MAX_PAYLOAD, err, errlen)) >= 0 &&
              t == FRAME_ERROR)
         *code = sender_error_text(*rb, (size_t)rc, err, errlen), rc = -EPROTO;
+    else if (rc >= 0 && t == FRAME_BUSY && busy_ms)
+        *code = sender_busy_text(*rb, (size_t)rc, busy_ms, err, errlen), rc = -EBUSY;
     else if (rc >= 0 && t != want)
         snprintf(err, errlen, "unexpected reply type %u", t), rc = -EPROTO;
     if (rc < 0) {
@@ -77,21 +81,46 @@ struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *
     return x;
 }
 
-/* sync_call with retries while the receiver is unreachable or busy. */
-static int sync_rpc(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n, uint8_t want,
-                    uint8_t **rb, size_t *cap, int *rlen, char *err, size_t errlen)
+/* Tells the caller's progress that the sync waits for capacity. */
+static void sync_report_waiting(const struct sync_opts *o, uint32_t waiting)
 {
-    for (int attempt = 1;; attempt++) {
+    if (o->progress) {
+        struct proto_progress p = {.waiting = waiting};
+        o->progress(&p, 0, o->ud);
+    }
+}
+
+/* sync_call with retries while the receiver is unreachable, and waits
+ * (not counted as failures) while it is busy, up to the sync's deadline. */
+static int sync_rpc(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n, uint8_t want,
+                    uint8_t **rb, size_t *cap, int *rlen, uint32_t *waits, char *err, size_t errlen)
+{
+    struct busywait bw;
+    busywait_init(&bw, o->busy_deadline_ms);
+    for (int attempt = 1;;) {
         int code;
-        struct xport *x = sync_call(o, type, p, n, want, rb, cap, rlen, &code, err, errlen);
+        uint32_t busy_ms = 0;
+        struct xport *x =
+            sync_call(o, type, p, n, want, rb, cap, rlen, &code, &busy_ms, err, errlen);
         if (x) {
             xport_free(x);
             return 0;
+        }
+        if (code == PROTO_E_BUSY) {
+            sync_report_waiting(o, 1);
+            (*waits)++;
+            int rc = busywait_sleep(&bw, busy_ms, o->cancel);
+            if (rc < 0) {
+                snprintf(err, errlen, "receiver busy for longer than %d s", o->busy_wait_ms / 1000);
+                return rc;
+            }
+            continue;
         }
         if ((code && code != PROTO_E_IO) || attempt >= o->max_failures || (o->cancel && *o->cancel))
             return -EPROTO;
         wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
         wm_sleep_ms(200 << (attempt < 4 ? attempt : 4));
+        attempt++;
     }
 }
 
@@ -152,9 +181,12 @@ static int sync_read_map(struct xport *x, struct blockmap *m, struct proto_map_e
     return rc;
 }
 
-/* Fetches the receiver's committed map into the agent's state. */
-static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct proto_begin_ok *bo,
-                                       char *err, size_t errlen)
+/* Fetches digests from the receiver (request type: MAP_REQ for the
+ * committed map, PMAP_REQ for the pending generation as staged) into a new
+ * map at tmp; it must be generation want_gen of lineage uuid. */
+static struct blockmap *sync_fetch_digests(const struct sync_opts *o, uint8_t type,
+                                           uint64_t want_gen, const uint8_t uuid[16],
+                                           const char *tmp, char *err, size_t errlen)
 {
     struct proto_map_req req = {0};
     snprintf(req.volume, sizeof(req.volume), "%s", o->volume);
@@ -163,24 +195,17 @@ static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct p
     int rlen, code;
     long n = proto_map_req_encode(&req, buf, sizeof(buf));
     struct xport *x =
-        sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
+        sync_call(o, type, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, NULL, err, errlen);
     struct proto_map_info info;
     struct blockmap *m = NULL;
-    char path[4200], tmp[4300];
-    map_path(o, ".map", path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (x && (proto_map_info_decode(rb, (size_t)rlen, &info) < 0 || info.gen != bo->committed_gen ||
-              info.bs != o->bs || memcmp(info.uuid, bo->uuid, 16) != 0)) {
-        snprintf(err, errlen, "receiver's digest map does not match its committed generation");
+    if (x && (proto_map_info_decode(rb, (size_t)rlen, &info) < 0 || info.gen != want_gen ||
+              info.bs != o->bs || memcmp(info.uuid, uuid, 16) != 0)) {
+        snprintf(err, errlen, "receiver's digest map is not generation %" PRIu64, want_gen);
     } else if (x && (m = blockmap_open(tmp, 1, info.bs, info.size, err, errlen))) {
         struct proto_map_end end;
         int rc = sync_read_map(x, m, &end, err, errlen);
-        if (rc == 0) {
+        if (rc == 0)
             blockmap_set_gen(m, info.gen, info.uuid);
-            rc = blockmap_sync(m);
-        }
-        if (rc == 0 && rename(tmp, path) < 0)
-            rc = -errno;
         if (rc < 0) {
             blockmap_free(m);
             m = NULL;
@@ -190,6 +215,51 @@ static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct p
     free(rb);
     xport_free(x);
     return m;
+}
+
+/* Fetches the receiver's committed map into the agent's state. */
+static struct blockmap *sync_fetch_map(const struct sync_opts *o, const struct proto_begin_ok *bo,
+                                       char *err, size_t errlen)
+{
+    char path[4200], tmp[4300];
+    map_path(o, ".map", path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    struct blockmap *m =
+        sync_fetch_digests(o, FRAME_MAP_REQ, bo->committed_gen, bo->uuid, tmp, err, errlen);
+    if (m)
+        blockmap_seal(m);
+    if (m && rename(tmp, path) < 0) {
+        snprintf(err, errlen, "keep digest map %s: %s", path, strerror(errno));
+        blockmap_free(m);
+        unlink(tmp);
+        return NULL;
+    }
+    return m;
+}
+
+/* Resumed: the receiver's digests of what it has staged, to check the
+ * ranges checkpointed by an earlier run against the source (the agent's own
+ * pending map cannot say what the receiver kept).  NULL when nothing was
+ * checkpointed before (*needed = 0) or on failure (*needed = 1, err). */
+static struct blockmap *sync_staged_map(const struct sync_opts *o, const struct proto_begin_ok *bo,
+                                        int *needed, char *err, size_t errlen)
+{
+    *needed = 0;
+    for (uint16_t i = 0; i < bo->nranges; i++)
+        *needed |= bo->ranges[i].done > bo->ranges[i].start;
+    if (!*needed)
+        return NULL;
+    char path[4200];
+    map_path(o, ".staged.map", path, sizeof(path));
+    for (int attempt = 1;; attempt++) {
+        struct blockmap *m =
+            sync_fetch_digests(o, FRAME_PMAP_REQ, bo->pending_gen, bo->uuid, path, err, errlen);
+        unlink(path); /* only this run's mapping uses it */
+        if (m || attempt >= o->max_failures || (o->cancel && *o->cancel))
+            return m;
+        wm_warn("repl.retry", "volume=%s attempt=%d reason=\"%s\"", o->volume, attempt, err);
+        wm_sleep_ms(200 << (attempt < 4 ? attempt : 4));
+    }
 }
 
 /* The committed map for a delta: the agent's own if it is the receiver's
@@ -202,7 +272,8 @@ static struct blockmap *sync_committed_map(const struct sync_opts *o,
     map_path(o, ".map", path, sizeof(path));
     struct blockmap *m = blockmap_open(path, 0, 0, 0, err, errlen);
     if (m && blockmap_gen(m) == bo->committed_gen && blockmap_bs(m) == o->bs &&
-        blockmap_size(m) == bo->committed_size && memcmp(blockmap_uuid(m), bo->uuid, 16) == 0)
+        blockmap_size(m) == bo->committed_size && memcmp(blockmap_uuid(m), bo->uuid, 16) == 0 &&
+        blockmap_seal_ok(m))
         return m;
     blockmap_free(m);
     *fetched = 1;
@@ -260,7 +331,8 @@ static void sync_snapshot(struct sync_run_ctx *c, struct proto_progress *p)
                                  .sent = atomic_load(&c->stats.sent),
                                  .wire = atomic_load(&c->stats.wire),
                                  .total = c->size,
-                                 .gen = c->gen};
+                                 .gen = c->gen,
+                                 .waiting = (uint32_t)atomic_load(&c->stats.waiting)};
     p->rate = ms && scanned > c->scanned0 ? (scanned - c->scanned0) * 1000 / ms : 0;
     p->eta_s = p->rate ? (c->size - scanned) / p->rate : 0;
 }
@@ -316,7 +388,7 @@ static int sync_streams(struct sync_run_ctx *c, struct sender_conf *conf, char *
 }
 
 static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_begin_ok *bo,
-                      char *err, size_t errlen)
+                      uint32_t *waits, char *err, size_t errlen)
 {
     struct proto_begin req = {
         .size = size, .bs = o->bs, .nranges = o->streams, .full = (uint8_t)o->full};
@@ -325,7 +397,7 @@ static int sync_begin(const struct sync_opts *o, uint64_t size, struct proto_beg
     size_t cap = 0;
     int rlen;
     long n = proto_begin_encode(&req, buf, sizeof(buf));
-    int rc = sync_rpc(o, FRAME_BEGIN, buf, n, FRAME_BEGIN_OK, &rb, &cap, &rlen, err, errlen);
+    int rc = sync_rpc(o, FRAME_BEGIN, buf, n, FRAME_BEGIN_OK, &rb, &cap, &rlen, waits, err, errlen);
     if (rc == 0 && proto_begin_ok_decode(rb, (size_t)rlen, bo) < 0) {
         snprintf(err, errlen, "malformed begin reply");
         rc = -EPROTO;
@@ -345,7 +417,9 @@ static int sync_commit(const struct sync_opts *o, const struct proto_begin_ok *b
     long n = proto_commit_encode(&req, buf, sizeof(buf));
     struct sync_opts lo = *o;
     lo.io_timeout_ms = 0; /* applying a large delta may take a while */
-    int rc = sync_rpc(&lo, FRAME_COMMIT, buf, n, FRAME_COMMIT_OK, &rb, &cap, &rlen, err, errlen);
+    uint32_t waits = 0;   /* COMMIT is never answered BUSY */
+    int rc =
+        sync_rpc(&lo, FRAME_COMMIT, buf, n, FRAME_COMMIT_OK, &rb, &cap, &rlen, &waits, err, errlen);
     if (rc == 0 && (proto_gen_decode(rb, (size_t)rlen, g) < 0 || g->gen != bo->pending_gen)) {
         snprintf(err, errlen, "malformed commit reply");
         rc = -EPROTO;
@@ -367,9 +441,13 @@ static void sync_keep_map(const struct sync_opts *o, struct blockmap *pm, const 
         unlink(path);
         return;
     }
+    /* sealed, not msync'ed: a map a crash cut short fails its seal and the
+     * next delta fetches the receiver's (a synchronous msync of the whole
+     * map was the largest fixed cost of a small delta) */
     blockmap_set_gen(pm, g->gen, g->uuid);
-    if (blockmap_sync(pm) < 0 || rename(pend, path) < 0)
-        unlink(path);
+    blockmap_seal(pm);
+    unlink(path); /* renaming over it would make ext4 flush the new map now */
+    rename(pend, path);
 }
 
 /* Under a tight --bwlimit, smaller frames: a frame then never waits for
@@ -386,19 +464,25 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                    char *err, size_t errlen)
 {
     struct proto_begin_ok bo;
-    int rc = sync_begin(o, size, &bo, err, errlen);
+    uint64_t t = (uint64_t)wm_mono_ms();
+    int rc = sync_begin(o, size, &bo, &res->busy_waits, err, errlen);
+    res->phase_ms[SYNC_PH_BEGIN] = (uint32_t)((uint64_t)wm_mono_ms() - t);
     if (rc < 0)
         return rc;
+    t = (uint64_t)wm_mono_ms();
     res->mode = bo.mode;
-    struct blockmap *cm = NULL, *pm = NULL;
-    int partial = 0;
+    struct blockmap *cm = NULL, *pm = NULL, *sm = NULL;
+    int partial = 0, recheck = 0;
     if (bo.mode == PROTO_MODE_DELTA &&
         !(cm = sync_committed_map(o, &bo, &res->fetched_map, err, errlen)))
         return -EIO;
-    if (!(pm = sync_pending_map(o, &bo, size, &partial, err, errlen))) {
+    if (!(pm = sync_pending_map(o, &bo, size, &partial, err, errlen)) ||
+        (!(sm = sync_staged_map(o, &bo, &recheck, err, errlen)) && recheck)) {
         blockmap_free(cm);
+        blockmap_free(pm);
         return -EIO;
     }
+    res->phase_ms[SYNC_PH_MAPS] = (uint32_t)((uint64_t)wm_mono_ms() - t);
     struct sync_run_ctx *c = calloc(1, sizeof(*c));
     struct ratelimit *rl = ratelimit_new(o->bwlimit);
     struct sender_conf conf = {.to = o->to,
@@ -406,6 +490,8 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                                .tls = o->tls,
                                .io_timeout_ms = o->io_timeout_ms,
                                .max_failures = o->max_failures,
+                               .busy_deadline_ms = o->busy_deadline_ms,
+                               .busy_wait_ms = o->busy_wait_ms,
                                .level = o->level,
                                .src_fd = fd,
                                .size = size,
@@ -413,6 +499,7 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
                                .gen = bo.pending_gen,
                                .epoch = bo.epoch,
                                .cmap = cm,
+                               .smap = sm,
                                .pmap = pm,
                                .rl = rl,
                                .cancel = o->cancel,
@@ -429,14 +516,28 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
             c->st[i].idx = i;
             c->st[i].range = bo.ranges[i];
             atomic_store(&c->st[i].pos, bo.ranges[i].done);
+            c->st[i].recheck_end = sm ? bo.ranges[i].done : 0;
             c->scanned0 += bo.ranges[i].done - bo.ranges[i].start;
             res->resumed |= bo.ranges[i].done > bo.ranges[i].start;
         }
         rc = sync_streams(c, &conf, err, errlen);
+        res->recheck_read = atomic_load(&c->stats.recheck_read);
+        res->recheck_sent = atomic_load(&c->stats.recheck_sent);
+        res->busy_waits += atomic_load(&c->stats.busy_waits);
+        res->recheck_ms = recheck ? (uint64_t)wm_mono_ms() - c->start_ms : 0;
+        if (rc == 0 && recheck) /* the pending map now has every block */
+            partial = 0;
+        res->phase_ms[SYNC_PH_STREAMS] = (uint32_t)((uint64_t)wm_mono_ms() - c->start_ms);
     }
     struct proto_gen g;
-    if (rc == 0 && (rc = sync_commit(o, &bo, &g, err, errlen)) == 0) {
+    t = (uint64_t)wm_mono_ms();
+    if (rc == 0 && o->no_commit) {
+        res->gen = 0;
+    } else if (rc == 0 && (rc = sync_commit(o, &bo, &g, err, errlen)) == 0) {
+        res->phase_ms[SYNC_PH_COMMIT] = (uint32_t)((uint64_t)wm_mono_ms() - t);
+        t = (uint64_t)wm_mono_ms();
         sync_keep_map(o, pm, &g, partial);
+        res->phase_ms[SYNC_PH_KEEP] = (uint32_t)((uint64_t)wm_mono_ms() - t);
         res->gen = g.gen;
     }
     if (c) {
@@ -448,6 +549,7 @@ static int sync_do(const struct sync_opts *o, int fd, uint64_t size, struct sync
     free(c);
     ratelimit_free(rl);
     blockmap_free(cm);
+    blockmap_free(sm);
     blockmap_free(pm);
     return rc;
 }
@@ -469,10 +571,12 @@ int sync_run(const struct sync_opts *o, struct sync_result *res, char *err, size
             close(fd);
         return rc;
     }
+    struct sync_opts lo = *o;
+    lo.busy_deadline_ms = busywait_deadline(o->busy_wait_ms);
     if ((rc = mkdir_p(o->state_dir)) < 0)
         snprintf(err, errlen, "state dir %s: %s", o->state_dir, strerror(-rc));
     else
-        rc = sync_do(o, fd, size, res, err, errlen);
+        rc = sync_do(&lo, fd, size, res, err, errlen);
     close(fd);
     if (rc == 0 && o->progress)
         o->progress(&res->prog, 1, o->ud);

@@ -27,12 +27,26 @@ struct sync_opts {
     int level;
     uint64_t bwlimit; /* bytes/s for the whole sync, 0 = none */
     int full;
+    int no_commit; /* stage every range, leave the generation pending (a later
+                      sync resumes it, checks it and commits; tests, pre-staging) */
     int io_timeout_ms;
     int max_failures;
+    int busy_wait_ms;          /* longest total wait for a busy receiver (0: none) */
+    uint64_t busy_deadline_ms; /* set by sync_run from busy_wait_ms */
     int progress_ms;
     sync_progress_fn progress;
     void *ud;
     volatile int *cancel;
+};
+
+/* Where a sync's wall time went (ms), for profiles and the log. */
+enum sync_phase {
+    SYNC_PH_BEGIN,   /* BEGIN, including waits for capacity */
+    SYNC_PH_MAPS,    /* committed map (own or fetched), pending map, staged digests */
+    SYNC_PH_STREAMS, /* scan, compress, send, range checkpoints */
+    SYNC_PH_COMMIT,  /* COMMIT until the receiver answered */
+    SYNC_PH_KEEP,    /* keeping the new map for the next delta */
+    SYNC_PHASES
 };
 
 struct sync_result {
@@ -40,6 +54,12 @@ struct sync_result {
     int mode; /* PROTO_MODE_* */
     int resumed;
     int fetched_map;
+    /* resumed: the ranges an earlier run checkpointed, read again and
+     * compared with what the receiver staged before commit (the price of
+     * exactness): bytes read, bytes re-sent, wall time of the streams */
+    uint64_t recheck_read, recheck_sent, recheck_ms;
+    uint32_t busy_waits; /* BUSY answers waited out (receiver full, not failures) */
+    uint32_t phase_ms[SYNC_PHASES];
     struct proto_progress prog;
 };
 
@@ -49,10 +69,11 @@ int sync_run(const struct sync_opts *o, struct sync_result *res, char *err, size
 
 /* One request on a fresh connection to o->to; returns the open transport
  * after a reply of type want (payload in *rb, length *rlen), or NULL with
- * err (*code = the receiver's error code when it answered ERROR). */
+ * err (*code = the receiver's error code when it answered ERROR, or
+ * PROTO_E_BUSY with *busy_ms when it answered BUSY). */
 struct xport *sync_call(const struct sync_opts *o, uint8_t type, const uint8_t *p, long n,
-                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code, char *err,
-                        size_t errlen);
+                        uint8_t want, uint8_t **rb, size_t *cap, int *rlen, int *code,
+                        uint32_t *busy_ms, char *err, size_t errlen);
 
 /* Size of a file or block device. */
 int sync_source_size(int fd, uint64_t *size);

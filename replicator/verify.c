@@ -95,8 +95,8 @@ static int verify_session(const struct sync_opts *o, struct verify_src *s, int s
     size_t cap = 0;
     int rlen, code, rc = -EPROTO;
     long n = proto_map_req_encode(&req, buf, sizeof(buf));
-    struct xport *x =
-        sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code, err, errlen);
+    struct xport *x = sync_call(o, FRAME_MAP_REQ, buf, n, FRAME_MAP_INFO, &rb, &cap, &rlen, &code,
+                                NULL, err, errlen);
     struct proto_map_info info;
     if (x && proto_map_info_decode(rb, (size_t)rlen, &info) < 0)
         snprintf(err, errlen, "malformed map info from receiver");

@@ -39,6 +39,16 @@ $(BIN)/tests/$(notdir $(basename $(1))): $(call objs,$(1)) $(TEST_SUPPORT_OBJS_s
 endef
 $(foreach t,$(TEST_SRCS),$(eval $(call test_rule,$(t))))
 
+# Load generators the tests and benchmarks share (tests/tools/repl_*.c ->
+# $(BIN)/tests/tools/NAME, linked like the repl tests; not tests themselves).
+TOOL_SRCS := $(wildcard tests/tools/repl_*.c)
+ALL_OBJS  += $(call objs,$(TOOL_SRCS))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BIN)/tests/tools/%,$(TOOL_SRCS))
+$(BIN)/tests/tools/%: $(BUILD)/tests/tools/%.o $(TEST_LIBS_repl)
+	@mkdir -p $(dir $@)
+	$(CC) $(WMLDFLAGS) -o $@ $^ $(WMLDLIBS)
+tests: $(TOOL_BINS)
+
 # The list tests/run must run, one path a line: every test program the
 # sources define (built or not: a missing one fails the run) and every
 # test script.

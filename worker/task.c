@@ -16,6 +16,12 @@ void task_progress(struct task_ctx *t, int64_t done, int64_t total)
     atomic_store(&t->progress_dirty, 1);
 }
 
+void task_progress_note(struct task_ctx *t, const char *note)
+{
+    if (atomic_exchange(&t->note, note) != note)
+        atomic_store(&t->progress_dirty, 1);
+}
+
 bool task_should_stop(const struct task_ctx *t)
 {
     return atomic_load(&((struct task_ctx *)t)->stop) != 0;

@@ -74,6 +74,7 @@ struct task_ctx {
     atomic_int stop;             /* 1: wrap up now (lease lost / shutdown) */
     atomic_int_least64_t bytes_done, bytes_total;
     atomic_int progress_dirty;
+    _Atomic(const char *) note; /* what the task waits for, shown with its progress */
 
     enum task_result result;
     char error[512];
@@ -85,6 +86,10 @@ struct task_ctx {
 
 /* Reports progress (cheap: the worker batches it into PostgreSQL and wm.status). */
 void task_progress(struct task_ctx *t, int64_t done, int64_t total);
+
+/* A short note shown with the task's progress (e.g. "waiting for receiver
+ * capacity"), NULL to clear it.  note must be a string literal (static). */
+void task_progress_note(struct task_ctx *t, const char *note);
 
 /* True when the handler must return (TASK_RELEASED) at its next checkpoint. */
 bool task_should_stop(const struct task_ctx *t);
@@ -136,7 +141,7 @@ const char *task_server_str(struct task_ctx *t, enum task_server_field f);
 const char *task_setting(struct task_ctx *t, const char *key);
 
 /* The task's disks: *n of them; columns (id, source_path, target_volume,
- * size_bytes) through task_disk_str / task_disk_size.  0 or -errno. */
+ * size_bytes, receiver) through task_disk_str / task_disk_size.  0 or -errno. */
 int task_disks(struct task_ctx *t, int *n);
 const char *task_disk_str(const struct task_ctx *t, int i, int col);
 int64_t task_disk_size(const struct task_ctx *t, int i);

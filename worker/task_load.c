@@ -35,7 +35,7 @@ static const char SQL_SETTINGS[] =
     "SELECT e.key, e.value FROM servers s, jsonb_each_text(s.settings) e WHERE s.id = $1";
 
 static const char SQL_DISKS[] =
-    "SELECT id, source_path, target_volume, size_bytes FROM disks WHERE server_id = $1"
+    "SELECT id, source_path, target_volume, size_bytes, receiver FROM disks WHERE server_id = $1"
     " ORDER BY id";
 
 struct wm_pg *task_db(struct task_ctx *t)
@@ -129,7 +129,7 @@ int task_disks(struct task_ctx *t, int *n)
 
 const char *task_disk_str(const struct task_ctx *t, int i, int col)
 {
-    if (!t->server || i < 0 || i >= PQntuples(t->server->disks) || col < 0 || col > 3)
+    if (!t->server || i < 0 || i >= PQntuples(t->server->disks) || col < 0 || col > 4)
         return "";
     return PQgetvalue(t->server->disks, i, col);
 }

@@ -336,7 +336,8 @@ static void progress(struct worker *w)
                    "UPDATE tasks SET bytes_done = $4, bytes_total = $5 WHERE id = $1"
                    " AND attempt = $2 AND lease_owner = $3 AND state = 'RUNNING'",
                    5, p, NULL, err, sizeof(err));
-        worker_publish_task(w, t, "progress", "RUNNING", t->simulated ? "simulated" : NULL);
+        worker_publish_task(w, t, "progress", "RUNNING",
+                            t->simulated ? "simulated" : atomic_load(&t->note));
     }
 }
 

@@ -7,6 +7,7 @@
  * disks, loaded once per task on the task's one connection, task_load.c). */
 #include "replication/replication.h"
 #include "replication/agent_identity.h"
+#include "replication/receiver_pool.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -39,6 +40,14 @@
 static const struct wm_config_key replication_keys[] = {
     {"repl.receiver", WM_CFG_STRING, "", 0, 0, false,
      "receiver HOST:PORT as the source servers reach it (servers.settings receiver overrides)"},
+    {"repl.receivers", WM_CFG_STRING, "", 0, 0, false,
+     "a pool of receivers HOST:PORT,HOST:PORT: each disk goes to the least-loaded with room and "
+     "stays there (disks.receiver); replaces repl.receiver"},
+    {"repl.receiver_max_disks", WM_CFG_INT, "0", 0, 1 << 30, false,
+     "disks one receiver of the pool takes at most (0 = no limit)"},
+    {"repl.receiver_wait", WM_CFG_DURATION, "1h", 1000, 7 * 24 * 3600000LL, false,
+     "how long a sync waits for its receiver to come back, or for one with room, before the "
+     "attempt fails"},
     {"repl.agent_bin", WM_CFG_STRING, "", 0, 0, false,
      "the wavemill-agent to install (default: next to this program)"},
     {"repl.agent_tls_dir", WM_CFG_STRING, "", 0, 0, false,
@@ -78,6 +87,7 @@ struct rp_disk {
     char path[1024];
     char volume[PROTO_NAME_MAX];
     int64_t size;
+    char receiver[256]; /* assigned (disks.receiver), "" = not yet */
 };
 
 /* What the driver knows of one server, from PostgreSQL and the config. */
@@ -86,6 +96,7 @@ struct rp_server {
     char agent_dir[512];
     char agent_addr[300]; /* HOST:PORT the agent listens on and workers dial */
     char receiver[256];
+    bool receiver_fixed; /* servers.settings names it: no pool */
     int ndisks;
     struct rp_disk disks[RP_MAX_DISKS];
 };
@@ -111,6 +122,7 @@ static void rp_fill_server(struct task_ctx *t, struct rp_server *s)
              *host ? host : "127.0.0.1", port ? port : port_def);
     snprintf(s->agent_dir, sizeof(s->agent_dir), "%s", dir ? dir : cfg_str(t, "repl.agent_dir"));
     snprintf(s->receiver, sizeof(s->receiver), "%s", rx ? rx : cfg_str(t, "repl.receiver"));
+    s->receiver_fixed = rx != NULL;
 }
 
 /* Fills s->disks from the task context; a disk without a target volume
@@ -135,6 +147,7 @@ static int rp_fill_disks(struct task_ctx *t, struct rp_server *s)
                           i) >= (int)sizeof(d->volume))
             d->volume[0] = '\0';
         d->size = task_disk_size(t, i);
+        snprintf(d->receiver, sizeof(d->receiver), "%s", task_disk_str(t, i, 4));
         if (!proto_volume_valid(d->volume))
             rc = task_fail(t, "replication: volume name '%s' of %s is not usable", d->volume,
                            d->path);
@@ -572,6 +585,10 @@ static void rp_on_progress(const struct proto_progress *p, void *ud)
 {
     struct rp_sync *y = ud;
     int64_t cur = y->cur->size > 0 ? y->cur->size : 0;
+    /* a busy receiver is waited for by the agent: no failure, no attempt used */
+    task_progress_note(y->t, p->waiting ? "waiting for receiver capacity" : NULL);
+    if (p->waiting && !p->total) /* a BEGIN still waiting: no sizes yet */
+        return;
     task_progress(y->t, y->base + (int64_t)p->scanned, y->all - cur + (int64_t)p->total);
     int64_t now = wm_mono_ms();
     if (now < y->next_db_ms)
@@ -669,37 +686,124 @@ static void rp_disk_synced(struct rp_sync *y, const struct rp_disk *d,
           4, q);
 }
 
-static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, const struct rp_disk *d)
+/* Waits (polling, a note with the progress) until ready(y, arg) holds, the
+ * task must stop (-ECANCELED) or repl.receiver_wait passed (-ETIMEDOUT).
+ * Waiting uses no attempt: the task keeps its lease and reports progress. */
+static int rp_wait(struct rp_sync *y, bool (*ready)(struct rp_sync *, void *), void *arg,
+                   const char *note)
+{
+    int64_t until = wm_mono_ms() + wm_config_int(y->t->cfg, "repl.receiver_wait");
+    while (!ready(y, arg)) {
+        task_progress_note(y->t, note);
+        if (task_should_stop(y->t))
+            return -ECANCELED;
+        if (wm_mono_ms() >= until)
+            return -ETIMEDOUT;
+        for (int i = 0; i < 20 && !task_should_stop(y->t); i++)
+            wm_sleep_ms(100);
+    }
+    task_progress_note(y->t, NULL);
+    return 0;
+}
+
+static bool rp_assigned(struct rp_sync *y, void *arg)
+{
+    struct rp_disk *d = arg;
+    const char *pool = cfg_str(y->t, "repl.receivers");
+    char err[256];
+    if (rpool_assign(y->db, d->id, *pool ? pool : y->s.receiver,
+                     wm_config_int(y->t->cfg, "repl.receiver_max_disks"), d->receiver,
+                     sizeof(d->receiver), err, sizeof(err)) < 0)
+        wm_warn("repl.assign_failed", "disk=%s err=\"%s\"", d->id, err);
+    return d->receiver[0] != '\0';
+}
+
+static bool rp_receiver_up(struct rp_sync *y, void *arg)
+{
+    (void)y;
+    return rpool_reachable(arg, 2000);
+}
+
+/* The disk's receiver: the server's own (servers.settings), else the one
+ * the disk is assigned to, else the least-loaded of the pool with room
+ * (waiting for room). */
+static int rp_disk_receiver(struct rp_sync *y, struct rp_disk *d)
+{
+    if (y->s.receiver_fixed) {
+        snprintf(d->receiver, sizeof(d->receiver), "%s", y->s.receiver);
+        return 0;
+    }
+    if (d->receiver[0])
+        return 0;
+    int rc = rp_wait(y, rp_assigned, d, "waiting for a receiver with room");
+    if (rc == 0)
+        wm_info("repl.receiver_assigned", "server=%s disk=%s volume=%s receiver=%s", y->s.name,
+                d->id, d->volume, d->receiver);
+    else if (rc == -ETIMEDOUT)
+        rc = task_fail(y->t, "replication: no receiver of the pool has room for %s", d->volume);
+    return rc;
+}
+
+/* One job on the agent for disk d (run = which try after the receiver was
+ * down: a new job, the failed one's result is kept by the agent). */
+static int rp_sync_job(struct rp_sync *y, const struct rp_call *c, const struct rp_disk *d, int run,
+                       struct repl_client_result *res, char *err, size_t errlen)
 {
     struct task_ctx *t = y->t;
     char id[PROTO_NAME_MAX];
     /* same attempt = same job; a new attempt attaches to a job still running */
-    snprintf(id, sizeof(id), "t%lld-a%d-%s-d%s-%lld", (long long)t->msg.task_id,
-             (int)t->msg.attempt, mode_name(y->mode), d->id, (long long)y->nonce);
+    snprintf(id, sizeof(id), "t%lld-a%d-%s-d%s-%lld-r%d", (long long)t->msg.task_id,
+             (int)t->msg.attempt, mode_name(y->mode), d->id, (long long)y->nonce, run);
     const struct repl_client_req req = {
         .op = REPL_CLIENT_SYNC,
         .id = id,
         .disk = d->path,
         .volume = d->volume,
-        .to = y->s.receiver,
+        .to = d->receiver,
         .streams = (uint16_t)wm_config_int(t->cfg, "repl.streams"),
         .zstd_level = (int)wm_config_int(t->cfg, "repl.zstd_level"),
         .bwlimit = (uint64_t)wm_config_int(t->cfg, "repl.bwlimit")};
-    y->cur = d;
-    y->next_db_ms = 0;
-    int64_t t0 = wm_mono_ms();
-    char err[512] = "";
-    struct repl_client_result res;
     int rc = -EIO;
     for (int i = 0; i < RP_DIAL_TRIES; i++) {
-        rc = rp_control(c, &req, rp_on_progress, y, &res, err, sizeof(err));
+        memset(res, 0, sizeof(*res));
+        rc = rp_control(c, &req, rp_on_progress, y, res, err, errlen);
         if (rc == 0 || rc == -ECANCELED || rc == -EPERM || task_should_stop(t))
             break;
         wm_warn("repl.control_retry", "server=%s volume=%s err=\"%s\"", y->s.name, d->volume, err);
         sleep(1); /* the job goes on on the agent; re-attach */
     }
-    if (rc == -ECANCELED || task_should_stop(t))
-        return -ECANCELED;
+    return rc;
+}
+
+static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, struct rp_disk *d)
+{
+    struct task_ctx *t = y->t;
+    int rc = rp_disk_receiver(y, d);
+    if (rc < 0)
+        return rc;
+    y->cur = d;
+    y->next_db_ms = 0;
+    int64_t t0 = wm_mono_ms();
+    char err[512] = "";
+    struct repl_client_result res;
+    for (int run = 0;; run++) {
+        rc = rp_sync_job(y, c, d, run, &res, err, sizeof(err));
+        if (rc == -ECANCELED || task_should_stop(t))
+            return -ECANCELED;
+        if ((rc == 0 && res.rc == 0) || rpool_reachable(d->receiver, 2000))
+            break;
+        /* its receiver is down: the disk waits for it (its replica is
+         * there), then the agent resumes from the receiver's checkpoints */
+        wm_warn("repl.receiver_down", "server=%s volume=%s receiver=%s", y->s.name, d->volume,
+                d->receiver);
+        int w = rp_wait(y, rp_receiver_up, d->receiver, "waiting for its receiver (down)");
+        if (w == -ECANCELED)
+            return w;
+        if (w < 0)
+            return task_fail(t,
+                             "%s sync of %s: receiver %s down for longer than repl.receiver_wait",
+                             mode_name(y->mode), d->volume, d->receiver);
+    }
     if (rc < 0)
         return task_fail(t, "%s sync of %s: agent %s unreachable: %s", mode_name(y->mode), d->volume,
                          c->agent, err);
@@ -716,9 +820,11 @@ static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, const struct
                           .ms = wm_mono_ms() - t0};
     snprintf(o->id, sizeof(o->id), "%s", d->id);
     rp_save_checkpoint(y);
-    wm_info("repl.disk_synced", "server=%s volume=%s mode=%s gen=%" PRIu64 " sent=%" PRIu64
-            " wire=%" PRIu64 " ms=%lld", y->s.name, d->volume, mode_name(y->mode), res.gen,
-            res.prog.sent, res.prog.wire, (long long)o->ms);
+    wm_info("repl.disk_synced",
+            "server=%s volume=%s mode=%s receiver=%s gen=%" PRIu64 " sent=%" PRIu64 " wire=%" PRIu64
+            " ms=%lld",
+            y->s.name, d->volume, mode_name(y->mode), d->receiver, res.gen, res.prog.sent,
+            res.prog.wire, (long long)o->ms);
     return 0;
 }
 
@@ -734,15 +840,16 @@ static int rp_verify_disks(struct rp_sync *y, const struct rp_call *c, bool stri
 
 static int rp_sync_all(struct rp_sync *y, const struct rp_call *c)
 {
-    if (!*y->s.receiver)
-        return task_fail_permanent(y->t, "replication: no receiver (set repl.receiver)");
+    if (!*y->s.receiver && !*cfg_str(y->t, "repl.receivers"))
+        return task_fail_permanent(y->t,
+                                   "replication: no receiver (set repl.receiver or repl.receivers)");
     rp_read_checkpoint(y);
     for (int i = 0; i < y->s.ndisks; i++)
         y->all += y->s.disks[i].size;
     if (y->mode == REPLICATION_SYNC_INITIAL)
         rp_server_state(y, "INITIAL_SYNC");
     for (int i = 0; i < y->s.ndisks; i++) {
-        const struct rp_disk *d = &y->s.disks[i];
+        struct rp_disk *d = &y->s.disks[i];
         if (!rp_disk_done(y, d->id)) {
             int rc = rp_sync_disk(y, c, d);
             if (rc < 0)
@@ -766,8 +873,9 @@ static int rp_sync(struct task_ctx *t, enum replication_sync_mode mode)
     int rc = -EIO;
     struct rp_call c = {t, NULL, y->s.agent_addr, (int)wm_config_int(t->cfg, "repl.io_timeout")};
     /* configuration first: a missing receiver is not worth a retry */
-    if ((y->db = rp_open(t, &y->s, true)) && !*y->s.receiver)
-        rc = task_fail_permanent(t, "replication: no receiver (set repl.receiver)");
+    if ((y->db = rp_open(t, &y->s, true)) && !*y->s.receiver && !*cfg_str(t, "repl.receivers"))
+        rc = task_fail_permanent(t,
+                                 "replication: no receiver (set repl.receiver or repl.receivers)");
     else if (y->db && (c.cli = rp_client(t)))
         rc = rp_sync_all(y, &c);
     repl_client_free(c.cli);
@@ -789,7 +897,7 @@ static int rp_verify_disk(struct rp_sync *y, const struct rp_call *c, const stru
              (int)t->msg.attempt, d->id, (long long)wm_mono_ms());
     const struct repl_client_req req = {
         .op = REPL_CLIENT_VERIFY, .id = id, .disk = d->path, .volume = d->volume,
-        .to = y->s.receiver};
+        .to = !y->s.receiver_fixed && d->receiver[0] ? d->receiver : y->s.receiver};
     struct repl_client_result res;
     char err[512] = "";
     int rc = rp_control(c, &req, NULL, NULL, &res, err, sizeof(err));
@@ -815,7 +923,7 @@ static int rp_verify_disks(struct rp_sync *y, const struct rp_call *c, bool stri
 {
     int64_t lag_max = strict ? 0 : wm_config_int(y->t->cfg, "repl.verify_lag_blocks");
     for (int i = 0; i < y->s.ndisks; i++) {
-        const struct rp_disk *d = &y->s.disks[i];
+        struct rp_disk *d = &y->s.disks[i];
         char text[PROTO_TEXT_MAX] = "";
         uint64_t n = 0;
         int rc = rp_verify_disk(y, c, d, &n, text, sizeof(text));
