@@ -1,7 +1,8 @@
 /* wavemill-receiver — the replication target.
  *   wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR
  *                           [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]
- *                           [--log-level L] */
+ *                           [--log-level L]
+ *   wavemill-receiver export-ebs ...   (ebs_cli.c) */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ebs_cli.h"
 #include "log.h"
 #include "receiver.h"
 #include "tls.h"
@@ -26,12 +28,15 @@ static int usage(void)
     fprintf(
         stderr,
         "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
-        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS] [--log-level L]\n");
+        "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS] [--log-level L]\n"
+        "       wavemill-receiver export-ebs --root DIR --volume NAME ... (--help)\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "export-ebs") == 0)
+        return ebs_cli_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "serve") != 0)
         return usage();
     static const struct option opts[] = {
