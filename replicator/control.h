@@ -21,6 +21,9 @@ struct control_opts {
     struct wm_tls_ctx *client_tls; /* data connections to receivers */
     const char *state_dir;
     int progress_ms;
+    const char *root; /* set: a receiver's control port (volumes under root):
+                         only EBS exports (ebs_control.h); NULL: the agent's
+                         (sync, verify) */
 };
 
 /* Accept loop until *stop; returns 0 or -errno. */

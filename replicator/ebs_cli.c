@@ -43,14 +43,16 @@ static int usage(void)
     return 2;
 }
 
-static void on_progress(const struct ebs_upload_stats *s, void *ud)
+static void on_progress(const struct ebs_export_progress *p, void *ud)
 {
     const struct cli *c = ud;
+    const struct ebs_upload_stats *s = &p->up;
     double rate = s->seconds > 0 ? (double)s->bytes / s->seconds : 0;
     if (c->json)
-        printf("{\"event\":\"progress\",\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64
+        printf("{\"event\":\"progress\",\"generation\":%" PRIu64 ",\"planned\":%" PRIu64
+               ",\"resumed\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64
                ",\"retries\":%" PRIu64 ",\"rate_bps\":%.0f}\n",
-               s->blocks, s->bytes, s->retries, rate);
+               p->gen, p->planned, p->resumed, s->blocks, s->bytes, s->retries, rate);
     else
         fprintf(stderr, "\r%" PRIu64 " blocks, %.1f MiB, %.1f MiB/s ", s->blocks,
                 (double)s->bytes / 1048576.0, rate / 1048576.0);

@@ -39,7 +39,7 @@ struct job {
     int img_fd, sums_fd;
     uint32_t bs, per; /* receiver block size, receiver blocks per EBS block */
     uint64_t size, nchunks, cursor, since_sync;
-    uint8_t *zero;
+    struct ebs_export_progress prog;
 };
 
 static void path_of(const struct job *j, const char *suffix, char *out, size_t outlen)
@@ -540,6 +540,22 @@ static uint64_t count_done(const struct job *j)
     return n;
 }
 
+static uint64_t count_planned(const struct job *j)
+{
+    uint64_t n = 0;
+    for (uint64_t c = 0; c < j->nchunks; c++)
+        n += chunk_changed(j, c);
+    return n;
+}
+
+static void on_upload(const struct ebs_upload_stats *s, void *ud)
+{
+    struct job *j = ud;
+    j->prog.up = *s;
+    if (j->o->progress)
+        j->o->progress(&j->prog, j->o->ud);
+}
+
 static int run(struct job *j, struct ebs_api *a, struct ebs_export_result *res, char *err,
                size_t errlen)
 {
@@ -559,10 +575,12 @@ static int run(struct job *j, struct ebs_api *a, struct ebs_export_result *res, 
         return rc;
     fill_result(j, res);
     res->resumed_blocks = resume ? count_done(j) : 0;
+    j->prog = (struct ebs_export_progress){
+        .gen = j->es.cur_gen, .planned = count_planned(j), .resumed = res->resumed_blocks};
     struct ebs_upload_src src = {src_next, src_read, src_done, j};
     int inflight = j->o->inflight > 0 ? j->o->inflight : EBS_EXPORT_DEFAULT_INFLIGHT;
-    rc = ebs_upload_run(a, j->es.cur_snap, inflight, &src, j->o->progress, j->o->ud,
-                        j->o->progress_ms, &res->up, err, errlen);
+    rc = ebs_upload_run(a, j->es.cur_snap, inflight, &src, on_upload, j, j->o->progress_ms,
+                        &res->up, err, errlen);
     if (fdatasync(j->sums_fd) < 0 && rc == 0)
         rc = -errno, snprintf(err, errlen, "%s.ebs.sums: %s", j->base, strerror(errno));
     if (rc == 0)

@@ -43,6 +43,14 @@
 
 #define EBS_EXPORT_DEFAULT_INFLIGHT 16
 
+/* Progress of a run: blocks this snapshot needs, those accepted by an
+ * earlier run, and this run's puts. */
+struct ebs_export_progress {
+    uint64_t gen, planned, resumed;
+    struct ebs_upload_stats up;
+};
+typedef void (*ebs_export_progress_fn)(const struct ebs_export_progress *p, void *ud);
+
 struct ebs_export_opts {
     const char *root, *volume;
     uint64_t generation; /* 0 = the committed one; else must be the committed one */
@@ -50,10 +58,10 @@ struct ebs_export_opts {
     const char *description;
     const char *tag_keys[EBS_MAX_TAGS - 2], *tag_values[EBS_MAX_TAGS - 2];
     size_t ntags;
-    int snapshot_timeout_min; /* StartSnapshot Timeout; 0 = 1440 */
-    int wait_s;               /* longest wait for "completed"; 0 = 3600 */
-    int force_root;           /* ignore the base: a new chain */
-    ebs_upload_progress_fn progress;
+    int snapshot_timeout_min;        /* StartSnapshot Timeout; 0 = 1440 */
+    int wait_s;                      /* longest wait for "completed"; 0 = 3600 */
+    int force_root;                  /* ignore the base: a new chain */
+    ebs_export_progress_fn progress; /* may be NULL */
     void *ud;
     int progress_ms;
 };

@@ -1,16 +1,18 @@
 /* wavemill-receiver — the replication target.
  *   wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR
  *                           [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]
- *                           [--log-level L]
+ *                           [--log-level L] [--control HOST:PORT]
  *   wavemill-receiver export-ebs ...   (ebs_cli.c) */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "ebs_cli.h"
 #include "log.h"
 #include "receiver.h"
@@ -23,12 +25,41 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+/* The control port (EBS exports on a worker's request, ebs_control.h): its
+ * own accept thread, the same certificate (workers must present role
+ * "worker"). */
+static struct control_opts control_o;
+static int control_fd = -1;
+
+static void *control_thread(void *arg)
+{
+    (void)arg;
+    int rc = control_serve(&control_o, control_fd, &stop_flag);
+    if (rc < 0)
+        wm_warn("repl.control_stopped", "rc=%d", rc);
+    return NULL;
+}
+
+static int receiver_control_start(const char *addr, const struct receiver_opts *o, char *err,
+                                  size_t errlen)
+{
+    control_o = (struct control_opts){.server_tls = o->tls, .root = o->root, .progress_ms = 1000};
+    control_fd = wm_tcp_listen(addr, 16, err, errlen);
+    pthread_t t;
+    if (control_fd < 0 || pthread_create(&t, NULL, control_thread, NULL) != 0)
+        return -1;
+    pthread_detach(t);
+    wm_info("repl.control_listening", "listen=%s", addr);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(
         stderr,
         "usage: wavemill-receiver serve --listen HOST:PORT --root DIR --tls-dir DIR\n"
         "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS] [--log-level L]\n"
+        "         [--control HOST:PORT]\n"
         "       wavemill-receiver export-ebs --root DIR --volume NAME ... (--help)\n");
     return 2;
 }
@@ -39,13 +70,17 @@ int main(int argc, char **argv)
         return ebs_cli_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "serve") != 0)
         return usage();
-    static const struct option opts[] = {
-        {"listen", 1, 0, 'l'},           {"root", 1, 0, 'r'},
-        {"tls-dir", 1, 0, 't'},          {"io-timeout", 1, 0, 'i'},
-        {"checkpoint-bytes", 1, 0, 'c'}, {"checkpoint-ms", 1, 0, 'm'},
-        {"log-level", 1, 0, 'L'},        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"listen", 1, 0, 'l'},
+                                         {"root", 1, 0, 'r'},
+                                         {"tls-dir", 1, 0, 't'},
+                                         {"io-timeout", 1, 0, 'i'},
+                                         {"checkpoint-bytes", 1, 0, 'c'},
+                                         {"checkpoint-ms", 1, 0, 'm'},
+                                         {"log-level", 1, 0, 'L'},
+                                         {"control", 1, 0, 'C'},
+                                         {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
-    const char *listen_on = NULL, *tls_dir = NULL;
+    const char *listen_on = NULL, *tls_dir = NULL, *control_on = NULL;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -68,6 +103,9 @@ int main(int argc, char **argv)
             break;
         case 'm':
             o.ckpt_ms = atoi(optarg);
+            break;
+        case 'C':
+            control_on = optarg;
             break;
         case 'L':
             if (wm_log_parse_level(optarg, &lv) < 0)
@@ -94,6 +132,10 @@ int main(int argc, char **argv)
         return 1;
     }
     wm_info("repl.listening", "listen=%s root=%s", listen_on, o.root);
+    if (control_on && receiver_control_start(control_on, &o, err, sizeof(err)) < 0) {
+        fprintf(stderr, "wavemill-receiver: %s\n", err);
+        return 1;
+    }
     int rc = receiver_serve(r, lfd, &stop_flag);
     close(lfd);
     wm_info("repl.stopped", "rc=%d", rc);
