@@ -230,3 +230,31 @@ grep -q '^PUT /latest/api/token token-ok' "$T/imds.log" &&
     fail "the role's session token was not sent"
 reassemble_check "session tokens" "$S1" "$S2" "$S3" "$S4" "$S5" "$S6" "$S7"
 pass "session token sent on every request; IMDSv2 role credentials used when no key is set"
+
+# --- a sync committing during an export: it never uploads a mix of generations ---
+cp "$SRC" "$T/gen_a.img"
+scatter 300 23
+agent_sync vol1 "$SRC" || fail "sync before the race"
+cp "$SRC" "$T/gen_b.img"
+proxy_reset "fail=0&delay=80"
+export_ebs vol1 --inflight 1 &
+EPID=$!
+for _ in $(seq 300); do [ "$(put_count)" -ge 3 ] && break; sleep 0.05; done
+scatter 300 29
+agent_sync vol1 "$SRC" || fail "sync during the export"
+if wait "$EPID"; then # every block it read still was generation 8's: the snapshot is generation 8
+    cp "$SRC" "$T/gen_c.img"; cp "$T/gen_b.img" "$SRC"
+    reassemble_check "export raced by a commit" "$S1" "$S2" "$S3" "$S4" "$S5" "$S6" "$S7" "$(done_field snapshot)"
+    cp "$T/gen_c.img" "$SRC"
+    CHAIN8=$(done_field snapshot)
+    raced="completed with generation 8's data"
+else
+    grep -q "no longer holds generation 8" "$T/export.log" || fail "raced export: $(tail -2 "$T/export.log")"
+    CHAIN8=
+    raced="refused: the image no longer held generation 8"
+fi
+proxy_reset "fail=0"
+export_ebs vol1 || fail "export after the race: $(tail -3 "$T/export.log")"
+[ "$(done_field generation)" = 9 ] || fail "export after the race is generation $(done_field generation)"
+reassemble_check "after the race" "$S1" "$S2" "$S3" "$S4" "$S5" "$S6" "$S7" $CHAIN8 "$(done_field snapshot)"
+pass "an export raced by a commit is $raced; the next export is generation 9 and reads back identical"
