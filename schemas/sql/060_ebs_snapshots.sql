@@ -9,11 +9,12 @@
 CREATE TABLE ebs_snapshots (
     disk_id             bigint NOT NULL REFERENCES disks(id) ON DELETE CASCADE,
     generation          bigint NOT NULL CHECK (generation > 0),
-    snapshot_id         text NOT NULL CHECK (snapshot_id LIKE 'snap-%'),
+    snapshot_id         text NOT NULL DEFAULT ''             -- '' while the export starts
+                        CHECK (snapshot_id = '' OR snapshot_id LIKE 'snap-%'),
     parent_snapshot_id  text NOT NULL DEFAULT '',          -- '' = root of a chain
     parent_generation   bigint NOT NULL DEFAULT 0,
-    state               text NOT NULL DEFAULT 'pending'
-                        CHECK (state IN ('pending', 'completed', 'error', 'deleted')),
+    state               text NOT NULL DEFAULT 'uploading'
+                        CHECK (state IN ('uploading', 'completed', 'error', 'deleted')),
     volume_size_bytes   bigint NOT NULL DEFAULT 0 CHECK (volume_size_bytes >= 0),
     changed_blocks      bigint NOT NULL DEFAULT 0,          -- ChangedBlocksCount (512 KiB blocks)
     blocks_uploaded     bigint NOT NULL DEFAULT 0,          -- put by the run that completed it
@@ -21,9 +22,9 @@ CREATE TABLE ebs_snapshots (
     rate_bytes_per_s    bigint NOT NULL DEFAULT 0,
     created_at          timestamptz NOT NULL DEFAULT now(),
     completed_at        timestamptz,
-    PRIMARY KEY (disk_id, generation),
-    UNIQUE (snapshot_id)
+    PRIMARY KEY (disk_id, generation)
 );
+CREATE UNIQUE INDEX ebs_snapshots_id ON ebs_snapshots (snapshot_id) WHERE snapshot_id <> '';
 CREATE INDEX ebs_snapshots_latest ON ebs_snapshots (disk_id, generation DESC)
     WHERE state = 'completed';
 
