@@ -19,7 +19,9 @@ Control (from the test, not forwarded):
         every forwarded request MS milliseconds first (a slow AWS)
 Every request is also appended to LOG.req as "fault|forward METHOD PATH
 STATUS TOKEN" once it was answered (TOKEN: the X-Amz-Security-Token header
-or "-"), so a test can tell which requests succeeded and how they were signed.
+or "-"), so a test can tell which requests succeeded and how they were signed;
+form-encoded request bodies (the EC2 query API) go to LOG.body, one line
+each, so a test can check what was asked (e.g. RegisterImage's mappings).
 Listens on 127.0.0.1 only, on a free port written to the port file; exits
 by itself after --max-seconds.
 """
@@ -81,6 +83,7 @@ def make_handler(state):
                 state.delay = int(q.get("delay", ["0"])[0]) / 1000.0
                 open(state.log, "w").close()
                 open(state.log + ".req", "w").close()
+                open(state.log + ".body", "w").close()
             self._reply(200, b"ok\n", "text/plain")
 
         def _handle(self):
@@ -89,6 +92,9 @@ def make_handler(state):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
             what = f"{self.command} {self.path}"
+            if body and "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+                with state.lock, open(state.log + ".body", "a") as f:
+                    f.write(body.decode("utf-8", "replace").replace("\n", " ") + "\n")
             with state.lock:
                 faulted = state.fail > 0 and state.match in what
                 if faulted:
@@ -136,6 +142,7 @@ def main():
     args = ap.parse_args()
     open(args.log, "w").close()
     open(args.log + ".req", "w").close()
+    open(args.log + ".body", "w").close()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(State(args)))
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
