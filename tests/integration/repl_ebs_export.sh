@@ -42,7 +42,10 @@ PROXY_PID=$!
 wait_port_file "$T/proxy.port"
 PROXY_URL=http://127.0.0.1:$(cat "$T/proxy.port")
 REQ=$T/proxy.log.req
-proxy_reset() { curl -sf "$PROXY_URL/__wm_fault/reset?$1" >/dev/null || fail "proxy reset"; }
+proxy_reset() {
+    "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5).read()' \
+        "$PROXY_URL/__wm_fault/reset?$1" || fail "proxy reset"
+}
 
 export AWS_ACCESS_KEY_ID=AKIDWAVEMILLTEST AWS_SECRET_ACCESS_KEY=wavemill-test-secret
 unset AWS_SESSION_TOKEN
