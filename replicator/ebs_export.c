@@ -404,8 +404,13 @@ static int begin_new(struct job *j, struct ebs_api *a, char *err, size_t errlen)
     bool chain = !j->o->force_root && j->es.base_snap[0] && j->size >= j->es.base_size;
     char prev[3100];
     path_of(j, ".ebs.base.map", prev, sizeof(prev));
-    if (chain && access(prev, R_OK) != 0)
-        chain = false;
+    if (chain) { /* a lost base map or another block size: a new chain */
+        char e2[256];
+        struct blockmap *m = blockmap_open(prev, 0, 0, 0, e2, sizeof(e2));
+        chain = m && blockmap_bs(m) == j->bs;
+        if (m)
+            blockmap_free(m);
+    }
     j->es.cur_gen = j->vs.committed_gen;
     j->es.cur_size = j->size;
     j->es.cur_parent_gen = chain ? j->es.base_gen : 0;

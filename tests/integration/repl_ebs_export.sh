@@ -261,3 +261,12 @@ export_ebs vol1 || fail "export after the race: $(tail -3 "$T/export.log")"
 [ "$(done_field generation)" = 9 ] || fail "export after the race is generation $(done_field generation)"
 reassemble_check "after the race" "$S1" "$S2" "$S3" "$S4" "$S5" "$S6" "$S7" $CHAIN8 "$(done_field snapshot)"
 pass "an export raced by a commit is $raced; the next export is generation 9 and reads back identical"
+
+# --- another block size (a full re-sync with 8 KiB blocks): a new chain ---
+agent_sync vol1 "$SRC" --full --block-size 8192 || fail "re-sync with 8 KiB blocks"
+proxy_reset "fail=0"
+export_ebs vol1 || fail "export after the block size changed: $(tail -3 "$T/export.log")"
+[ "$(done_field parent)" = "" ] && [ "$(done_field blocks_put)" = "$($CHAIN nonzero "$SRC")" ] ||
+    fail "block size change: parent '$(done_field parent)', $(done_field blocks_put) blocks put"
+reassemble_check "new chain" "$(done_field snapshot)"
+pass "a changed block size starts a new chain (root snapshot of the non-zero blocks)"
