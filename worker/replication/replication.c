@@ -705,9 +705,10 @@ static int rp_export_ebs(struct rp_sync *y)
 {
     char control[256];
     struct replication_ebs_disk e[RP_MAX_DISKS];
-    int rc = replication_ebs_control(y->t, y->db, control, sizeof(control)), n = 0;
-    if (rc < 0 || !*control)
-        return rc;
+    int n = 0;
+    replication_ebs_control(y->t, control, sizeof(control));
+    if (!*control)
+        return 0;
     for (int i = 0; i < y->s.ndisks; i++)
         for (int k = 0; k < y->ndone; k++)
             if (strcmp(y->done[k].id, y->s.disks[i].id) == 0)

@@ -49,20 +49,10 @@ static const char *cfg_str(const struct task_ctx *t, const char *key)
     return v ? v : "";
 }
 
-int replication_ebs_control(struct task_ctx *t, struct wm_pg *db, char *out, size_t outlen)
+void replication_ebs_control(struct task_ctx *t, char *out, size_t outlen)
 {
-    char sid[24], err[256];
-    snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
-    const char *p[] = {sid};
-    PGresult *r = wm_pg_query(
-        db, "SELECT coalesce(settings->>'receiver_control', '') FROM servers WHERE id = $1", 1, p,
-        err, sizeof(err));
-    if (!r)
-        return task_fail(t, "ebs export: reading server %s: %s", sid, err);
-    const char *v = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
-    snprintf(out, outlen, "%s", *v ? v : cfg_str(t, "ebs.receiver_control"));
-    PQclear(r);
-    return 0;
+    const char *v = task_setting(t, "receiver_control");
+    snprintf(out, outlen, "%s", v ? v : cfg_str(t, "ebs.receiver_control"));
 }
 
 /* The export options the receiver reads (ebs_control.h). */

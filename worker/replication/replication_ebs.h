@@ -31,8 +31,8 @@ struct replication_ebs_disk {
 };
 
 /* The receiver's control address for the task's server into out ("" =
- * export disabled).  0 or negative errno after task_fail. */
-int replication_ebs_control(struct task_ctx *t, struct wm_pg *db, char *out, size_t outlen);
+ * export disabled): servers.settings receiver_control, else the config. */
+void replication_ebs_control(struct task_ctx *t, char *out, size_t outlen);
 
 /* Exports every disk (in order) through control.  0, -ECANCELED, or
  * negative errno after task_fail. */

@@ -1,9 +1,9 @@
 /* aws — signed, retried requests to AWS APIs; see aws.h. */
 #include "provider/aws/aws.h"
 
+#include "provider/aws/aws_xml.h"
 #include "awscred.h"
 #include "config.h"
-#include "provider/aws/aws_xml.h"
 #include "sigv4.h"
 
 #include <ctype.h>

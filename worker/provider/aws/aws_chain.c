@@ -36,13 +36,10 @@ int aws_chain_declare(struct wm_config *cfg, char *err, size_t errlen)
                              errlen);
 }
 
+/* The task's one connection (task_db); never freed here. */
 static struct wm_pg *db_open(struct task_ctx *t)
 {
-    char err[256];
-    struct wm_pg *db = wm_pg_new_conninfo(t->conninfo, err, sizeof(err));
-    if (!db)
-        task_fail(t, "aws: database: %s", err);
-    return db;
+    return task_db(t);
 }
 
 /* The snapshot of each disk: the newest completed (test) or the one of the
@@ -92,12 +89,6 @@ static int load_snapshots(struct task_ctx *t, struct wm_pg *db, enum launch_kind
     return rc;
 }
 
-static void setting(PGresult *r, int col, const char *dflt, char *out, size_t outlen)
-{
-    const char *v = PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col);
-    snprintf(out, outlen, "%s", *v ? v : dflt);
-}
-
 /* Device names: the server's list, else /dev/xvda, /dev/xvdb, … */
 static int devices(struct task_ctx *t, const char *json, struct aws_chain_image *ci)
 {
@@ -119,30 +110,26 @@ static int devices(struct task_ctx *t, const char *json, struct aws_chain_image 
     return 0;
 }
 
-static int load_settings(struct task_ctx *t, struct wm_pg *db, struct aws_chain_image *ci)
+/* servers.settings key, else dflt, into out. */
+static void setting(struct task_ctx *t, const char *key, const char *dflt, char *out,
+                    size_t outlen)
 {
-    char sid[24], err[256], ena[16];
-    snprintf(sid, sizeof(sid), "%lld", (long long)t->msg.server_id);
-    const char *p[] = {sid};
-    PGresult *r = wm_pg_query(db,
-                              "SELECT coalesce(settings->'device_names', 'null'),"
-                              " settings->>'volume_type', settings->>'ena', settings->>'boot_mode',"
-                              " settings->>'architecture' FROM servers WHERE id = $1",
-                              1, p, err, sizeof(err));
-    if (!r || PQntuples(r) != 1) {
-        if (r)
-            PQclear(r);
-        return task_fail(t, "aws: settings of server %s: %s", t->msg.server, r ? "none" : err);
-    }
-    const char *vt = wm_config_str(t->cfg, "aws.volume_type"),
-               *bm = wm_config_str(t->cfg, "aws.boot_mode");
-    setting(r, 1, vt ? vt : "gp3", ci->volume_type, sizeof(ci->volume_type));
-    setting(r, 2, wm_config_bool(t->cfg, "aws.ena") ? "true" : "false", ena, sizeof(ena));
-    setting(r, 3, bm ? bm : "", ci->boot_mode, sizeof(ci->boot_mode));
-    setting(r, 4, "x86_64", ci->architecture, sizeof(ci->architecture));
+    const char *v = task_setting(t, key);
+    snprintf(out, outlen, "%s", v ? v : dflt ? dflt : "");
+}
+
+static int load_settings(struct task_ctx *t, struct aws_chain_image *ci)
+{
+    char ena[16];
+    setting(t, "volume_type", wm_config_str(t->cfg, "aws.volume_type"), ci->volume_type,
+            sizeof(ci->volume_type));
+    setting(t, "ena", wm_config_bool(t->cfg, "aws.ena") ? "true" : "false", ena, sizeof(ena));
+    setting(t, "boot_mode", wm_config_str(t->cfg, "aws.boot_mode"), ci->boot_mode,
+            sizeof(ci->boot_mode));
+    setting(t, "architecture", "x86_64", ci->architecture, sizeof(ci->architecture));
     ci->ena = strcmp(ena, "false") != 0;
-    int rc = devices(t, PQgetvalue(r, 0, 0), ci);
-    PQclear(r);
+    const char *names = task_setting(t, "device_names");
+    int rc = devices(t, names ? names : "null", ci);
     if (rc == 0 && ci->boot_mode[0] && strcmp(ci->boot_mode, "uefi") &&
         strcmp(ci->boot_mode, "legacy-bios") && strcmp(ci->boot_mode, "uefi-preferred"))
         rc = task_fail(t, "aws: boot_mode must be uefi, legacy-bios or uefi-preferred, not %s",
@@ -158,8 +145,7 @@ int aws_chain_image_for(struct task_ctx *t, enum launch_kind kind, struct aws_ch
         return -EIO;
     int rc = load_snapshots(t, db, kind, ci);
     if (rc == 0)
-        rc = load_settings(t, db, ci);
-    wm_pg_free(db);
+        rc = load_settings(t, ci);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < ci->n; i++)
@@ -191,7 +177,6 @@ int aws_chain_image_saved(struct task_ctx *t, enum launch_kind kind, const char 
                         4, p, NULL, err, sizeof(err));
         if (rc < 0)
             rc = task_fail(t, "aws: recording image %s: %s", image_id, err);
-        wm_pg_free(db);
     }
     wm_pgarr_free(&pa);
     return rc;
@@ -253,6 +238,5 @@ int aws_chain_cleanup(struct task_ctx *t, struct aws_client *c)
     int rc = each_row(t, db, c, SQL_TEST_IMAGES, 1, p1, true);
     if (rc == 0)
         rc = each_row(t, db, c, SQL_UNNEEDED, 2, p2, false);
-    wm_pg_free(db);
     return rc;
 }

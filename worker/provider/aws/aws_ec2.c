@@ -1,10 +1,10 @@
 /* aws_ec2 — EC2 query API calls of the aws provider; see aws_ec2.h. */
 #include "provider/aws/aws_ec2.h"
 
-#include "clock.h"
-#include "log.h"
 #include "provider/aws/aws.h"
 #include "provider/aws/aws_xml.h"
+#include "clock.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdbool.h>

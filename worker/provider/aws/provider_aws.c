@@ -7,18 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "driver_instance.h"
-#include "log.h"
 #include "provider/aws/aws.h"
 #include "provider/aws/aws_chain.h"
 #include "provider/aws/aws_ec2.h"
 #include "provider/aws/aws_r53.h"
+#include "config.h"
+#include "driver_instance.h"
+#include "transport/transport_driver.h"
+#include "log.h"
 #include "provider/provider_exec.h"
 #include "secrets.h" /* WM_SECRETS_MAX_NAME */
 #include "task.h"
-#include "transport/transport_driver.h"
-
 
 static const struct wm_config_key aws_provider_keys[] = {
     {"aws.hosted_zone_id", WM_CFG_STRING, NULL, 0, 0, false,
