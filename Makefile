@@ -113,6 +113,7 @@ bench: all tests
 	tests/bench/replicate
 	tests/bench/fanin
 	tests/bench/orchestrate
+	tests/bench/ebs_export
 
 # libFuzzer targets (clang), a bounded time each: FUZZ_SECONDS=30 by default
 fuzz:

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ebs_control.h"
 #include "frame.h"
 #include "guard.h"
 #include "log.h"
@@ -61,6 +62,10 @@ static void job_progress(const struct proto_progress *p, int final, void *ud)
 
 static void job_execute(struct control_job *j, struct proto_ctl_result *res)
 {
+    if (j->req.op == PROTO_CTL_EBS_EXPORT) {
+        ebs_control_execute(&j->req, j->o->root, job_progress, j, j->o->progress_ms, res);
+        return;
+    }
     struct sync_opts so;
     sync_opts_defaults(&so);
     so.disk = j->req.disk;
@@ -252,6 +257,9 @@ static void ctl_serve_conn(struct ctl_conn *c, struct xport *x)
     else if (n < 0 || type != FRAME_CTL_REQ || proto_ctl_req_decode(buf, (size_t)n, &req) < 0 ||
              !proto_volume_valid(req.volume) || !req.disk[0] || !req.to[0])
         ctl_refuse(x, "invalid control request");
+    else if ((req.op == PROTO_CTL_EBS_EXPORT) != (c->o->root != NULL))
+        ctl_refuse(x, c->o->root ? "a receiver only runs EBS exports"
+                                 : "EBS exports run on the receiver");
     else {
         int attached;
         struct control_job *j = job_attach(c->o, &req, &attached);

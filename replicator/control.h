@@ -27,6 +27,9 @@ struct control_opts {
     int max_startups; /* default 16 */
     int max_per_peer; /* default 8 */
     int grace_ms;     /* default 15000 */
+    const char *root; /* set: a receiver's control port (volumes under root):
+                         only EBS exports (ebs_control.h); NULL: the agent's
+                         (sync, verify) */
 };
 
 /* Accept loop until *stop; running out of descriptors is logged and

@@ -295,7 +295,7 @@ int proto_ctl_req_decode(const uint8_t *p, size_t len, struct proto_ctl_req *m)
     m->bs = codec_get_u32(&r);
     m->level = (int32_t)codec_get_u32(&r);
     m->bwlimit = codec_get_u64(&r);
-    if (m->op != PROTO_CTL_SYNC && m->op != PROTO_CTL_VERIFY)
+    if (m->op != PROTO_CTL_SYNC && m->op != PROTO_CTL_VERIFY && m->op != PROTO_CTL_EBS_EXPORT)
         return -EBADMSG;
     return DEC_END(r);
 }

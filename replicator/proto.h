@@ -35,7 +35,7 @@ enum proto_err {
     PROTO_E_AUTH,        /* peer certificate role not allowed */
     PROTO_E_BUSY = 100,  /* not on the wire: the reply was BUSY (frame.h) */
 };
-enum proto_ctl_op { PROTO_CTL_SYNC = 1, PROTO_CTL_VERIFY = 2 };
+enum proto_ctl_op { PROTO_CTL_SYNC = 1, PROTO_CTL_VERIFY = 2, PROTO_CTL_EBS_EXPORT = 3 };
 
 struct proto_range {
     uint64_t start, end, done;

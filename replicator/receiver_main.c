@@ -8,9 +8,13 @@
  * The bounds against unauthenticated clients are described in guard.h,
  * the volume size bound in rspace.h, the capacity beyond which agents are
  * told BUSY in admit.h.  --require-bound-agents refuses agent
- * certificates that name no volumes (pki.h: one identity per source). */
+ * certificates that name no volumes (pki.h: one identity per source).
+ * --control HOST:PORT opens the receiver's control port (EBS exports,
+ * ebs_control.h).
+ *   wavemill-receiver export-ebs ...   (ebs_cli.c) */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "control.h"
+#include "ebs_cli.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "receiver.h"
@@ -30,6 +36,34 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+/* The control port (EBS exports on a worker's request, ebs_control.h): its
+ * own accept thread, the same certificate (workers must present role
+ * "worker"). */
+static struct control_opts control_o;
+static int control_fd = -1;
+
+static void *control_thread(void *arg)
+{
+    (void)arg;
+    int rc = control_serve(&control_o, control_fd, &stop_flag);
+    if (rc < 0)
+        wm_warn("repl.control_stopped", "rc=%d", rc);
+    return NULL;
+}
+
+static int receiver_control_start(const char *addr, const struct receiver_opts *o, char *err,
+                                  size_t errlen)
+{
+    control_o = (struct control_opts){.server_tls = o->tls, .root = o->root, .progress_ms = 1000};
+    control_fd = wm_tcp_listen(addr, 16, err, errlen);
+    pthread_t t;
+    if (control_fd < 0 || pthread_create(&t, NULL, control_thread, NULL) != 0)
+        return -1;
+    pthread_detach(t);
+    wm_info("repl.control_listening", "listen=%s", addr);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(
@@ -38,12 +72,16 @@ static int usage(void)
         "         [--io-timeout MS] [--checkpoint-bytes N] [--checkpoint-ms MS]\n"
         "         [--grace-ms MS] [--max-startups N] [--max-per-peer N] [--max-conns N]\n"
         "         [--max-volume-size SIZE (e.g. 4T)] [--require-bound-agents]\n"
-        "         [--max-streams N] [--max-memory BYTES] [--max-files N] [--log-level L]\n");
+        "         [--max-streams N] [--max-memory BYTES] [--max-files N] [--log-level L]\n"
+        "         [--control HOST:PORT]\n"
+        "       wavemill-receiver export-ebs --root DIR --volume NAME ... (--help)\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "export-ebs") == 0)
+        return ebs_cli_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "serve") != 0)
         return usage();
     static const struct option opts[] = {{"listen", 1, 0, 'l'},
@@ -62,9 +100,10 @@ int main(int argc, char **argv)
                                          {"max-streams", 1, 0, 'S'},
                                          {"max-memory", 1, 0, 'M'},
                                          {"max-files", 1, 0, 'F'},
+                                         {"control", 1, 0, 'C'},
                                          {0, 0, 0, 0}};
     struct receiver_opts o = {.io_timeout_ms = 60000};
-    const char *listen_on = NULL, *tls_dir = NULL;
+    const char *listen_on = NULL, *tls_dir = NULL, *control_on = NULL;
     int c;
     optind = 2;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -118,6 +157,9 @@ int main(int argc, char **argv)
         case 'F':
             o.capacity.files = atoi(optarg);
             break;
+        case 'C':
+            control_on = optarg;
+            break;
         case 'L':
             if (wm_log_parse_level(optarg, &lv) < 0)
                 return usage();
@@ -150,6 +192,10 @@ int main(int argc, char **argv)
     receiver_load(r, &ld);
     wm_info("repl.listening", "listen=%s root=%s max_streams=%d max_files=%d", listen_on, o.root,
             ld.streams_cap, ld.files_cap);
+    if (control_on && receiver_control_start(control_on, &o, err, sizeof(err)) < 0) {
+        fprintf(stderr, "wavemill-receiver: %s\n", err);
+        return 1;
+    }
     int rc = receiver_serve(r, lfd, &stop_flag);
     close(lfd);
     receiver_load(r, &ld);

@@ -67,8 +67,11 @@ int repl_client_call(struct repl_client *c, const char *agent_hostport,
         xport_dial(agent_hostport, c->tls, io_timeout_ms ? io_timeout_ms : 120000, err, errlen);
     if (!x)
         return -ECONNREFUSED;
-    if (c->tls && strcmp(x->peer_role, "agent") != 0) {
-        snprintf(err, errlen, "peer %s is not an agent (role '%s')", x->peer_name, x->peer_role);
+    /* an EBS export runs on the receiver (its control port), the rest on the agent */
+    const char *role = req->op == REPL_CLIENT_EBS_EXPORT ? "receiver" : "agent";
+    if (c->tls && strcmp(x->peer_role, role) != 0) {
+        snprintf(err, errlen, "peer %s is not %s %s (role '%s')", x->peer_name,
+                 role[0] == 'a' ? "an" : "a", role, x->peer_role);
         xport_free(x);
         return -EPERM;
     }

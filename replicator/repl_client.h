@@ -17,7 +17,12 @@
 
 struct repl_client;
 
-enum repl_client_op { REPL_CLIENT_SYNC = PROTO_CTL_SYNC, REPL_CLIENT_VERIFY = PROTO_CTL_VERIFY };
+enum repl_client_op {
+    REPL_CLIENT_SYNC = PROTO_CTL_SYNC,
+    REPL_CLIENT_VERIFY = PROTO_CTL_VERIFY,
+    REPL_CLIENT_EBS_EXPORT = PROTO_CTL_EBS_EXPORT /* to a receiver's control port;
+                                                     see ebs_control.h */
+};
 
 struct repl_client_req {
     enum repl_client_op op;

@@ -25,12 +25,12 @@
 
 #include "../support/orch_fixture.h"
 #include "../support/orch_moto.h"
+#include "config.h"
+#include "log.h"
 #include "provider/aws/aws.h"
 #include "provider/aws/aws_ec2.h"
 #include "provider/aws/aws_r53.h"
 #include "provider/aws/aws_xml.h"
-#include "config.h"
-#include "log.h"
 
 struct env {
     char repo[PATH_MAX];
@@ -461,6 +461,26 @@ static void test_client_from_config_and_from_store_value(void **state)
     ok_or_fail(aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)), "volume", err);
     aws_client_free(c);
     wm_secret_free(cred);
+    /* a store value with a session token: sent (and signed) on every request */
+    const char *with_token = "ASIASTORE:store-secret-2:FwoGZXIvYXdzSESSIONTOKEN";
+    cred = wm_secret_new(with_token, strlen(with_token));
+    ac.endpoint = E.moto.proxy_url;
+    proxy_reset(0, 503, "RequestLimitExceeded");
+    c = aws_client_with(&ac, cred, "ec2", err, sizeof(err));
+    assert_non_null(c);
+    ok_or_fail(aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)), "volume", err);
+    aws_client_free(c);
+    wm_secret_free(cred);
+    char req_log[PATH_MAX + 8], line[512] = "";
+    snprintf(req_log, sizeof(req_log), "%s.req", E.moto.proxy_log);
+    FILE *f = fopen(req_log, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    assert_non_null(strstr(line, " FwoGZXIvYXdzSESSIONTOKEN"));
+    wm_redact("t=FwoGZXIvYXdzSESSIONTOKEN", red, sizeof(red));
+    assert_string_equal(red, "t=***");
+    ac.endpoint = E.moto.moto_url;
     /* route53 is signed for us-east-1 whatever the region */
     assert_int_equal(wm_config_set(cfg, "aws.region", "eu-west-3", "test", err, sizeof(err)), 0);
     assert_int_equal(aws_config_from(cfg, "route53", &ac, NULL), 0);

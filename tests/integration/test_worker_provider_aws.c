@@ -4,12 +4,16 @@
  * moto server the test starts (tests/peers/moto_server.sh), a throttling
  * proxy in front of it (tests/peers/moto_fault_proxy.py) and a local HTTP
  * peer (tests/peers/http_peer.py):
- *   launch test twice with the same task -> one instance, recorded;
- *   cutover launch + switch_network -> live groups, DNS record UPSERTed;
- *   terminate; throttled launch succeeds after retries; a non-retryable
- *   error ends the task with AWS's message; probes pass / fail (named),
- *   report stored; the CMDB call carries the store's secret, which never
- *   reaches the log or the task error. */
+ *   launch test twice with the same task -> one instance, recorded, the
+ *   image registered from every disk's latest EBS snapshot (root first;
+ *   the RegisterImage request checked in the proxy's log, since moto's
+ *   RegisterImage ignores BlockDeviceMappings);
+ *   cutover launch from the final generation's snapshots + switch_network
+ *   -> live groups, DNS record UPSERTed; a disk without that snapshot fails
+ *   the launch by name; terminate; decommission deregisters the test
+ *   images and deletes the snapshots nothing needs; throttled launch succeeds after retries; a
+ * non-retryable error ends the task with AWS's message; probes pass / fail (named), report stored;
+ * the CMDB call carries the store's secret, which never reaches the log or the task error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,20 +41,20 @@
 #include "../support/orch_fixture.h"
 #include "../support/orch_httppeer.h"
 #include "../support/orch_moto.h"
-#include "provider/aws/aws.h"
-#include "provider/aws/aws_ec2.h"
-#include "provider/aws/aws_r53.h"
 #include "cmdb/cmdb.h"
 #include "config.h"
 #include "driver.h"
-#include "transport/transport_driver.h"
 #include "log.h"
 #include "pg.h"
+#include "provider/aws/aws.h"
+#include "provider/aws/aws_ec2.h"
+#include "provider/aws/aws_r53.h"
 #include "provider/aws/provider_aws.h"
 #include "provider/provider_exec.h"
 #include "secrets.h"
 #include "steps.h"
 #include "task.h"
+#include "transport/transport_driver.h"
 
 #define DEFAULT_CONNINFO "host=127.0.0.1 port=15432 dbname=wavemill user=wavemill"
 #define CMDB_SECRET "cmdb-tok-9f8e7d6c5b4a"
@@ -60,6 +64,7 @@ static struct {
     char repo[PATH_MAX], dir[64], conninfo[1200], dbname[64], master_key[128];
     struct orch_moto moto;
     char zone[AWS_R53_ID_LEN];
+    char snap[4][32]; /* chain: disk0 gen1, gen2, gen3; disk1 gen1 (moto snapshots) */
     long long server_id;
     struct wm_config *cfg;
     struct wm_pg *db;
@@ -179,6 +184,51 @@ static int server_setup(void)
     return 0;
 }
 
+/* The EBS chain the receiver's exports would have recorded: real moto
+ * snapshots, rows in ebs_snapshots; disk0's final generation is 2 (gen 3
+ * is the newest: what a test launch uses). */
+static int chain_setup(void)
+{
+    char err[AWS_ERR_MAX], vol[AWS_EC2_ID_LEN];
+    struct aws_config ac = {E.moto.moto_url, "us-east-1", "AKIDPROVAWS", AWS_SECRET, 10000, {0}};
+    struct aws_client *c = aws_client_new(&ac, "ec2", err, sizeof(err));
+    int rc = c ? aws_ec2_create_volume(c, "us-east-1a", 1, vol, err, sizeof(err)) : -1;
+    for (int i = 0; rc == 0 && i < 4; i++)
+        rc = aws_ec2_create_snapshot(c, vol, "chain", E.snap[i], err, sizeof(err));
+    aws_client_free(c);
+    if (rc < 0) {
+        fprintf(stderr, "chain: %s\n", err);
+        return -1;
+    }
+    const char *p[] = {E.snap[0], E.snap[1], E.snap[2], E.snap[3]};
+    sql("INSERT INTO ebs_snapshots (disk_id, generation, snapshot_id, parent_snapshot_id, state)"
+        " SELECT d.id, v.g, v.s, v.p, 'completed' FROM disks d JOIN (VALUES"
+        " ('/dev/vda', 1, $1, ''), ('/dev/vda', 2, $2, $1), ('/dev/vda', 3, $3, $2),"
+        " ('/dev/vdb', 1, $4, '')) v(path, g, s, p) ON v.path = d.source_path",
+        4, p);
+    sql("UPDATE disks SET generation = CASE source_path WHEN '/dev/vda' THEN 2 ELSE 1 END", 0,
+        NULL);
+    return 0;
+}
+
+/* The proxy's log of form bodies holds a line with every one of want. */
+static int body_logged(const char *const *want, size_t n)
+{
+    char path[PATH_MAX + 8], line[8192];
+    snprintf(path, sizeof(path), "%s.body", E.moto.proxy_log);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        size_t k = 0;
+        while (k < n && strstr(line, want[k]))
+            k++;
+        found = k == n;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -192,7 +242,8 @@ static int group_setup(void **state)
     E.logf = tmpfile();
     wm_log_set_stream(E.logf);
     wm_log_set_level(WM_LOG_DEBUG);
-    if (db_setup() < 0 || cloud_setup() < 0 || config_setup() < 0 || server_setup() < 0)
+    if (db_setup() < 0 || cloud_setup() < 0 || config_setup() < 0 || server_setup() < 0 ||
+        chain_setup() < 0)
         return -1;
     if (store_secret("aws-test", "AKIDPROVAWS:" AWS_SECRET) < 0 ||
         store_secret("cmdb-token", CMDB_SECRET) < 0)
@@ -262,6 +313,8 @@ static void describe(const char *id, struct aws_ec2_instance *inst)
 
 /* --- aws provider --- */
 
+static void proxy_reset(int fail, const char *code);
+
 static void test_launch_test_twice_with_the_same_task_makes_one_instance(void **state)
 {
     (void)state;
@@ -269,8 +322,30 @@ static void test_launch_test_twice_with_the_same_task_makes_one_instance(void **
                                   "instance_type", "t3.micro", (char *)NULL);
     ok_or_fail(provider_aws_driver.check_target(t), t, "check_target");
     char id1[128], id2[128], rec[64];
-    ok_or_fail(provider_aws_driver.launch(t, LAUNCH_TEST, id1, sizeof(id1)), t, "launch");
-    ok_or_fail(provider_aws_driver.launch(t, LAUNCH_TEST, id2, sizeof(id2)), t, "launch again");
+    set("aws.endpoint", E.moto.proxy_url);
+    proxy_reset(0, "RequestLimitExceeded");
+    int rc1 = provider_aws_driver.launch(t, LAUNCH_TEST, id1, sizeof(id1));
+    int rc2 = rc1 ? rc1 : provider_aws_driver.launch(t, LAUNCH_TEST, id2, sizeof(id2));
+    set("aws.endpoint", E.moto.moto_url);
+    ok_or_fail(rc1, t, "launch");
+    ok_or_fail(rc2, t, "launch again");
+    /* the image: disk0's newest snapshot as root, disk1's after it */
+    char m1[80], m2[80];
+    snprintf(m1, sizeof(m1), "BlockDeviceMapping.1.Ebs.SnapshotId=%s", E.snap[2]);
+    snprintf(m2, sizeof(m2), "BlockDeviceMapping.2.Ebs.SnapshotId=%s", E.snap[3]);
+    const char *want[] = {"Action=RegisterImage",
+                          "RootDeviceName=%2Fdev%2Fxvda",
+                          "BlockDeviceMapping.1.DeviceName=%2Fdev%2Fxvda",
+                          m1,
+                          "BlockDeviceMapping.1.Ebs.VolumeType=gp3",
+                          "BlockDeviceMapping.2.DeviceName=%2Fdev%2Fxvdb",
+                          m2,
+                          "EnaSupport=true"};
+    assert_true(body_logged(want, sizeof(want) / sizeof(want[0])));
+    const char *run[] = {"Action=RunInstances", "ClientToken="};
+    assert_true(body_logged(run, 2));
+    sql1(rec, sizeof(rec), "SELECT count(*) FROM ebs_images WHERE purpose = 'test'");
+    assert_string_equal(rec, "1");
     assert_string_equal(id1, id2);
     /* one live instance carries the task's client token */
     char token[PROVIDER_EXEC_TOKEN_LEN], err[AWS_ERR_MAX];
@@ -291,8 +366,9 @@ static void test_launch_test_twice_with_the_same_task_makes_one_instance(void **
     assert_string_equal(rec, id1);
     sql1(rec, sizeof(rec), "SELECT test_instance_address <> '' FROM servers");
     assert_string_equal(rec, "t");
-    sql1(rec, sizeof(rec), "SELECT count(*) FROM disks WHERE cloud_volume_id LIKE 'vol-%'");
-    assert_string_equal(rec, "2");
+    /* no stand-in volumes any more */
+    sql1(rec, sizeof(rec), "SELECT count(*) FROM disks WHERE cloud_volume_id <> ''");
+    assert_string_equal(rec, "0");
     ok_or_fail(provider_aws_driver.check_instance(t, LAUNCH_TEST), t, "check_instance");
     task_ctx_free(t);
 }
@@ -306,6 +382,10 @@ static void test_cutover_launch_swaps_groups_and_upserts_dns_then_terminate(void
                                   "security_group_ids", live, (char *)NULL);
     char id[128], err[AWS_ERR_MAX];
     ok_or_fail(provider_aws_driver.launch(t, LAUNCH_CUTOVER, id, sizeof(id)), t, "launch");
+    char snaps[160], want_snaps[160];
+    sql1(snaps, sizeof(snaps), "SELECT snapshot_ids FROM ebs_images WHERE purpose = 'cutover'");
+    snprintf(want_snaps, sizeof(want_snaps), "{%s,%s}", E.snap[1], E.snap[3]);
+    assert_string_equal(snaps, want_snaps); /* disk0's final generation 2, not its newest 3 */
     struct aws_ec2_instance before, after;
     describe(id, &before);
     assert_string_equal(aws_ec2_tag(&before, "purpose"), "cutover");
@@ -473,6 +553,54 @@ static void test_non_retryable_error_ends_the_task_with_aws_message(void **state
     task_ctx_free(t);
 }
 
+static void test_cutover_without_the_final_snapshot_names_the_disk(void **state)
+{
+    (void)state;
+    sql("UPDATE disks SET generation = 5 WHERE source_path = '/dev/vdb'", 0, NULL);
+    struct task_ctx *t = task_new(105, "launch_cutover", (char *)NULL);
+    char id[128];
+    int rc = provider_aws_driver.launch(t, LAUNCH_CUTOVER, id, sizeof(id));
+    sql("UPDATE disks SET generation = 1 WHERE source_path = '/dev/vdb'", 0, NULL);
+    assert_true(rc < 0);
+    assert_non_null(strstr(t->error, "no completed EBS snapshot of its final generation 5"));
+    task_ctx_free(t);
+}
+
+static int snapshot_exists(const char *id)
+{
+    char q[256], err[AWS_ERR_MAX];
+    snprintf(q, sizeof(q), "Action=DescribeSnapshots&Version=2016-11-15&SnapshotId.1=%s", id);
+    struct wm_http_response r;
+    struct aws_client *c = ec2();
+    int rc = aws_client_call(c, "POST", "/", NULL, "application/x-www-form-urlencoded", q,
+                             strlen(q), &r, err, sizeof(err));
+    aws_client_free(c);
+    if (rc == 0)
+        wm_http_response_free(&r);
+    return rc == 0;
+}
+
+static void test_decommission_deregisters_test_images_and_deletes_unneeded_snapshots(void **state)
+{
+    (void)state;
+    char v[256];
+    struct task_ctx *t = task_new(106, "decommission", (char *)NULL);
+    ok_or_fail(provider_aws_driver.terminate(t, LAUNCH_TEST), t, "decommission");
+    ok_or_fail(provider_aws_driver.terminate(t, LAUNCH_TEST), t, "decommission again");
+    task_ctx_free(t);
+    sql1(v, sizeof(v),
+         "SELECT string_agg(purpose || ':' || state, ',' ORDER BY purpose, state) FROM ebs_images");
+    assert_string_equal(v, "cutover:available,test:deregistered,test:deregistered");
+    /* retention 1: each disk's newest; the cutover image keeps disk0 gen 2 */
+    sql1(v, sizeof(v),
+         "SELECT string_agg(generation || ':' || state, ',' ORDER BY disk_id, generation)"
+         " FROM ebs_snapshots");
+    assert_string_equal(v, "1:deleted,2:completed,3:completed,1:completed");
+    assert_false(snapshot_exists(E.snap[0]));
+    assert_true(snapshot_exists(E.snap[1]));
+    assert_true(snapshot_exists(E.snap[2]));
+}
+
 /* --- validate --- */
 
 static int ok_check(struct task_ctx *t, enum launch_kind kind)
@@ -600,6 +728,8 @@ int main(void)
         cmocka_unit_test(test_rollback_after_dns_change_restores_dns_and_groups),
         cmocka_unit_test(test_throttled_launch_succeeds_after_retries),
         cmocka_unit_test(test_non_retryable_error_ends_the_task_with_aws_message),
+        cmocka_unit_test(test_cutover_without_the_final_snapshot_names_the_disk),
+        cmocka_unit_test(test_decommission_deregisters_test_images_and_deletes_unneeded_snapshots),
         cmocka_unit_test(test_validate_probes_pass_and_fail_named_report_stored),
         cmocka_unit_test(test_cmdb_call_carries_the_store_secret_never_logged),
         cmocka_unit_test(test_secrets_never_reach_the_log),

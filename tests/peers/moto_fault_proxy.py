@@ -13,7 +13,15 @@ between attempts.
                         [--max-seconds 300]
 
 Control (from the test, not forwarded):
-    GET /__wm_fault/reset?fail=N&status=S&code=C   new fault count, log cleared
+    GET /__wm_fault/reset?fail=N&status=S&code=C[&match=M][&delay=MS]
+        new fault count, logs cleared; with match only requests whose
+        "METHOD PATH" contains M are faulted (and counted); delay holds
+        every forwarded request MS milliseconds first (a slow AWS)
+Every request is also appended to LOG.req as "fault|forward METHOD PATH
+STATUS TOKEN" once it was answered (TOKEN: the X-Amz-Security-Token header
+or "-"), so a test can tell which requests succeeded and how they were signed;
+form-encoded request bodies (the EC2 query API) go to LOG.body, one line
+each, so a test can check what was asked (e.g. RegisterImage's mappings).
 Listens on 127.0.0.1 only, on a free port written to the port file; exits
 by itself after --max-seconds.
 """
@@ -37,6 +45,8 @@ class State:
         self.code = args.code
         self.log = args.log
         self.target = args.target_port
+        self.match = ""
+        self.delay = 0.0
 
 
 def error_body(code):
@@ -53,9 +63,11 @@ def make_handler(state):
         def log_message(self, fmt, *a):  # quiet: the test reads its own log
             pass
 
-        def _reply(self, status, body, ctype="text/xml"):
+        def _reply(self, status, body, ctype="text/xml", extra=None):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
             self.end_headers()
@@ -67,7 +79,11 @@ def make_handler(state):
                 state.fail = int(q.get("fail", ["0"])[0])
                 state.status = int(q.get("status", [str(state.status)])[0])
                 state.code = q.get("code", [state.code])[0]
+                state.match = q.get("match", [""])[0]
+                state.delay = int(q.get("delay", ["0"])[0]) / 1000.0
                 open(state.log, "w").close()
+                open(state.log + ".req", "w").close()
+                open(state.log + ".body", "w").close()
             self._reply(200, b"ok\n", "text/plain")
 
         def _handle(self):
@@ -75,23 +91,39 @@ def make_handler(state):
                 return self._control()
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
+            what = f"{self.command} {self.path}"
+            if body and "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+                with state.lock, open(state.log + ".body", "a") as f:
+                    f.write(body.decode("utf-8", "replace").replace("\n", " ") + "\n")
             with state.lock:
-                faulted = state.fail > 0
+                faulted = state.fail > 0 and state.match in what
                 if faulted:
                     state.fail -= 1
                 with open(state.log, "a") as f:
                     f.write(f"{time.monotonic() * 1000:.1f} {'fault' if faulted else 'forward'}\n")
-                status, code = state.status, state.code
+                status, code, delay = state.status, state.code, state.delay
             if faulted:
-                return self._reply(status, error_body(code))
+                self._reply(status, error_body(code))
+                return self._record("fault", what, status)
+            if delay:
+                time.sleep(delay)
             conn = http.client.HTTPConnection("127.0.0.1", state.target, timeout=30)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             headers["Host"] = self.headers.get("Host", "")
             conn.request(self.command, self.path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
-            self._reply(r.status, data, r.getheader("Content-Type", "text/xml"))
+            extra = {k: v for k, v in r.getheaders()
+                     if k.lower().startswith("x-amz") and k.lower() not in HOP}
+            self._reply(r.status, data, r.getheader("Content-Type", "text/xml"), extra)
             conn.close()
+            self._record("forward", what, r.status)
+
+        def _record(self, kind, what, status):
+            with state.lock:
+                with open(state.log + ".req", "a") as f:
+                    tok = self.headers.get("X-Amz-Security-Token") or "-"
+                    f.write(f"{kind} {what} {status} {tok}\n")
 
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 
@@ -109,6 +141,8 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=300)
     args = ap.parse_args()
     open(args.log, "w").close()
+    open(args.log + ".req", "w").close()
+    open(args.log + ".body", "w").close()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_handler(State(args)))
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -8,6 +8,7 @@
 #include "replication/replication.h"
 #include "replication/agent_identity.h"
 #include "replication/receiver_pool.h"
+#include "replication/replication_ebs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -76,8 +77,9 @@ static const struct wm_config_key replication_keys[] = {
 
 int replication_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
-    return wm_config_declare(cfg, replication_keys, sizeof(replication_keys) / sizeof(replication_keys[0]), err,
-                             errlen);
+    int rc = wm_config_declare(cfg, replication_keys,
+                               sizeof(replication_keys) / sizeof(replication_keys[0]), err, errlen);
+    return rc < 0 ? rc : replication_ebs_declare(cfg, err, errlen);
 }
 
 /* ------------------------------------------------------------ inventory */
@@ -838,6 +840,24 @@ static void rp_server_state(struct rp_sync *y, const char *state)
 
 static int rp_verify_disks(struct rp_sync *y, const struct rp_call *c, bool strict);
 
+/* Each disk's new generation to EBS when the receiver's control port is
+ * configured (replication_ebs.h). */
+static int rp_export_ebs(struct rp_sync *y)
+{
+    char control[256];
+    struct replication_ebs_disk e[RP_MAX_DISKS];
+    int n = 0;
+    replication_ebs_control(y->t, control, sizeof(control));
+    if (!*control)
+        return 0;
+    for (int i = 0; i < y->s.ndisks; i++)
+        for (int k = 0; k < y->ndone; k++)
+            if (strcmp(y->done[k].id, y->s.disks[i].id) == 0)
+                e[n++] = (struct replication_ebs_disk){y->s.disks[i].id, y->s.disks[i].volume,
+                                                       y->done[k].gen};
+    return replication_ebs_export(y->t, y->db, control, y->s.name, e, n);
+}
+
 static int rp_sync_all(struct rp_sync *y, const struct rp_call *c)
 {
     if (!*y->s.receiver && !*cfg_str(y->t, "repl.receivers"))
@@ -859,6 +879,9 @@ static int rp_sync_all(struct rp_sync *y, const struct rp_call *c)
     }
     task_progress(y->t, y->all, y->all);
     rp_server_state(y, "CONTINUOUS");
+    int rc = rp_export_ebs(y);
+    if (rc < 0)
+        return rc;
     /* the services are stopped: the target must now equal the source exactly */
     return y->mode == REPLICATION_SYNC_FINAL ? rp_verify_disks(y, c, true) : 0;
 }

@@ -2,6 +2,7 @@
 #include "provider/aws/aws.h"
 
 #include "provider/aws/aws_xml.h"
+#include "awscred.h"
 #include "config.h"
 #include "sigv4.h"
 
@@ -17,7 +18,7 @@
 #define FORM_MAX (256 * 1024)
 
 struct aws_client {
-    char *endpoint, *host, *region, *service, *akid, *secret;
+    char *endpoint, *host, *region, *service, *akid, *secret, *token;
     long timeout_ms;
     struct wm_http_backoff backoff;
     struct wm_http_retry_stats stats;
@@ -76,6 +77,9 @@ void aws_client_free(struct aws_client *c)
         return;
     if (c->secret)
         memset(c->secret, 0, strlen(c->secret));
+    if (c->token)
+        memset(c->token, 0, strlen(c->token));
+    free(c->token);
     free(c->endpoint);
     free(c->host);
     free(c->region);
@@ -83,6 +87,18 @@ void aws_client_free(struct aws_client *c)
     free(c->akid);
     free(c->secret);
     free(c);
+}
+
+int aws_client_set_token(struct aws_client *c, const char *token)
+{
+    if (c->token)
+        memset(c->token, 0, strlen(c->token));
+    free(c->token);
+    c->token = NULL;
+    if (!token || !*token)
+        return 0;
+    wm_log_register_secret(token);
+    return (c->token = strdup(token)) ? 0 : -ENOMEM;
 }
 
 const struct wm_http_retry_stats *aws_client_last_stats(const struct aws_client *c)
@@ -153,23 +169,27 @@ static int report_error(struct aws_client *c, const struct wm_http_response *r, 
 
 struct signed_headers {
     char date[WM_SIGV4_DATE_LEN + 1];
-    char host[300], xdate[64], ctype[160], authz[700];
-    const char *lines[4];
+    char host[300], xdate[64], ctype[160], authz[900];
+    char *token; /* "X-Amz-Security-Token: …" (owned) or NULL */
+    const char *lines[5];
     size_t n;
 };
 
 static int sign(struct aws_client *c, const char *method, const char *path, const char *query,
                 const char *ctype, const char *body, size_t body_len, struct signed_headers *h)
 {
+    h->token = NULL;
     wm_sigv4_amz_date(time(NULL), h->date);
-    struct wm_sigv4_header sh[3] = {{"host", c->host}, {"x-amz-date", h->date}, {0}};
+    struct wm_sigv4_header sh[4] = {{"host", c->host}, {"x-amz-date", h->date}, {0}, {0}};
     size_t nsh = 2;
     if (ctype)
         sh[nsh++] = (struct wm_sigv4_header){"content-type", ctype};
+    if (c->token)
+        sh[nsh++] = (struct wm_sigv4_header){"x-amz-security-token", c->token};
     struct wm_sigv4_request req = {method, path, query, sh, nsh, body, body_len};
     struct wm_sigv4_credentials cred = {c->akid, c->secret};
     struct wm_sigv4_scope scope = {h->date, c->region, c->service};
-    char authz[600];
+    char authz[800];
     int rc = wm_sigv4_authorization(&cred, &scope, &req, authz, sizeof(authz));
     if (rc < 0)
         return rc;
@@ -183,6 +203,11 @@ static int sign(struct aws_client *c, const char *method, const char *path, cons
     if (ctype) {
         snprintf(h->ctype, sizeof(h->ctype), "Content-Type: %s", ctype);
         h->lines[h->n++] = h->ctype;
+    }
+    if (c->token) {
+        if (asprintf(&h->token, "X-Amz-Security-Token: %s", c->token) < 0)
+            return -ENOMEM;
+        h->lines[h->n++] = h->token;
     }
     return 0;
 }
@@ -204,6 +229,7 @@ int aws_client_call(struct aws_client *c, const char *method, const char *path, 
     size_t ulen = strlen(c->endpoint) + strlen(path) + (query ? strlen(query) + 1 : 0) + 1;
     char *url = malloc(ulen);
     if (!url) {
+        free(h.token);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -213,6 +239,7 @@ int aws_client_call(struct aws_client *c, const char *method, const char *path, 
                                   c->timeout_ms, 5000, 0};
     rc = wm_http_do_retry(&req, &c->backoff, retry_classifier, NULL, resp, &c->stats, err, errlen);
     free(url);
+    free(h.token);
     if (c->stats.attempts > 1)
         wm_info("aws.retried", "service=%s path=%s attempts=%d status=%ld", c->service, path,
                 c->stats.attempts, resp->status);
@@ -312,6 +339,22 @@ struct aws_client *aws_client_with(const struct aws_config *cfg, const wm_secret
 {
     if (!cred)
         return aws_client_new(cfg, service, err, errlen);
+    size_t len;
+    const char *v = wm_secret_reveal(cred, &len);
+    struct wm_awscred ac;
+    if (memchr(v, ':', len) && wm_awscred_parse(v, len, &ac, err, errlen) == 0) {
+        struct aws_config with = *cfg;
+        with.access_key_id = ac.akid;
+        with.secret_access_key = ac.secret;
+        struct aws_client *c = aws_client_new(&with, service, err, errlen);
+        if (c && aws_client_set_token(c, ac.token) < 0) {
+            aws_client_free(c);
+            c = NULL;
+            snprintf(err, errlen, "out of memory");
+        }
+        wm_awscred_clear(&ac);
+        return c;
+    }
     char akid[128], secret[256];
     if (aws_credentials_parse(cred, akid, sizeof(akid), secret, sizeof(secret), err, errlen) < 0)
         return NULL;

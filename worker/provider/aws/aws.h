@@ -35,6 +35,9 @@ struct aws_client;
 struct aws_client *aws_client_new(const struct aws_config *cfg, const char *service, char *err,
                                   size_t errlen);
 void aws_client_free(struct aws_client *c);
+/* A session token (temporary credentials) sent and signed as
+ * X-Amz-Security-Token on every request; NULL/"" = none.  0 or -ENOMEM. */
+int aws_client_set_token(struct aws_client *c, const char *token);
 
 /* Sends one signed request: path ("/" or "/2013-04-01/…"), query (no '?',
  * may be NULL), body with its content type (NULL = none).  On 2xx returns 0
@@ -69,8 +72,10 @@ int aws_declare(struct wm_config *cfg, char *err, size_t errlen);
 int aws_config_from(const struct wm_config *cfg, const char *service, struct aws_config *out,
                     const char **credential_name);
 
-/* A client for service: credentials from cred (a credential-store value)
- * when it is non-NULL, else cfg's own access_key_id/secret_access_key. */
+/* A client for service: credentials from cred (a credential-store value:
+ * "ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]", or the first two on
+ * lines of their own) when it is non-NULL, else cfg's own
+ * access_key_id/secret_access_key. */
 struct aws_client *aws_client_with(const struct aws_config *cfg, const wm_secret *cred,
                                    const char *service, char *err, size_t errlen);
 

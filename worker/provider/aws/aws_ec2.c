@@ -200,6 +200,66 @@ int aws_ec2_register_image(struct aws_client *c, const char *name, const char *s
     return rc;
 }
 
+int aws_ec2_register_image_disks(struct aws_client *c, const struct aws_ec2_image *img,
+                                 char image_id[AWS_EC2_ID_LEN], char *err, size_t errlen)
+{
+    if (img->nmaps < 1 || img->nmaps > AWS_EC2_MAX_MAPPINGS) {
+        snprintf(err, errlen, "RegisterImage: 1..%d disks, not %zu", AWS_EC2_MAX_MAPPINGS,
+                 img->nmaps);
+        return -EINVAL;
+    }
+    int rc = find_image(c, img->name, image_id, err, errlen);
+    if (rc != -ENOENT)
+        return rc;
+    struct aws_form *f = aws_form_new("RegisterImage", AWS_EC2_VERSION);
+    aws_form_add(f, img->name, "Name");
+    if (img->description)
+        aws_form_add(f, img->description, "Description");
+    aws_form_add(f, img->maps[0].device, "RootDeviceName");
+    aws_form_add(f, "hvm", "VirtualizationType");
+    aws_form_add(f, img->architecture ? img->architecture : "x86_64", "Architecture");
+    aws_form_add(f, img->ena ? "true" : "false", "EnaSupport");
+    if (img->boot_mode && *img->boot_mode)
+        aws_form_add(f, img->boot_mode, "BootMode");
+    for (size_t i = 0; i < img->nmaps; i++) {
+        const struct aws_ec2_mapping *m = &img->maps[i];
+        int n = (int)i + 1;
+        aws_form_add(f, m->device, "BlockDeviceMapping.%d.DeviceName", n);
+        aws_form_add(f, m->snapshot_id, "BlockDeviceMapping.%d.Ebs.SnapshotId", n);
+        aws_form_add(f, "true", "BlockDeviceMapping.%d.Ebs.DeleteOnTermination", n);
+        if (m->volume_type && *m->volume_type)
+            aws_form_add(f, m->volume_type, "BlockDeviceMapping.%d.Ebs.VolumeType", n);
+    }
+    rc = ec2_post_id(c, "RegisterImage", f, "imageId", image_id, err, errlen);
+    if (rc == -EEXIST)
+        rc = find_image(c, img->name, image_id, err, errlen);
+    return rc;
+}
+
+static int ec2_simple(struct aws_client *c, const char *action, const char *key, const char *value,
+                      char *err, size_t errlen)
+{
+    struct aws_form *f = aws_form_new(action, AWS_EC2_VERSION);
+    aws_form_add(f, value, "%s", key);
+    struct wm_http_response r;
+    int rc = ec2_post(c, f, &r, err, errlen);
+    if (rc == 0)
+        wm_http_response_free(&r);
+    if (rc == -ENOENT) /* already gone */
+        return 0;
+    return rc < 0 ? ec2_fail(action, rc, err, errlen) : 0;
+}
+
+int aws_ec2_deregister_image(struct aws_client *c, const char *image_id, char *err, size_t errlen)
+{
+    return ec2_simple(c, "DeregisterImage", "ImageId", image_id, err, errlen);
+}
+
+int aws_ec2_delete_snapshot(struct aws_client *c, const char *snapshot_id, char *err, size_t errlen)
+{
+    return ec2_simple(c, "DeleteSnapshot", "SnapshotId", snapshot_id, err, errlen);
+}
+
 /* --- instances: parsing --- */
 
 static void parse_groups(struct aws_xml item, struct aws_ec2_instance *out)

@@ -49,6 +49,31 @@ int aws_ec2_register_image(struct aws_client *c, const char *name, const char *s
                            const char *root_device, char image_id[AWS_EC2_ID_LEN], char *err,
                            size_t errlen);
 
+/* An image of several EBS snapshots (root first): RegisterImage with a
+ * BlockDeviceMapping per disk, EnaSupport and BootMode as given; an
+ * existing image of the same name is returned instead. */
+#define AWS_EC2_MAX_MAPPINGS 16
+struct aws_ec2_mapping {
+    const char *device;      /* "/dev/xvda" */
+    const char *snapshot_id; /* "snap-…" */
+    const char *volume_type; /* "gp3"; NULL = the API's default */
+};
+struct aws_ec2_image {
+    const char *name, *description;
+    const char *architecture; /* "x86_64" */
+    const char *boot_mode;    /* "uefi", "legacy-bios", NULL = not set */
+    int ena;                  /* EnaSupport */
+    const struct aws_ec2_mapping *maps;
+    size_t nmaps; /* 1..AWS_EC2_MAX_MAPPINGS; maps[0] is the root device */
+};
+int aws_ec2_register_image_disks(struct aws_client *c, const struct aws_ec2_image *img,
+                                 char image_id[AWS_EC2_ID_LEN], char *err, size_t errlen);
+/* DeregisterImage; an image already gone is fine. */
+int aws_ec2_deregister_image(struct aws_client *c, const char *image_id, char *err, size_t errlen);
+/* DeleteSnapshot; a snapshot already gone is fine. */
+int aws_ec2_delete_snapshot(struct aws_client *c, const char *snapshot_id, char *err,
+                            size_t errlen);
+
 /* --- instances --- */
 
 struct aws_ec2_launch {

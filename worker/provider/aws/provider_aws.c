@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "provider/aws/aws.h"
+#include "provider/aws/aws_chain.h"
 #include "provider/aws/aws_ec2.h"
 #include "provider/aws/aws_r53.h"
 #include "config.h"
@@ -19,13 +20,11 @@
 #include "secrets.h" /* WM_SECRETS_MAX_NAME */
 #include "task.h"
 
-#define AWS_MAX_DISKS 16
-
 static const struct wm_config_key aws_provider_keys[] = {
     {"aws.hosted_zone_id", WM_CFG_STRING, NULL, 0, 0, false,
      "Route 53 zone of the servers' DNS records (servers.settings hosted_zone_id wins)"},
     {"aws.availability_zone", WM_CFG_STRING, NULL, 0, 0, false,
-     "zone of the volumes made for replicated disks; unset = aws.region + \"a\""},
+     "unused since launches come from the disks' EBS snapshots (kept so old configs load)"},
     {"aws.test_ingress_cidr", WM_CFG_STRING, "10.0.0.0/8", 0, 0, false,
      "who may reach a test instance (ssh) in its isolated group"},
     {"aws.launch_timeout", WM_CFG_DURATION, "5m", 1000, 3600000, false,
@@ -36,6 +35,8 @@ static const struct wm_config_key aws_provider_keys[] = {
 int provider_aws_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
     int rc = aws_declare(cfg, err, errlen);
+    if (rc == 0)
+        rc = aws_chain_declare(cfg, err, errlen);
     return rc < 0 ? rc
                   : wm_config_declare(cfg, aws_provider_keys,
                                       sizeof(aws_provider_keys) / sizeof(aws_provider_keys[0]), err,
@@ -186,52 +187,26 @@ static const char *purpose_of(enum launch_kind kind)
     return kind == LAUNCH_TEST ? "test" : "cutover";
 }
 
-/* A provider volume for every replicated disk that has none yet (the
- * stand-in for importing the receiver's image, see provider_aws.h); the
- * first disk's volume into root. */
-static int volumes_ensure(struct task_ctx *t, struct aws_client *c, char *root)
-{
-    struct driver_disk d[AWS_MAX_DISKS];
-    size_t n = 0;
-    char err[AWS_ERR_MAX], az[64];
-    int rc = driver_disks(t, d, AWS_MAX_DISKS, &n);
-    if (rc < 0)
-        return rc;
-    if (n == 0)
-        return task_fail(t, "aws: server %s has no disks to launch from", t->msg.server);
-    const char *zone = wm_config_str(t->cfg, "aws.availability_zone");
-    snprintf(az, sizeof(az), "%sa", wm_config_str(t->cfg, "aws.region"));
-    for (size_t i = 0; i < n; i++) {
-        if (!d[i].cloud_volume_id[0]) {
-            int gib = (int)((d[i].size_bytes + (1LL << 30) - 1) >> 30);
-            rc = aws_ec2_create_volume(c, zone && *zone ? zone : az, gib > 0 ? gib : 1,
-                                       d[i].cloud_volume_id, err, sizeof(err));
-            if (rc < 0)
-                return aws_failed(t, rc, err);
-            if ((rc = driver_disk_set_cloud_volume(t, d[i].id, d[i].cloud_volume_id)) < 0)
-                return rc;
-            wm_info("aws.volume_created", "server=%s disk=%s volume=%s target_volume=%s",
-                    t->msg.server, d[i].source_path, d[i].cloud_volume_id, d[i].target_volume);
-        }
-    }
-    snprintf(root, AWS_EC2_ID_LEN, "%s", d[0].cloud_volume_id);
-    return 0;
-}
-
-/* The image to launch: snapshot of the root volume, registered under a
- * name of this task (a retried step finds it by name). */
+/* The image to launch: every disk's EBS snapshot from the chain the
+ * receiver exported (aws_chain.h), root first, registered under a name of
+ * this task (a retried step finds it by name). */
 static int image_build(struct task_ctx *t, struct aws_client *c, enum launch_kind kind, char *image)
 {
-    char root[AWS_EC2_ID_LEN], snap[AWS_EC2_ID_LEN], name[160], err[AWS_ERR_MAX];
-    int rc = volumes_ensure(t, c, root);
+    struct aws_chain_image ci;
+    char name[160], err[AWS_ERR_MAX];
+    int rc = aws_chain_image_for(t, kind, &ci);
     if (rc < 0)
         return rc;
     snprintf(name, sizeof(name), "wavemill %s %s task %lld", t->msg.server, purpose_of(kind),
              (long long)t->msg.task_id);
-    rc = aws_ec2_create_snapshot(c, root, name, snap, err, sizeof(err));
-    if (rc == 0)
-        rc = aws_ec2_register_image(c, name, snap, NULL, image, err, sizeof(err));
-    return rc < 0 ? aws_failed(t, rc, err) : 0;
+    ci.img.name = name;
+    ci.img.description = name;
+    rc = aws_ec2_register_image_disks(c, &ci.img, image, err, sizeof(err));
+    if (rc < 0)
+        return aws_failed(t, rc, err);
+    wm_info("aws.image_registered", "server=%s purpose=%s image=%s disks=%zu root=%s",
+            t->msg.server, purpose_of(kind), image, ci.n, ci.snapshot[0]);
+    return aws_chain_image_saved(t, kind, image, &ci);
 }
 
 /* RunInstances (or the instance an earlier attempt launched). */
@@ -448,24 +423,30 @@ static int aws_revert_network(struct task_ctx *t)
     return rc < 0 ? rc : dns_remove(t, launched ? addr : "");
 }
 
+/* The test instance (decommission) or another kind's; decommission then
+ * deregisters the test images and deletes the snapshots no kept image
+ * needs (aws_chain_cleanup). */
 static int aws_terminate(struct task_ctx *t, enum launch_kind kind)
 {
     char id[DRIVER_INSTANCE_ID_LEN], addr[DRIVER_ADDR_LEN], err[AWS_ERR_MAX];
-    int rc = driver_instance_get(t, kind, id, addr);
-    if (rc <= 0)
-        return rc; /* nothing launched: nothing to terminate */
+    int found = driver_instance_get(t, kind, id, addr);
+    if (found < 0)
+        return found;
     struct aws_client *c = aws_open(t, "ec2");
     if (!c)
         return -EIO;
-    rc = aws_ec2_terminate_instance(c, id, err, sizeof(err));
-    aws_client_free(c);
+    int rc = found > 0 ? aws_ec2_terminate_instance(c, id, err, sizeof(err)) : 0;
     if (rc == -ENOENT)
         rc = 0; /* already gone */
     if (rc < 0)
-        return aws_failed(t, rc, err);
-    wm_info("aws.terminated", "server=%s purpose=%s instance=%s", t->msg.server, purpose_of(kind),
-            id);
-    return 0;
+        rc = aws_failed(t, rc, err);
+    else if (found > 0)
+        wm_info("aws.terminated", "server=%s purpose=%s instance=%s", t->msg.server,
+                purpose_of(kind), id);
+    if (rc == 0 && kind == LAUNCH_TEST)
+        rc = aws_chain_cleanup(t, c);
+    aws_client_free(c);
+    return rc;
 }
 
 static int aws_cmdb_update(struct task_ctx *t)
