@@ -12,8 +12,10 @@
 
 #define LVIRT_XML_MAX 8192
 
-/* Set once a KVM guest failed to start here: later launches go straight
- * to TCG instead of failing once each. */
+/* Set once a KVM guest failed here (qemu refused it, or it stopped or was
+ * paused by an emulation failure while booting: on some hosts /dev/kvm is
+ * there but the vCPU dies in the firmware or bootloader).  From then on
+ * this process defines TCG guests directly. */
 static atomic_int kvm_broken;
 
 /* libvirt prints every error on stderr by default; we put them in err. */
@@ -159,7 +161,8 @@ static void dom_xml(const struct lvirt_dom *d, bool kvm, char *xml, size_t cap)
     snprintf(xml, cap,
              "<domain type='%s'><name>%s</name><uuid>%s</uuid><title>%s</title>"
              "<memory unit='MiB'>%d</memory><vcpu>1</vcpu>"
-             "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>"
+             "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/>"
+             "<bios useserial='yes'/></os>" /* firmware messages on the console too */
              "<features><acpi/></features>"
              "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
              "<on_crash>destroy</on_crash><devices>"
@@ -183,6 +186,16 @@ bool lvirt_host_has_kvm(virConnectPtr c)
     bool kvm = caps && strstr(caps, "<domain type='kvm'") != NULL;
     free(caps);
     return kvm;
+}
+
+int lvirt_dom_running(virDomainPtr d)
+{
+    int state = 0, reason = 0;
+    if (virDomainGetState(d, &state, &reason, 0) < 0)
+        return 0;
+    /* a guest paused by the hypervisor (crash, emulation error) is not */
+    return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED ||
+           (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_USER);
 }
 
 /* Defines d with the accelerator kvm or not; the domain or NULL. */
@@ -226,13 +239,21 @@ static int dom_start(virConnectPtr c, const struct lvirt_dom *d, virDomainPtr *d
 {
     char what[200];
     *used_kvm = dom_is_kvm(*dom);
-    if (virDomainIsActive(*dom) == 1 || virDomainCreate(*dom) == 0)
-        return 0;
+    int rc = 0;
     snprintf(what, sizeof(what), "start domain %s", d->name);
-    int rc = lvirt_fail(err, errlen, what);
-    if (!*used_kvm || d->accel != LVIRT_ACCEL_AUTO)
+    int state = 0, reason = 0;
+    if (virDomainIsActive(*dom) != 1) {
+        if (virDomainCreate(*dom) < 0)
+            rc = lvirt_fail(err, errlen, what);
+    } else if (virDomainGetState(*dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+               reason != VIR_DOMAIN_PAUSED_USER && virDomainResume(*dom) < 0) {
+        /* a start cut short (its caller killed) can leave it paused */
+        rc = lvirt_fail(err, errlen, what);
+    }
+    if (rc == 0 || !*used_kvm || d->accel != LVIRT_ACCEL_AUTO)
         return rc;
     atomic_store(&kvm_broken, 1);
+    virDomainDestroy(*dom);
     virDomainUndefine(*dom);
     virDomainFree(*dom);
     if (!(*dom = dom_define(c, d, false, err, errlen)))
@@ -274,12 +295,41 @@ int lvirt_dom_find(virConnectPtr c, const char *name, virDomainPtr *out, char *e
     return lvirt_fail(err, errlen, what);
 }
 
-int lvirt_dom_running(virDomainPtr d)
+int lvirt_dom_kvm_failed(virDomainPtr d)
 {
-    int state = 0, reason = 0;
-    if (virDomainGetState(d, &state, &reason, 0) < 0)
-        return 0;
-    return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_BLOCKED;
+    return dom_is_kvm(d) && !lvirt_dom_running(d);
+}
+
+int lvirt_dom_to_tcg(virConnectPtr c, virDomainPtr *d, char *err, size_t errlen)
+{
+    char what[200];
+    snprintf(what, sizeof(what), "restart domain %s under TCG", virDomainGetName(*d));
+    char *xml = virDomainGetXMLDesc(*d, VIR_DOMAIN_XML_INACTIVE);
+    char *at = xml ? strstr(xml, "<domain type='kvm'") : NULL;
+    if (!at) {
+        free(xml);
+        snprintf(err, errlen, "%s: not a KVM domain", what);
+        return -EINVAL;
+    }
+    atomic_store(&kvm_broken, 1);
+    const char *kvm = "<domain type='kvm'", *tcg = "<domain type='qemu'";
+    size_t len = strlen(xml) + 2;
+    char *txml = malloc(len);
+    if (!txml) {
+        free(xml);
+        snprintf(err, errlen, "%s: out of memory", what);
+        return -ENOMEM;
+    }
+    snprintf(txml, len, "%.*s%s%s", (int)(at - xml), xml, tcg, at + strlen(kvm));
+    free(xml);
+    virDomainDestroy(*d);
+    virDomainPtr nd = virDomainDefineXML(c, txml);
+    free(txml);
+    if (!nd)
+        return lvirt_fail(err, errlen, what);
+    virDomainFree(*d);
+    *d = nd;
+    return virDomainCreate(nd) == 0 ? 0 : lvirt_fail(err, errlen, what);
 }
 
 int lvirt_dom_address(virDomainPtr d, char *addr, size_t addrlen, char *err, size_t errlen)

@@ -11,7 +11,8 @@
  *
  * Domains: one disk (virtio, raw), one NIC (virtio, on a network), the
  * serial console logged to a file by virtlogd.  The accelerator is KVM
- * when the host has it and a guest really starts with it, else TCG.
+ * when the host has it, else TCG; a KVM guest that dies while it boots is
+ * moved to TCG by the caller (lvirt_dom_kvm_failed, lvirt_dom_to_tcg).
  *
  * Errors: negative errno with a sentence in err (libvirt's own message
  * included). */
@@ -68,6 +69,13 @@ int lvirt_dom_find(virConnectPtr c, const char *name, virDomainPtr *out, char *e
                    size_t errlen);
 /* 1 when the domain runs (or is paused), 0 otherwise. */
 int lvirt_dom_running(virDomainPtr d);
+
+/* A KVM domain that is no longer running (stopped, or paused by the
+ * hypervisor): 1, else 0. */
+int lvirt_dom_kvm_failed(virDomainPtr d);
+/* Redefines the domain *d as TCG (same name, UUID, devices) and starts
+ * it; later launches of this process go to TCG directly.  *d is replaced. */
+int lvirt_dom_to_tcg(virConnectPtr c, virDomainPtr *d, char *err, size_t errlen);
 
 /* The domain's IPv4 address from its network's DHCP leases ("" if none
  * yet): 0, or a negative errno. */

@@ -220,8 +220,10 @@ static int lv_launch(struct task_ctx *t, enum launch_kind kind, char *id, size_t
         rc = lv_fail(t, rc, err);
     else if (rc == 0) /* none yet: its disk, from the last committed generation */
         rc = clone_disk(t, &n);
-    else
+    else {
         wm_info("libvirt.launch_reused", "server=%s domain=%s", t->msg.server, n.dom);
+        rc = 0;
+    }
     if (dom)
         virDomainFree(dom);
     if (rc == 0)
@@ -320,17 +322,24 @@ static int probe_ok(const char *tmpl, const char *addr)
 
 enum wait_stage { W_BOOT, W_LEASE, W_PROBE, W_DONE };
 
-/* One poll of the guest: advances *stage as far as it gets now. */
-static int boot_poll(struct task_ctx *t, virDomainPtr dom, const char *console, enum wait_stage *st,
-                     char *addr, size_t addrlen)
+/* One poll of the guest: advances *stage as far as it gets now.  A KVM
+ * guest that died booting is restarted under TCG (-EAGAIN: wait anew). */
+static int boot_poll(struct task_ctx *t, virConnectPtr c, virDomainPtr *dom, const char *console,
+                     enum wait_stage *st, char *addr, size_t addrlen)
 {
     char err[512];
-    if (!lvirt_dom_running(dom))
+    if (accel_of(t) == LVIRT_ACCEL_AUTO && lvirt_dom_kvm_failed(*dom)) {
+        wm_warn("libvirt.kvm_fallback", "server=%s domain=%s reason=\"KVM guest stopped while "
+                "booting; restarting it under TCG\"", t->msg.server, virDomainGetName(*dom));
+        int rc = lvirt_dom_to_tcg(c, dom, err, sizeof(err));
+        return rc < 0 ? lv_fail(t, rc, err) : -EAGAIN;
+    }
+    if (!lvirt_dom_running(*dom))
         return -ESRCH;
     if (*st == W_BOOT && console_has(console, cfg(t, "libvirt.boot_line")))
         *st = W_LEASE;
     if (*st == W_LEASE) {
-        if (lvirt_dom_address(dom, addr, addrlen, err, sizeof(err)) < 0)
+        if (lvirt_dom_address(*dom, addr, addrlen, err, sizeof(err)) < 0)
             return lv_fail(t, -EIO, err);
         if (addr[0])
             *st = *cfg(t, "libvirt.probe_url") ? W_PROBE : W_DONE;
@@ -347,9 +356,9 @@ static const char *stage_what(enum wait_stage st)
                            : "booted but its probe URL did not answer 200";
 }
 
-/* Waits for the guest of dom to boot (console line, lease, probe). */
-static int boot_wait(struct task_ctx *t, enum launch_kind kind, virDomainPtr dom, const char *name,
-                     char *addr, size_t addrlen)
+/* Waits for the guest of *dom to boot (console line, lease, probe). */
+static int boot_wait(struct task_ctx *t, virConnectPtr c, enum launch_kind kind, virDomainPtr *dom,
+                     const char *name, char *addr, size_t addrlen)
 {
     char console[4200], disk[4200], tail[400];
     files_of(t, name, disk, console, sizeof(console));
@@ -359,7 +368,13 @@ static int boot_wait(struct task_ctx *t, enum launch_kind kind, virDomainPtr dom
     while (rc == 0 && st != W_DONE) {
         if (task_should_stop(t))
             return -ECANCELED;
-        if ((rc = boot_poll(t, dom, console, &st, addr, addrlen)) < 0 || st == W_DONE)
+        rc = boot_poll(t, c, dom, console, &st, addr, addrlen);
+        if (rc == -EAGAIN) { /* restarted under TCG: its boot starts over */
+            t0 = now_ms();
+            st = W_BOOT;
+            rc = 0;
+        }
+        if (rc < 0 || st == W_DONE)
             break;
         if (now_ms() - t0 > limit) {
             rc = -ETIMEDOUT;
@@ -410,7 +425,7 @@ static int lv_check_instance(struct task_ctx *t, enum launch_kind kind)
     virDomainPtr dom = NULL;
     int rc = recorded(t, c, kind, name, &dom);
     if (rc == 0)
-        rc = boot_wait(t, kind, dom, name, addr, sizeof(addr));
+        rc = boot_wait(t, c, kind, &dom, name, addr, sizeof(addr));
     if (dom)
         virDomainFree(dom);
     lvirt_close(c);
@@ -446,7 +461,7 @@ static int lv_switch_network(struct task_ctx *t)
                                         sizeof(err))) < 0)
         lv_fail(t, rc, err);
     if (rc == 0)
-        rc = boot_wait(t, LAUNCH_CUTOVER, dom, name, addr, sizeof(addr)); /* the new lease */
+        rc = boot_wait(t, c, LAUNCH_CUTOVER, &dom, name, addr, sizeof(addr)); /* the new lease */
     if (dom)
         virDomainFree(dom);
     lvirt_close(c);
