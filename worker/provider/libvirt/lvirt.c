@@ -250,6 +250,13 @@ static int dom_start(virConnectPtr c, const struct lvirt_dom *d, virDomainPtr *d
         /* a start cut short (its caller killed) can leave it paused */
         rc = lvirt_fail(err, errlen, what);
     }
+    /* ... or still under way in libvirtd: it finishes it on its own */
+    for (int i = 0; rc < 0 && i < 50; i++) {
+        if (lvirt_dom_running(*dom))
+            rc = 0;
+        else
+            usleep(100 * 1000);
+    }
     if (rc == 0 || !*used_kvm || d->accel != LVIRT_ACCEL_AUTO)
         return rc;
     atomic_store(&kvm_broken, 1);
