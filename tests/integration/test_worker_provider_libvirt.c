@@ -1,4 +1,4 @@
-/* The libvirt provider (worker/provider_libvirt.c) against the real
+/* The libvirt provider (worker/provider/libvirt/) against the real
  * libvirtd + qemu of this machine (TCG where KVM does not work), over a
  * task context for a server of a database of its own.  The source is a
  * real test host (tests/hosts/host up --boot: a network namespace with
@@ -40,7 +40,7 @@
 #include "driver.h"
 #include "log.h"
 #include "pg.h"
-#include "provider_libvirt.h"
+#include "provider/libvirt/provider_libvirt.h"
 #include "rsnap.h"
 #include "task.h"
 #include "volstate.h"
