@@ -112,6 +112,7 @@ bench: all
 	deploy/local/up
 	tests/bench/replicate
 	tests/bench/orchestrate
+	tests/bench/cutover
 
 # libFuzzer targets (clang), a bounded time each: FUZZ_SECONDS=30 by default
 fuzz:

@@ -154,12 +154,23 @@ static int net_ensure(struct task_ctx *t, virConnectPtr c, bool live)
     return rc < 0 ? lv_fail(t, rc, err) : 0;
 }
 
+/* state_dir/kvm-broken: a KVM guest died booting on this host, so every
+ * worker sharing the state dir launches TCG guests from then on (remove
+ * the file after fixing KVM). */
+static void kvm_marker(const struct task_ctx *t, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/kvm-broken", cfg(t, "libvirt.state_dir"));
+}
+
 static enum lvirt_accel accel_of(struct task_ctx *t)
 {
     const char *a = cfg(t, "libvirt.accel");
-    return strcmp(a, "kvm") == 0 ? LVIRT_ACCEL_KVM
+    char marker[4200];
+    kvm_marker(t, marker, sizeof(marker));
+    return strcmp(a, "kvm") == 0   ? LVIRT_ACCEL_KVM
            : strcmp(a, "tcg") == 0 ? LVIRT_ACCEL_TCG
-                                   : LVIRT_ACCEL_AUTO;
+           : access(marker, F_OK) == 0 ? LVIRT_ACCEL_TCG
+                                       : LVIRT_ACCEL_AUTO;
 }
 
 static int lv_check_target(struct task_ctx *t)
@@ -328,9 +339,14 @@ static int boot_poll(struct task_ctx *t, virConnectPtr c, virDomainPtr *dom, con
                      enum wait_stage *st, char *addr, size_t addrlen)
 {
     char err[512];
-    if (accel_of(t) == LVIRT_ACCEL_AUTO && lvirt_dom_kvm_failed(*dom)) {
+    if (strcmp(cfg(t, "libvirt.accel"), "auto") == 0 && lvirt_dom_kvm_failed(*dom)) {
         wm_warn("libvirt.kvm_fallback", "server=%s domain=%s reason=\"KVM guest stopped while "
                 "booting; restarting it under TCG\"", t->msg.server, virDomainGetName(*dom));
+        char marker[4200];
+        kvm_marker(t, marker, sizeof(marker));
+        int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            close(fd);
         int rc = lvirt_dom_to_tcg(c, dom, err, sizeof(err));
         return rc < 0 ? lv_fail(t, rc, err) : -EAGAIN;
     }
