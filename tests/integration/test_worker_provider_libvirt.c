@@ -139,7 +139,7 @@ static int host_setup(void)
     int pid = (int)getpid();
     snprintf(E.hosts, sizeof(E.hosts), "%s/hosts", E.dir);
     snprintf(E.host, sizeof(E.host), "tlv%d", pid % 100000);
-    snprintf(E.src_addr, sizeof(E.src_addr), "10.231.%d.2", 160 + pid % 60);
+    snprintf(E.src_addr, sizeof(E.src_addr), "10.231.%d.2", 80 + pid % 40);
     return fixture_sh("WM_HOSTS_DIR=%s QUIET=1 %s/tests/hosts/host up %s --addr %s/24 --boot "
                       "--disk-size 64M --service >%s/host.log 2>&1",
                       E.hosts, E.repo, E.host, E.src_addr, E.dir);
