@@ -130,8 +130,8 @@ static int copy_locked(const char *root, const char *name, const char *dst, uint
     return rc;
 }
 
-int rsnap_copy(const char *root, const char *name, const char *dst, uint64_t *gen,
-               int *reflinked, char *err, size_t errlen)
+int rsnap_copy(const char *root, const char *name, const char *dst, uint64_t *gen, int *reflinked,
+               char *err, size_t errlen)
 {
     int fd = rsnap_lock(root, name, LOCK_SH);
     if (fd < 0) {

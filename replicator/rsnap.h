@@ -31,7 +31,7 @@ void rsnap_unlock(int fd);
  * volume has no committed generation, -EAGAIN when a commit's apply is
  * unfinished (the receiver replays it when it next opens the volume),
  * else a negative errno; the reason in err. */
-int rsnap_copy(const char *root, const char *name, const char *dst, uint64_t *gen,
-               int *reflinked, char *err, size_t errlen);
+int rsnap_copy(const char *root, const char *name, const char *dst, uint64_t *gen, int *reflinked,
+               char *err, size_t errlen);
 
 #endif

@@ -121,9 +121,9 @@ static void replica_commit(void)
     char p[4200], err[256];
     int fd = rsnap_lock(E.replica, VOL, LOCK_EX); /* as the receiver's commit */
     assert_true(fd >= 0);
-    assert_int_equal(fixture_sh("cp --sparse=always %s/%s/disk0.img %s/" VOL ".img", E.hosts,
-                                E.host, E.replica),
-                     0);
+    assert_int_equal(
+        fixture_sh("cp --sparse=always %s/%s/disk0.img %s/" VOL ".img", E.hosts, E.host, E.replica),
+        0);
     struct volstate st;
     memset(&st, 0, sizeof(st));
     st.committed_gen = ++E.gen;
@@ -277,8 +277,10 @@ static void last_record_in_replica(char *out, size_t cap)
 {
     char off[32];
     fixture_capture(off, sizeof(off), "%s/tests/hosts/bootdisk root-offset", E.repo);
-    fixture_capture(out, cap, "debugfs -R 'cat /data/records.log' '%s/" VOL ".img?offset=%s' "
-                    "2>/dev/null | tail -n 1", E.replica, off);
+    fixture_capture(out, cap,
+                    "debugfs -R 'cat /data/records.log' '%s/" VOL ".img?offset=%s' "
+                    "2>/dev/null | tail -n 1",
+                    E.replica, off);
 }
 
 /* --- tests --- */
@@ -314,7 +316,7 @@ static void test_launch_is_idempotent_boots_and_is_isolated(void **state)
     /* booted from its own disk: firmware, SYSLINUX, the kernel, its init */
     console_of(id1, con, sizeof(con));
     assert_true(wait_grep("SYSLINUX", con, 1));
-    assert_true(wait_grep("WAVEMILL-BOOT-DONE host=" , con, 1));
+    assert_true(wait_grep("WAVEMILL-BOOT-DONE host=", con, 1));
     sql1(addr, sizeof(addr), "SELECT test_instance_address FROM servers WHERE name = 'srv-lv'");
     assert_true(strncmp(addr, "10.238.", 7) == 0);
     /* the app in the guest serves the last record of the replica it booted */
@@ -409,7 +411,8 @@ static void test_damaged_bootloader_fails_with_the_console(void **state)
     /* the replica's MBR boot code zeroed: SeaBIOS finds nothing to boot */
     replica_commit();
     assert_int_equal(fixture_sh("dd if=/dev/zero of=%s/" VOL ".img bs=440 count=1 conv=notrunc "
-                                "status=none", E.replica),
+                                "status=none",
+                                E.replica),
                      0);
     set("libvirt.boot_timeout", "30s");
     struct task_ctx *t = task_new(4001, "launch_test");

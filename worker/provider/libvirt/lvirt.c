@@ -40,12 +40,24 @@ static const char *xesc(const char *s, char *out, size_t cap)
     for (; s && *s && o + 7 < cap; s++) {
         const char *r = NULL;
         switch (*s) {
-        case '&': r = "&amp;"; break;
-        case '<': r = "&lt;"; break;
-        case '>': r = "&gt;"; break;
-        case '\'': r = "&apos;"; break;
-        case '"': r = "&quot;"; break;
-        default: out[o++] = *s; continue;
+        case '&':
+            r = "&amp;";
+            break;
+        case '<':
+            r = "&lt;";
+            break;
+        case '>':
+            r = "&gt;";
+            break;
+        case '\'':
+            r = "&apos;";
+            break;
+        case '"':
+            r = "&quot;";
+            break;
+        default:
+            out[o++] = *s;
+            continue;
         }
         o += (size_t)snprintf(out + o, cap - o, "%s", r);
     }
@@ -277,9 +289,9 @@ int lvirt_dom_ensure(virConnectPtr c, const struct lvirt_dom *d, int *created, b
     *created = 0;
     virDomainPtr dom = dom_lookup(c, d);
     if (!dom) {
-        bool kvm = d->accel == LVIRT_ACCEL_KVM ||
-                   (d->accel == LVIRT_ACCEL_AUTO && !atomic_load(&kvm_broken) &&
-                    lvirt_host_has_kvm(c));
+        bool kvm =
+            d->accel == LVIRT_ACCEL_KVM ||
+            (d->accel == LVIRT_ACCEL_AUTO && !atomic_load(&kvm_broken) && lvirt_host_has_kvm(c));
         if (!(dom = dom_define(c, d, kvm, err, errlen)))
             return -EIO;
         *created = 1;

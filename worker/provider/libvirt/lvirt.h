@@ -65,8 +65,7 @@ int lvirt_dom_ensure(virConnectPtr c, const struct lvirt_dom *d, int *created, b
                      char *err, size_t errlen);
 
 /* 1 and the domain when name exists, 0 when not, negative on error. */
-int lvirt_dom_find(virConnectPtr c, const char *name, virDomainPtr *out, char *err,
-                   size_t errlen);
+int lvirt_dom_find(virConnectPtr c, const char *name, virDomainPtr *out, char *err, size_t errlen);
 /* 1 when the domain runs (or is paused), 0 otherwise. */
 int lvirt_dom_running(virDomainPtr d);
 
@@ -83,8 +82,7 @@ int lvirt_dom_address(virDomainPtr d, char *addr, size_t addrlen, char *err, siz
 
 /* Moves the domain's NIC (mac) to network: link down, new network, link up
  * (the guest sees its carrier come back and asks DHCP again). */
-int lvirt_dom_move(virDomainPtr d, const char *mac, const char *network, char *err,
-                   size_t errlen);
+int lvirt_dom_move(virDomainPtr d, const char *mac, const char *network, char *err, size_t errlen);
 
 /* Destroys (if running) and undefines domain name; absent: 0. */
 int lvirt_dom_remove(virConnectPtr c, const char *name, char *err, size_t errlen);

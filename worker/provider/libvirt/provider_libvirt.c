@@ -57,8 +57,8 @@ static const struct wm_config_key libvirt_keys[] = {
 
 int provider_libvirt_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
-    return wm_config_declare(cfg, libvirt_keys, sizeof(libvirt_keys) / sizeof(libvirt_keys[0]),
-                             err, errlen);
+    return wm_config_declare(cfg, libvirt_keys, sizeof(libvirt_keys) / sizeof(libvirt_keys[0]), err,
+                             errlen);
 }
 
 static const char *cfg(const struct task_ctx *t, const char *key)
@@ -167,8 +167,8 @@ static enum lvirt_accel accel_of(struct task_ctx *t)
     const char *a = cfg(t, "libvirt.accel");
     char marker[4200];
     kvm_marker(t, marker, sizeof(marker));
-    return strcmp(a, "kvm") == 0   ? LVIRT_ACCEL_KVM
-           : strcmp(a, "tcg") == 0 ? LVIRT_ACCEL_TCG
+    return strcmp(a, "kvm") == 0       ? LVIRT_ACCEL_KVM
+           : strcmp(a, "tcg") == 0     ? LVIRT_ACCEL_TCG
            : access(marker, F_OK) == 0 ? LVIRT_ACCEL_TCG
                                        : LVIRT_ACCEL_AUTO;
 }
@@ -241,9 +241,10 @@ static int lv_launch(struct task_ctx *t, enum launch_kind kind, char *id, size_t
         rc = net_ensure(t, c, false);
     snprintf(title, sizeof(title), "wavemill %s instance of %s (wave %s)", purpose_of(kind),
              t->msg.server, t->msg.wave);
-    struct lvirt_dom d = {n.dom,  n.uuid,  n.disk, cfg(t, "libvirt.test_network"),
-                          n.mac,  n.console, title, (int)(wm_config_int(t->cfg, "libvirt.memory") >> 20),
-                          accel_of(t)};
+    struct lvirt_dom d = {
+        n.dom,      n.uuid,    n.disk, cfg(t, "libvirt.test_network"),
+        n.mac,      n.console, title,  (int)(wm_config_int(t->cfg, "libvirt.memory") >> 20),
+        accel_of(t)};
     int created = 0;
     bool kvm = false;
     if (rc == 0 && (rc = lvirt_dom_ensure(c, &d, &created, &kvm, err, sizeof(err))) < 0)
@@ -321,8 +322,8 @@ static int probe_ok(const char *tmpl, const char *addr)
         snprintf(url, sizeof(url), "%.*s%s%s", (int)(at - tmpl), tmpl, addr, at + 9);
     else
         snprintf(url, sizeof(url), "%s", tmpl);
-    struct wm_http_request req = {.method = "GET", .url = url, .timeout_ms = 3000,
-                                  .connect_timeout_ms = 2000};
+    struct wm_http_request req = {
+        .method = "GET", .url = url, .timeout_ms = 3000, .connect_timeout_ms = 2000};
     struct wm_http_response resp;
     char err[256];
     int rc = wm_http_do(&req, &resp, err, sizeof(err));
@@ -340,8 +341,10 @@ static int boot_poll(struct task_ctx *t, virConnectPtr c, virDomainPtr *dom, con
 {
     char err[512];
     if (strcmp(cfg(t, "libvirt.accel"), "auto") == 0 && lvirt_dom_kvm_failed(*dom)) {
-        wm_warn("libvirt.kvm_fallback", "server=%s domain=%s reason=\"KVM guest stopped while "
-                "booting; restarting it under TCG\"", t->msg.server, virDomainGetName(*dom));
+        wm_warn("libvirt.kvm_fallback",
+                "server=%s domain=%s reason=\"KVM guest stopped while "
+                "booting; restarting it under TCG\"",
+                t->msg.server, virDomainGetName(*dom));
         char marker[4200];
         kvm_marker(t, marker, sizeof(marker));
         int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -367,7 +370,7 @@ static int boot_poll(struct task_ctx *t, virConnectPtr c, virDomainPtr *dom, con
 
 static const char *stage_what(enum wait_stage st)
 {
-    return st == W_BOOT ? "did not show its boot line"
+    return st == W_BOOT    ? "did not show its boot line"
            : st == W_LEASE ? "booted but got no DHCP lease"
                            : "booted but its probe URL did not answer 200";
 }
@@ -406,9 +409,10 @@ static int boot_wait(struct task_ctx *t, virConnectPtr c, enum launch_kind kind,
     if (rc != -ETIMEDOUT && rc != -ESRCH)
         return rc;
     console_tail(console, 6, tail, sizeof(tail));
-    wm_error("libvirt.boot_failed", "server=%s domain=%s console=\"%s\"", t->msg.server, name, tail);
-    return task_fail(t, "libvirt: %s instance %s %s%s within %llds; console: %s",
-                     purpose_of(kind), name, rc == -ESRCH ? "stopped, it " : "", stage_what(st),
+    wm_error("libvirt.boot_failed", "server=%s domain=%s console=\"%s\"", t->msg.server, name,
+             tail);
+    return task_fail(t, "libvirt: %s instance %s %s%s within %llds; console: %s", purpose_of(kind),
+                     name, rc == -ESRCH ? "stopped, it " : "", stage_what(st),
                      (long long)(limit / 1000), tail[0] ? tail : "(empty)");
 }
 
@@ -473,8 +477,8 @@ static int lv_switch_network(struct task_ctx *t)
         rc = net_ensure(t, c, true);
     if (rc == 0 && dom_mac(dom, mac, sizeof(mac)) < 0)
         rc = task_fail(t, "libvirt: domain %s has no NIC", name);
-    if (rc == 0 && (rc = lvirt_dom_move(dom, mac, cfg(t, "libvirt.live_network"), err,
-                                        sizeof(err))) < 0)
+    if (rc == 0 &&
+        (rc = lvirt_dom_move(dom, mac, cfg(t, "libvirt.live_network"), err, sizeof(err))) < 0)
         lv_fail(t, rc, err);
     if (rc == 0)
         rc = boot_wait(t, c, LAUNCH_CUTOVER, &dom, name, addr, sizeof(addr)); /* the new lease */
@@ -492,7 +496,7 @@ static int lv_switch_network(struct task_ctx *t)
 static int lv_terminate(struct task_ctx *t, enum launch_kind kind)
 {
     char prefix[48], err[512], disk[4200], console[4200];
-    char (*names)[LVIRT_NAME_LEN] = calloc(LV_MAX_DOMS, LVIRT_NAME_LEN);
+    char(*names)[LVIRT_NAME_LEN] = calloc(LV_MAX_DOMS, LVIRT_NAME_LEN);
     size_t n = 0;
     if (!names)
         return task_fail(t, "libvirt: out of memory");
