@@ -389,7 +389,7 @@ int lvirt_dom_move(virDomainPtr d, const char *mac, const char *network, char *e
 {
     int rc = nic_update(d, mac, network, "down", err, errlen);
     if (rc == 0) {
-        usleep(1500 * 1000); /* the guest's carrier watch polls every 0.5 s */
+        usleep(2500 * 1000); /* long enough for a guest polling its carrier each second */
         rc = nic_update(d, mac, network, "up", err, errlen);
     }
     return rc;
