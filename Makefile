@@ -7,7 +7,7 @@
 CC      ?= gcc
 BUILD   ?= build
 BIN     ?= bin
-PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash
+PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash libvirt
 
 OPT       ?= -O2 -g
 SAN_FLAGS :=
@@ -114,6 +114,7 @@ bench: all tests
 	tests/bench/fanin
 	tests/bench/orchestrate
 	tests/bench/ebs_export
+	tests/bench/cutover
 
 # libFuzzer targets (clang), a bounded time each: FUZZ_SECONDS=30 by default
 fuzz:

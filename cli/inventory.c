@@ -396,7 +396,7 @@ static struct inv_disk *disks_cell(struct pctx *x, const char *raw, size_t *coun
 /* --- rows --- */
 
 static const char *const os_families[] = {"linux", "windows", NULL};
-static const char *const providers[] = {"sim", "aws", "exec", NULL};
+static const char *const providers[] = {"sim", "aws", "exec", "libvirt", NULL};
 
 #define NAME_CHARS "-_."
 #define HOST_CHARS "-_.:[]"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "rsnap.h"
 
 static uint64_t rvol_ms(void)
 {
@@ -269,8 +271,14 @@ struct rvol *rvol_open(const char *root, const char *name, char *err, size_t err
     int rc = volstate_load(p, &v->st, err, errlen);
     if (rc == 0 && v->st.applying) {
         wm_warn("repl.apply_replay", "volume=%s gen=%" PRIu64, name, v->st.pending_gen);
-        if ((rc = rvol_apply_visible(v, err, errlen)) == 0)
+        int xfd = rsnap_lock(v->root, v->name, LOCK_EX); /* readers wait for the replay */
+        if (xfd < 0) {
+            snprintf(err, errlen, "lock %s.lock: %s", name, strerror(-xfd));
+            rc = xfd;
+        } else if ((rc = rvol_apply_visible(v, err, errlen)) == 0) {
             rc = rvol_apply_finish(v, err, errlen);
+        }
+        rsnap_unlock(xfd);
     }
     if (rc == 0 && v->st.pending)
         rc = rvol_open_stage(v, 0, err, errlen);
@@ -557,7 +565,7 @@ int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen
     pthread_rwlock_wrlock(&v->stage_lock);
     pthread_mutex_lock(&v->mu);
     struct volstate *s = &v->st;
-    int rc = 0, applied = 0;
+    int rc = 0, applied = 0, xfd = -1;
     if (!s->pending || s->pending_gen != req->gen) {
         if (s->committed_gen != req->gen) {
             snprintf(err, errlen, "nothing to commit at generation %" PRIu64, req->gen);
@@ -572,6 +580,12 @@ int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen
                 snprintf(err, errlen, "range %u not complete", i);
                 rc = -EAGAIN;
             }
+        /* other processes' copies (rsnap_copy) see the old generation or
+         * the new one, never the apply in between */
+        if (rc == 0 && (xfd = rsnap_lock(v->root, v->name, LOCK_EX)) < 0) {
+            snprintf(err, errlen, "lock %s.lock: %s", v->name, strerror(-xfd));
+            rc = xfd;
+        }
         if (rc == 0)
             s->applying = 1;
         uint64_t t0 = rvol_ms();
@@ -595,6 +609,7 @@ int rvol_commit(struct rvol *v, const struct proto_commit *req, struct proto_gen
                 "volume=%s gen=%" PRIu64 " save_ms=%" PRIu32 " apply_ms=%" PRIu32
                 " durable_ms=%" PRIu64 " (after the answer)",
                 v->name, out->gen, v->ms_save, v->ms_apply, rvol_ms() - t1);
+    rsnap_unlock(xfd);
     pthread_mutex_unlock(&v->mu);
     pthread_rwlock_unlock(&v->stage_lock);
     pthread_rwlock_unlock(&v->img_lock);

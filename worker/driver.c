@@ -9,13 +9,15 @@
 #include "replication/replication.h"
 #include "transport/transport_driver.h"
 #include "provider/aws/provider_aws.h"
+#include "provider/libvirt/provider_libvirt.h"
 #include "provider/provider_exec.h"
 #include "task.h"
 
 static const struct transport_driver *const transports[] = {
     &sim_transport, &transport_ssh_driver, &transport_local_driver};
 static const struct provider_driver *const providers[] = {&sim_provider, &provider_exec_driver,
-                                                          &provider_aws_driver};
+                                                          &provider_aws_driver,
+                                                          &provider_libvirt_driver};
 static const struct replication_driver *const replications[] = {&sim_replication,
                                                                 &replication_wavemill_driver};
 

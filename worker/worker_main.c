@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "provider/aws/provider_aws.h"
+#include "provider/libvirt/provider_libvirt.h"
 #include "worker.h"
 
 int main(int argc, char **argv)
@@ -17,7 +18,8 @@ int main(int argc, char **argv)
     /* secrets.master_key is declared by worker_declare (the transport
      * drivers'); aws.* and cmdb.* are the aws provider's and the CMDB step's */
     if (!cfg || worker_declare(cfg, err, sizeof(err)) < 0 ||
-        provider_aws_declare(cfg, err, sizeof(err)) < 0 || cmdb_declare(cfg, err, sizeof(err)) < 0) {
+        provider_aws_declare(cfg, err, sizeof(err)) < 0 ||
+        provider_libvirt_declare(cfg, err, sizeof(err)) < 0 || cmdb_declare(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "wavemill-worker: %s\n", err);
         return 1;
     }

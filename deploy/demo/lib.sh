@@ -13,7 +13,9 @@
 #   DEMO_CUTOVER  cutover window, relative to wave start               [+1m]
 #   DEMO_DELTA    scheduler.delta_interval                             [10s]
 #   DEMO_BOUND    seconds the wave may take before we give up          [240]
-#   DEMO_PROVIDER target_provider of the servers: aws, exec or sim     [aws]
+#   DEMO_PROVIDER target_provider of the servers: aws, libvirt, exec or
+#                 sim [aws; deploy/demo/run: libvirt, whose instances boot
+#                 from the replicas, see deploy/demo/libvirt.sh]
 # and calls demo_setup, demo_run_wave, demo_prove, demo_summary.  Every
 # process started here is stopped by pid on exit (trap); the local stack
 # (deploy/local/up) is left running.
@@ -38,6 +40,8 @@ HOSTCTL=$DEMO_REPO/tests/hosts/host
 DEMO_PIDS=()
 DEMO_DB=wm_${DEMO_NAME//[^a-z0-9_]/_}
 DEMO_T0=$(date +%s)
+DEMO_PROVIDER=${DEMO_PROVIDER:-aws}
+. "$DEMO_REPO/deploy/demo/libvirt.sh"
 
 demo_log() { printf '%s [%3ss] %s\n' "$(date -u +%H:%M:%S)" "$(($(date +%s) - DEMO_T0))" "$*" >&2; }
 demo_fail() { demo_log "FAIL: $*"; exit 1; }
@@ -53,6 +57,7 @@ demo_cleanup() {
         kill -KILL "$pid" 2>/dev/null
     done
     QUIET=1 "$HOSTCTL" down-all >/dev/null 2>&1
+    demo_libvirt_cleanup
     [ "${MOTO_STARTED:-0}" = 1 ] && bash tests/peers/moto_server.sh stop "$DEMO_DIR/moto" >/dev/null 2>&1
     if [ "$DEMO_KEEP" != 1 ]; then
         dropdb -h 127.0.0.1 -p "$WM_PG_PORT" -U wavemill --if-exists --force "$DEMO_DB" 2>/dev/null
@@ -109,6 +114,7 @@ demo_hosts() {
     for h in $DEMO_HOSTS; do
         extra=()
         case " ${DEMO_FULL_HOSTS:-} " in *" ${h%%:*} "*) extra=(--agent-size 128k) ;; esac
+        [ "$DEMO_PROVIDER" != libvirt ] || extra+=(--boot) # disk0 boots: MBR, kernel, the app
         QUIET=1 "$HOSTCTL" up "${h%%:*}" --addr "${h#*:}" --disks "$DEMO_DISKS" --disk-size "$DEMO_DISK" \
             --service --flush-ms 500 "${extra[@]}" || demo_fail "host up $h"
     done
@@ -166,11 +172,8 @@ demo_cmdb_peer() {
 # or (DEMO_PROVIDER=exec) through the exec provider and the operator script
 # deploy/demo/provider_moto.py (EC2 + Route 53 calls with boto3).
 demo_moto() {
-    DEMO_PROVIDER=${DEMO_PROVIDER:-}
-    if [ -z "$DEMO_PROVIDER" ]; then
-        DEMO_PROVIDER=aws
-    fi
     [ "$DEMO_PROVIDER" != sim ] || return 0
+    [ "$DEMO_PROVIDER" != libvirt ] || { demo_libvirt_setup; return 0; }
     MOTO_PORT=$(bash tests/peers/moto_server.sh start "$DEMO_DIR/moto") || demo_fail "moto did not start"
     MOTO_STARTED=1
     AWS_SUBNET=subnet-demo AWS_SG_LIVE=sg-live AWS_SG_TEST=sg-test
@@ -234,6 +237,7 @@ demo_import() {
 # and answer nothing, so the probes aim at what listens here: the receiver's
 # port (TCP) and the CMDB peer's health URL (HTTP).
 demo_probes() {
+    [ "$DEMO_PROVIDER" != libvirt ] || { demo_libvirt_probes; return; }
     printf '[{"type":"tcp","host":"%s","port":%s,"name":"receiver-port"},' "$RX_ADDR" "$RX_PORT"
     printf '{"type":"http","url":"http://127.0.0.1:%s/status/200","name":"app-health"}]' "$CMDB_PORT"
 }
@@ -270,6 +274,7 @@ demo_worker_args() {
     WORKER_ARGS+=(--set cmdb.url="http://127.0.0.1:$CMDB_PORT/api/ci/{server}?wave={wave}"
                   --set cmdb.secret=cmdb-token)
     for kv in $DEMO_WORKER_SET; do WORKER_ARGS+=(--set "$kv"); done
+    [ "$DEMO_PROVIDER" != libvirt ] || demo_libvirt_worker_args
     if [ "${DEMO_PROVIDER}" = aws ]; then
         WORKER_ARGS+=(--set aws.endpoint="http://127.0.0.1:$MOTO_PORT"
                       --set aws.route53_endpoint="http://127.0.0.1:$MOTO_PORT"
@@ -343,6 +348,8 @@ demo_prove() {
         done
         # the service's own log (outside the image) has every record it wrote
         last=$(tail -n 1 "$WM_HOSTS_DIR/$name/service/records.log" 2>/dev/null)
+        # a bootable disk0 (libvirt) has its root filesystem in partition 2
+        [ "$DEMO_PROVIDER" != libvirt ] || dst="$dst?offset=$(tests/hosts/bootdisk root-offset)"
         got=$(debugfs -R "cat /data/records.log" "$dst" 2>/dev/null | tail -n 1)
         if [ -z "$last" ] || [ "$last" != "$got" ]; then
             demo_log "PROOF FAILED: $name: last record at source '$last', in target '$got'"
@@ -352,6 +359,7 @@ demo_prove() {
         [ $bad = 0 ] && demo_log "proof: $name: $DEMO_DISKS target volume(s) == source image(s) ($(stat -c %s "$src") bytes each, cmp), last record '${last% t=*}' in $name-disk0"
     done
     demo_ebs_prove || bad=1
+    [ "$DEMO_PROVIDER" != libvirt ] || demo_libvirt_prove || bad=1
     return $bad
 }
 
@@ -362,6 +370,7 @@ demo_summary() {
     grep "  $DEMO_WAVE/" "$w" | tail -n 6
     demo_cloud_summary
     demo_ebs_summary
+    [ "$DEMO_PROVIDER" != libvirt ] || demo_libvirt_times
     demo_checks_summary
     echo
     echo "=== wavemill status --wave $DEMO_WAVE"
