@@ -47,6 +47,10 @@ static const struct cli_group cli_groups[] = {
      "  pki init --dir DIR       create the factory CA (DIR/ca.key, DIR/ca.crt)\n"
      "  pki issue --dir DIR --name NAME --role agent|receiver|worker [--days N] [--san H,...]\n"
      "                           issue DIR/NAME/{ca.crt,cert.pem,key.pem} (a --tls-dir)\n"},
+    {"config", cli_config_cmd,
+     "  config check FILE        validate FILE for the CLI and every daemon installed beside it\n"
+     "  config print             the effective configuration of the CLI (secrets as ***)\n"
+     "  config reference         every key the CLI reads (tab-separated; docs/configuration.md)\n"},
     {"secret", cli_secret,
      "  secret set NAME --from-file FILE [--master-key FILE]\n"
      "                           store a credential, encrypted (AES-256-GCM) under the master key\n"
@@ -66,10 +70,12 @@ static void print_help(FILE *out)
             "The wavemill operator command: waves, servers and the factory's database.\n"
             "\n"
             "options:\n"
-            "  --config FILE   config file (key = value, [section]); WAVEMILL_* env vars override it\n"
+            "  --config FILE   config file (key = value, [section]; default $WAVEMILL_CONFIG);\n"
+            "                  WAVEMILL_* env vars override it\n"
             "  --json          machine-readable output on stdout\n"
             "  --help, -h      this help\n"
             "  --version       print the version\n"
+            "  --print-config  same as 'config print'\n"
             "\n"
             "commands:\n");
     for (size_t i = 0; i < CLI_NGROUPS; i++)
@@ -107,6 +113,8 @@ static int parse_globals(struct cli_ctx *ctx, int argc, char **argv)
             printf("wavemill %s\n", WAVEMILL_VERSION);
             return -CLI_OK;
         }
+        if (strcmp(a, "--print-config") == 0)
+            return -cli_config_cmd(ctx, 2, (char *[]){"config", "print", NULL});
         if (strcmp(a, "--json") == 0) {
             ctx->json = true;
         } else if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {

@@ -830,7 +830,7 @@ static const char *type_name(enum wm_config_type t)
 /* A key's example value: its default when it has one, else one of its type. */
 static const char *example_value(const struct wm_config_key *k)
 {
-    static const char *const examples[] = {"text", "10", "true", "30s", "64M", "(a secret)"};
+    static const char *const examples[] = {"value", "10", "true", "30s", "64M", "(a secret)"};
     if (k->def && *k->def)
         return k->def;
     return (size_t)k->type < sizeof(examples) / sizeof(examples[0]) ? examples[k->type] : "";
@@ -842,7 +842,8 @@ void wm_config_reference(const struct wm_config *cfg, const char *program, FILE 
         const struct wm_config_key *k = cfg->entries[i].key;
         char range[96] = "";
         if (!(k->min == 0 && k->max == 0))
-            snprintf(range, sizeof(range), "%lld..%lld", (long long)k->min, (long long)k->max);
+            snprintf(range, sizeof(range), "%lld..%lld%s", (long long)k->min, (long long)k->max,
+                     k->type == WM_CFG_DURATION ? " ms" : k->type == WM_CFG_SIZE ? " bytes" : "");
         /* one record per key, tab-separated, for docs/configuration.md's generator */
         fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k->name, type_name(k->type),
                 k->def ? k->def : "", k->required ? "required" : "optional", range, program,
