@@ -69,6 +69,7 @@ include worker/module.mk
 include scheduler/module.mk
 include cli/module.mk
 include tests/module.mk
+include deploy/module.mk
 
 all: $(BINS)
 tests: $(BINS) $(TEST_BINS)

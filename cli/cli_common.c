@@ -188,7 +188,9 @@ int cli_sql_dir(char *out, size_t outlen)
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = '\0';
-        static const char *const rel[] = {"/../schemas/sql", "/../../schemas/sql"};
+        /* a build tree (bin/, bin/asan/) or an installed PREFIX/bin */
+        static const char *const rel[] = {"/../schemas/sql", "/../../schemas/sql",
+                                          "/../share/wavemill/sql"};
         for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
             if ((size_t)snprintf(out, outlen, "%s%s", exe, rel[i]) < outlen && is_dir(out))
                 return 0;
