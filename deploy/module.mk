@@ -59,3 +59,11 @@ config-doc: all
 
 deb: all
 	deploy/deb/build $(VERSION)
+
+# the container image (deploy/container/Containerfile); BASE=localhost/debian:bookworm
+# after deploy/container/base-image where no registry is reachable
+IMAGE ?= wavemill:$(VERSION)
+.PHONY: image
+image:
+	podman build --isolation=chroot -f deploy/container/Containerfile -t $(IMAGE) \
+	    $(if $(BASE),--build-arg BASE=$(BASE)) .
