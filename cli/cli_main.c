@@ -19,8 +19,10 @@ static const struct cli_group cli_groups[] = {
      "  db migrate [--dir DIR]   apply the SQL migrations not yet applied\n"
      "  db status [--dir DIR]    show the schema version and pending migrations\n"},
     {"import", cli_import,
-     "  import FILE.csv [--ignore-unknown] [--dry-run]\n"
-     "                           load the intake form (one row per server); all or nothing\n"
+     "  import FILE.csv [--ignore-unknown] [--dry-run] [--format csv|cmf] [--provider P]\n"
+     "                           load the intake form (one row per server); all or nothing;\n"
+     "                           --format cmf: AWS Cloud Migration Factory's intake form as is\n"
+     "  import --format cmf --mapping   where each CMF column goes\n"
      "  import --template        print an intake form to fill in (CSV header and examples)\n"},
     {"wave", cli_wave,
      "  wave create NAME [--cutover-at TIME] [--max-parallel N] [--max-launching N] [--priority N]\n"
@@ -32,7 +34,10 @@ static const struct cli_group cli_groups[] = {
     {"server", cli_server,
      "  server show NAME         inventory, lifecycle, disks, tasks and their last errors\n"
      "  server retry NAME        give a FAILED server's failed step new attempts\n"
-     "  server skip NAME --task KIND   pass over one pipeline step\n"},
+     "  server skip NAME --task KIND   pass over one pipeline step\n"
+     "  server set NAME|--wave WAVE key=value...   per-server settings (transport, stop_command,\n"
+     "                           probes, agent_dir, ...) or intake columns, validated like the intake\n"
+     "  server unset NAME|--wave WAVE key...       back to the wave's value or the default\n"},
     {"status", cli_status,
      "  status [--wave NAME]     per wave: servers by lifecycle, tasks, bytes; per server with --wave\n"},
     {"watch", cli_watch,

@@ -1,5 +1,5 @@
 /* cli_server — `wavemill server show NAME [--json]`, `server retry NAME`,
- * `server skip NAME --task KIND`.
+ * `server skip NAME --task KIND`, `server set|unset` (cli_settings.c).
  *
  * retry and skip are cli_ops.h calls (the scheduler owns what they mean);
  * this file adds the checks a person needs (is KIND a pipeline step?), the
@@ -13,6 +13,7 @@
 #include "cli_args.h"
 #include "json.h"
 #include "cli_ops.h"
+#include "cli_settings.h"
 #include "pipeline.h"
 #include "pg.h"
 
@@ -108,7 +109,7 @@ static void tasks_json(struct wm_json *j, const PGresult *t)
 }
 
 static int show_json(struct cli_ctx *ctx, const PGresult *s, const PGresult *d,
-                     const PGresult *t)
+                     const PGresult *t, const PGresult *st)
 {
     struct wm_json *j = wm_json_new();
     wm_json_obj_begin(j);
@@ -120,6 +121,8 @@ static int show_json(struct cli_ctx *ctx, const PGresult *s, const PGresult *d,
     disks_json(j, d);
     wm_json_key(j, "tasks");
     tasks_json(j, t);
+    wm_json_key(j, "settings");
+    cli_settings_json(j, st);
     wm_json_obj_end(j);
     wm_json_obj_end(j);
     int rc = cli_print_json(ctx, j);
@@ -132,7 +135,8 @@ static const char *dash(const char *s)
     return s && *s ? s : "-";
 }
 
-static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
+static void show_print(const PGresult *s, const PGresult *d, const PGresult *t,
+                       const PGresult *st)
 {
     char line[1024];
     printf("server %s  wave %s  application %s\n", cli_val(s, 0, "name"), cli_val(s, 0, "wave"),
@@ -152,6 +156,7 @@ static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
            dash(cli_val(s, 0, "test_sgs")));
     printf("  tags %s  last delta %s\n", cli_val(s, 0, "tags"),
            dash(cli_val(s, 0, "last_delta_at")));
+    cli_settings_print(st);
     printf("  disks:\n");
     for (int i = 0; i < PQntuples(d); i++) {
         char a[32], b[32], c[32];
@@ -195,12 +200,14 @@ static int server_show(struct cli_ctx *ctx, int argc, char **argv)
     const char *pid[] = {cli_val(s, 0, "id"), lim};
     d = cli_query(ctx, DISKS_SQL, 1, pid);
     t = d ? cli_query(ctx, TASKS_SQL, 2, pid) : NULL;
-    if (!t)
+    PGresult *st = t ? cli_settings_query(ctx, name) : NULL;
+    if (!st)
         rc = CLI_ERR;
     else if (ctx->json)
-        rc = show_json(ctx, s, d, t);
+        rc = show_json(ctx, s, d, t, st);
     else
-        show_print(s, d, t);
+        show_print(s, d, t, st);
+    PQclear(st);
     PQclear(t);
     PQclear(d);
     PQclear(s);
@@ -315,7 +322,7 @@ int cli_server(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "server";
     if (argc < 2)
-        return cli_usage_error(ctx, "server what? (show, retry, skip)");
+        return cli_usage_error(ctx, "server what? (show, retry, skip, set, unset)");
     const char *sub = argv[1];
     if (strcmp(sub, "show") == 0)
         return server_show(ctx, argc, argv);
@@ -323,5 +330,7 @@ int cli_server(struct cli_ctx *ctx, int argc, char **argv)
         return server_retry(ctx, argc, argv);
     if (strcmp(sub, "skip") == 0)
         return server_skip(ctx, argc, argv);
+    if (strcmp(sub, "set") == 0 || strcmp(sub, "unset") == 0)
+        return cli_settings_set(ctx, argc, argv, strcmp(sub, "unset") == 0);
     return cli_usage_error(ctx, "unknown subcommand 'server %s'", sub);
 }

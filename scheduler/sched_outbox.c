@@ -23,13 +23,13 @@ enum { O_ID, O_TASK, O_ATTEMPT, O_TOPIC, O_WAVE_ID, O_WAVE, O_SERVER_ID, O_SERVE
 static const char SQL_OUTBOX[] =
     "SELECT o.id, o.task_id, o.attempt, o.topic, t.wave_id, w.name, t.server_id, s.name,"
     " t.kind, (t.state = 'QUEUED' AND t.attempt = o.attempt), t.params::text,"
-    " s.target_provider, coalesce(s.settings->>'transport', ''),"
-    " coalesce(s.settings->>'replication', ''),"
+    " s.target_provider, coalesce((w.settings || s.settings)->>'transport', ''),"
+    " coalesce((w.settings || s.settings)->>'replication', ''),"
     " coalesce(floor(extract(epoch FROM t.deadline) * 1000)::bigint, 0),"
     /* what a provider driver needs of the inventory (see outbox_inventory) */
     " s.fqdn, s.instance_type, s.subnet_id, array_to_string(s.security_group_ids, ','),"
     " array_to_string(s.test_security_group_ids, ','), s.tags::text,"
-    " coalesce(s.settings->>'exec_script', ''), coalesce(s.settings->>'exec_timeout_s', '')"
+    " coalesce((w.settings || s.settings)->>'exec_script', ''), coalesce((w.settings || s.settings)->>'exec_timeout_s', '')"
     " FROM task_outbox o JOIN tasks t ON t.id = o.task_id JOIN servers s ON s.id = t.server_id"
     " JOIN waves w ON w.id = t.wave_id WHERE t.wave_id = ANY($1::bigint[])"
     " AND t.id = ANY (ARRAY(SELECT task_id FROM task_outbox))" /* small: drive from it */

@@ -88,9 +88,11 @@ struct rp_server {
 };
 
 static const char SQL_SERVER[] =
-    "SELECT name, coalesce(nullif(settings->>'agent_host', ''), source_host),"
-    " coalesce(settings->>'agent_port', ''), coalesce(settings->>'agent_dir', ''),"
-    " coalesce(settings->>'receiver', '') FROM servers WHERE id = $1";
+    "SELECT s.name, coalesce(nullif((w.settings || s.settings)->>'agent_host', ''), s.source_host),"
+    " coalesce((w.settings || s.settings)->>'agent_port', ''),"
+    " coalesce((w.settings || s.settings)->>'agent_dir', ''),"
+    " coalesce((w.settings || s.settings)->>'receiver', '')"
+    " FROM servers s JOIN waves w ON w.id = s.wave_id WHERE s.id = $1";
 static const char SQL_DISKS[] =
     "SELECT id, source_path, target_volume, size_bytes FROM disks WHERE server_id = $1"
     " ORDER BY id LIMIT 17";
