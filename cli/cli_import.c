@@ -132,15 +132,13 @@ static int print_cmf_mapping(void)
 /* Every error line of a refused file on stderr, then the one-line verdict. */
 static int report_errors(struct cli_ctx *ctx, const char *path, const char *err)
 {
-    long n = 0;
+    if (!strchr(err, '\n'))
+        return cli_error(ctx, "%s", err);
     for (const char *p = err; *p;) {
         size_t len = strcspn(p, "\n");
         fprintf(stderr, "%.*s\n", (int)len, p);
-        n++;
         p += len + (p[len] == '\n');
     }
-    if (n <= 1)
-        return cli_error(ctx, "%s", err);
     return cli_error(ctx, "%s refused, nothing imported (errors above)", path);
 }
 
