@@ -91,6 +91,20 @@ else
     no "createdb $DB: $(cat "$TMP/err")"
 fi
 
+# README "Run it for real": every path it names exists, in the repository
+# or in the installed tree (master.key is made by the section's own command,
+# build/deb by make deb)
+awk '/^## Run it for real/ {on = 1; next} /^## / {on = 0} on' README.md >"$TMP/section"
+[ -s "$TMP/section" ] || no "README has no 'Run it for real' section"
+for p in $(grep -oE '(^|[^A-Za-z0-9_./-])(deploy|docs|tests|schemas)/[A-Za-z0-9_./@-]*[A-Za-z0-9_/-]' "$TMP/section" |
+           sed -E 's/^[^dts]//' | sort -u); do
+    [ -e "$p" ] && ok "README names $p: exists" || no "README names $p: missing"
+done
+for p in $(grep -oE '/(etc|usr|lib)/[A-Za-z0-9_./@*-]*[A-Za-z0-9_/*-]' "$TMP/section" | sed 's/\*$//' | sort -u); do
+    case $p in */master.key) continue ;; esac
+    compgen -G "$R$p*" >/dev/null && ok "README names $p: installed" || no "README names $p: not in the installed tree"
+done
+
 # --- PREFIX=/opt/wavemill: the units follow the prefix
 O=$TMP/opt-root
 make -s install DESTDIR="$O" PREFIX=/opt/wavemill >"$TMP/make2.log" 2>&1 || no "make install PREFIX=/opt/wavemill"
