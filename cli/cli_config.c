@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "secrets.h"
+#include "srvset.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -179,6 +180,28 @@ static int config_print(struct cli_ctx *ctx, bool reference)
     return CLI_OK;
 }
 
+/* The per-server settings table (srvset.h), tab-separated, for the
+ * configuration reference: key, values, default, reader, meaning. */
+static int config_settings(void)
+{
+    static const char *const kinds[] = {"text", "", "port", "seconds", "HOST:PORT",
+                                        "absolute path", "id", "JSON"};
+    size_t n;
+    const struct wm_srvset *all = wm_srvset_all(&n);
+    for (size_t i = 0; i < n; i++) {
+        const struct wm_srvset *s = &all[i];
+        char def[256];
+        if (s->def_from)
+            snprintf(def, sizeof(def), "%s%sworker config %s", s->def, *s->def ? ", " : "",
+                     s->def_from);
+        else
+            snprintf(def, sizeof(def), "%s", s->def);
+        printf("%s\t%s\t%s\t%s\t%s\n", s->key,
+               s->kind == WM_SRVSET_ENUM ? s->allowed : kinds[s->kind], def, s->reader, s->doc);
+    }
+    return CLI_OK;
+}
+
 int cli_config_cmd(struct cli_ctx *ctx, int argc, char **argv)
 {
     ctx->command = "config";
@@ -193,5 +216,8 @@ int cli_config_cmd(struct cli_ctx *ctx, int argc, char **argv)
             return cli_usage_error(ctx, "'%s' takes no arguments", ctx->command);
         return config_print(ctx, strcmp(sub, "reference") == 0);
     }
-    return cli_usage_error(ctx, "usage: wavemill config check FILE | config print | config reference");
+    if (strcmp(sub, "settings") == 0 && argc == 2)
+        return config_settings();
+    return cli_usage_error(
+        ctx, "usage: wavemill config check FILE | config print | config reference | config settings");
 }

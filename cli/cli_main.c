@@ -55,7 +55,8 @@ static const struct cli_group cli_groups[] = {
     {"config", cli_config_cmd,
      "  config check FILE        validate FILE for the CLI and every daemon installed beside it\n"
      "  config print             the effective configuration of the CLI (secrets as ***)\n"
-     "  config reference         every key the CLI reads (tab-separated; docs/configuration.md)\n"},
+     "  config reference         every key the CLI reads (tab-separated; docs/configuration.md)\n"
+     "  config settings          the per-server settings: key, values, default, reader\n"},
     {"secret", cli_secret,
      "  secret set NAME --from-file FILE [--master-key FILE]\n"
      "                           store a credential, encrypted (AES-256-GCM) under the master key\n"

@@ -21,7 +21,7 @@ static const struct wm_srvset table[] = {
     {"shutdown_command", WM_SRVSET_TEXT, NULL, "systemctl poweroff", NULL, "shutdown_source",
      "shuts the source down at cutover"},
     {"probes", WM_SRVSET_JSON, NULL, "", NULL, "validate",
-     "validation probes, JSON: [{\"name\":…,\"kind\":\"tcp\"|\"http\"|\"command\",…}]"},
+     "validation probes, JSON: [{\"name\":…,\"type\":\"tcp\"|\"http\"|\"ssh\",…}]"},
     {"agent_dir", WM_SRVSET_PATH, NULL, "", "repl.agent_dir", "install_agent",
      "the agent's folder on the source"},
     {"agent_host", WM_SRVSET_ID, NULL, "the source_host", NULL, "install_agent, syncs",

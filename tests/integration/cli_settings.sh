@@ -61,7 +61,7 @@ same "bad file: nothing imported" "$(q "SELECT count(*) FROM servers WHERE name 
 
 # --- server set / unset round trips
 run 0 "$WAVEMILL" server set billweb01 transport=local stop_command="systemctl stop billing.target" \
-    probes='[{"name":"web","kind":"tcp","port":443}]' agent_dir=/opt/wm source_port=2222 \
+    probes='[{"name":"web","type":"tcp","port":443}]' agent_dir=/opt/wm source_port=2222 \
     security_group_ids="sg-new1;sg-new2" source_user=migrate && has "set" out "server 'billweb01': 7 keys set"
 same "set: stored in servers.settings" \
     "$(q "SELECT settings->>'transport', settings->>'stop_command', (settings->>'probes')::jsonb->0->>'port', settings->>'agent_dir' FROM servers WHERE name = 'billweb01'")" \
@@ -104,7 +104,7 @@ same "refusals wrote nothing" "$(q "SELECT settings::text || source_port || targ
 # --- native intake: settings as columns, merged into what server set stored
 cat >"$TMP/settings.csv" <<'CSV'
 wave_name,app_name,server_name,server_os_family,source_host,target_provider,stop_command,agent_port,probes
-Wave1,Billing,billweb01,linux,billweb01.corp.example.com,sim,systemctl stop web,7481,"[{""name"":""ssh"",""kind"":""tcp"",""port"":22}]"
+Wave1,Billing,billweb01,linux,billweb01.corp.example.com,sim,systemctl stop web,7481,"[{""name"":""ssh"",""type"":""tcp"",""port"":22}]"
 CSV
 run 0 "$WAVEMILL" import "$TMP/settings.csv" && same "intake setting columns" \
     "$(q "SELECT settings->>'stop_command', settings->>'agent_port', (settings->>'probes')::jsonb->0->>'name', settings->>'agent_dir' FROM servers WHERE name = 'billweb01'")" \

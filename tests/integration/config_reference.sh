@@ -23,6 +23,13 @@ for p in wavemill wavemill-scheduler wavemill-worker wavemill-receiver wavemill-
     done <"$TMP/$p.tsv"
     [ $missing = 0 ] && ok "$p: every key documented"
 done
+# every per-server setting is documented too
+"$BIN/wavemill" config settings >"$TMP/settings.tsv" || no "config settings failed"
+missing=0
+while IFS=$'\t' read -r key _; do
+    grep -qF "| \`$key\` |" docs/configuration.md || { no "setting $key missing from docs/configuration.md"; missing=1; }
+done <"$TMP/settings.tsv"
+[ $missing = 0 ] && ok "every per-server setting ($(wc -l <"$TMP/settings.tsv")) documented with its default"
 deploy/config-reference "$BIN" >"$TMP/configuration.md" || no "generator failed"
 if diff -u docs/configuration.md "$TMP/configuration.md" >"$TMP/diff"; then
     ok "docs/configuration.md is up to date"
