@@ -29,8 +29,7 @@
 extern char **environ;
 
 static const char *const config_daemons[] = {"wavemill-scheduler", "wavemill-worker",
-                                             "wavemill-receiver", "wavemill-agent",
-                                             "wavemill-api"};
+                                             "wavemill-receiver", "wavemill-agent", "wavemill-api"};
 
 /* The CLI's own keys: the common ones and secrets.* (see cli_config()). */
 static struct wm_config *cli_config_new(char *err, size_t errlen)
@@ -184,7 +183,7 @@ static int config_print(struct cli_ctx *ctx, bool reference)
  * configuration reference: key, values, default, reader, meaning. */
 static int config_settings(void)
 {
-    static const char *const kinds[] = {"text", "", "port", "seconds", "HOST:PORT",
+    static const char *const kinds[] = {"text",          "",   "port", "seconds", "HOST:PORT",
                                         "absolute path", "id", "JSON"};
     size_t n;
     const struct wm_srvset *all = wm_srvset_all(&n);
@@ -219,5 +218,6 @@ int cli_config_cmd(struct cli_ctx *ctx, int argc, char **argv)
     if (strcmp(sub, "settings") == 0 && argc == 2)
         return config_settings();
     return cli_usage_error(
-        ctx, "usage: wavemill config check FILE | config print | config reference | config settings");
+        ctx,
+        "usage: wavemill config check FILE | config print | config reference | config settings");
 }

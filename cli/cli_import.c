@@ -122,8 +122,9 @@ static int print_template(void)
 static int print_cmf_mapping(void)
 {
     printf("CMF COLUMN              GOES TO\n");
-    for (const struct inv_cmf_col *c = inv_cmf_map; c->cmf; c++)
-        printf("%-23s %s\n", c->cmf, c->goes_to);
+    const char *cmf, *goes_to;
+    for (size_t i = 0; inv_cmf_col(i, &cmf, &goes_to) == 0; i++)
+        printf("%-23s %s\n", cmf, goes_to);
     printf("(target_provider: --provider, aws by default; wavemill columns such as source_user,\n"
            " credential, disks and the per-server settings may be added to the sheet)\n");
     return CLI_OK;

@@ -183,8 +183,8 @@ static int parse_target(struct cli_ctx *ctx, int argc, char **argv, struct set_r
         return cli_usage_error(ctx, "which server? (wavemill %s NAME|--wave WAVE key%s...)",
                                ctx->command, strstr(ctx->command, "unset") ? "" : "=value");
     if (i >= argc)
-        return cli_usage_error(ctx, "nothing to %s", strstr(ctx->command, "unset") ? "unset"
-                                                                                      : "set");
+        return cli_usage_error(ctx, "nothing to %s",
+                               strstr(ctx->command, "unset") ? "unset" : "set");
     *first = i;
     return CLI_OK;
 }
@@ -238,8 +238,7 @@ PGresult *cli_settings_query(struct cli_ctx *ctx, const char *server)
 }
 
 /* Value and origin of row i: server, wave, or the default. */
-static const char *effective(const PGresult *r, int i, const char **from, char *def,
-                             size_t deflen)
+static const char *effective(const PGresult *r, int i, const char **from, char *def, size_t deflen)
 {
     if (!PQgetisnull(r, i, 1)) {
         *from = "server";
@@ -282,7 +281,6 @@ void cli_settings_print(const PGresult *r)
         const char *from;
         char def[256], line[512];
         const char *v = effective(r, i, &from, def, sizeof(def));
-        printf("    %-16s %s  [%s]\n", PQgetvalue(r, i, 0), cli_line(v, line, sizeof(line)),
-               from);
+        printf("    %-16s %s  [%s]\n", PQgetvalue(r, i, 0), cli_line(v, line, sizeof(line)), from);
     }
 }

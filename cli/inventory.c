@@ -78,7 +78,7 @@ struct pctx {
 /* Appends "FILE:LINE: [column NAME: ]why" as a line of err, up to
  * INV_MAX_ERRORS lines; later ones are only counted. */
 __attribute__((format(printf, 3, 4))) static void fail_named(struct pctx *x, const char *colname,
-                                                               const char *fmt, ...)
+                                                             const char *fmt, ...)
 {
     if (x->nerrors++ >= INV_MAX_ERRORS || x->errpos + 1 >= x->errlen)
         return;
@@ -96,9 +96,12 @@ __attribute__((format(printf, 3, 4))) static void fail_named(struct pctx *x, con
     x->errpos += n > 0 && (size_t)n < room ? (size_t)n : room - 1;
 }
 
-#define fail(x, col, ...) \
-    fail_named((x), (col) >= 0 ? ((x)->colname[(col)] ? (x)->colname[(col)] : columns[(col)].name) \
-                               : NULL, __VA_ARGS__)
+/* fail(x, COL, ...): an error of a native column, named as in the file */
+#define fail(x, col, ...)                                                                          \
+    fail_named((x),                                                                                \
+               (col) >= 0 ? ((x)->colname[(col)] ? (x)->colname[(col)] : columns[(col)].name)      \
+                          : NULL,                                                                  \
+               __VA_ARGS__)
 
 static char *dup_or_oom(struct pctx *x, const char *s, size_t n)
 {
@@ -177,14 +180,14 @@ static const struct {
     {"tags", TGT_COL, COL_TAGS, NULL, "tags"},
 };
 
-const struct inv_cmf_col inv_cmf_map[] = {
-#define CMF_ROW(i) {cmf_cols[i].cmf, cmf_cols[i].goes_to}
-    CMF_ROW(0),  CMF_ROW(1),  CMF_ROW(2),  CMF_ROW(3),  CMF_ROW(4),  CMF_ROW(5),
-    CMF_ROW(6),  CMF_ROW(7),  CMF_ROW(8),  CMF_ROW(9),  CMF_ROW(10), CMF_ROW(11),
-    CMF_ROW(12), CMF_ROW(13), CMF_ROW(14), CMF_ROW(15), CMF_ROW(16), CMF_ROW(17),
-    {NULL, NULL},
-#undef CMF_ROW
-};
+int inv_cmf_col(size_t i, const char **cmf, const char **goes_to)
+{
+    if (i >= sizeof(cmf_cols) / sizeof(cmf_cols[0]))
+        return -1;
+    *cmf = cmf_cols[i].cmf;
+    *goes_to = cmf_cols[i].goes_to;
+    return 0;
+}
 
 /* Where header name h (n bytes) goes: a CMF column (format cmf), a native
  * column, or a per-server setting; TGT_NONE when unknown. */

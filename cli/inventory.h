@@ -124,12 +124,9 @@ struct inv_opts {
     const char *provider; /* target_provider when the file has no column; NULL: required */
 };
 
-/* A CMF column and where it goes ("source_host and server_fqdn"), for
- * `wavemill import --format cmf` to say what it maps.  NULL-terminated. */
-struct inv_cmf_col {
-    const char *cmf, *goes_to;
-};
-extern const struct inv_cmf_col inv_cmf_map[];
+/* The i-th CMF column and where it goes ("server_fqdn and source_host"),
+ * for `wavemill import --format cmf --mapping`; -1 past the last. */
+int inv_cmf_col(size_t i, const char **cmf, const char **goes_to);
 
 /* Parses and validates the whole of buf.  name is used in messages.  NULL
  * with err on the first error (see above). */

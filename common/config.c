@@ -81,8 +81,8 @@ static const struct wm_config_key common_keys[] = {
      "consumer group session.timeout.ms"},
     {"kafka.max_poll_interval", WM_CFG_DURATION, "300s", MS(1), MS(86400), false,
      "consumer max.poll.interval.ms"},
-    {"pg.conninfo", WM_CFG_STRING, "host=127.0.0.1 port=15432 dbname=wavemill user=wavemill", 0,
-     0, true, "libpq connection string (a password in it is never logged)"},
+    {"pg.conninfo", WM_CFG_STRING, "host=127.0.0.1 port=15432 dbname=wavemill user=wavemill", 0, 0,
+     true, "libpq connection string (a password in it is never logged)"},
     {"pg.connect_timeout", WM_CFG_DURATION, "10s", 0, MS(3600), false,
      "how long to retry the first connection"},
     {"pg.reconnect_max", WM_CFG_DURATION, "5s", 1, MS(3600), false,
@@ -444,8 +444,8 @@ struct wm_config *wm_config_new_bare(void)
     char err[256];
     if (!cfg)
         return NULL;
-    if (wm_config_declare(cfg, log_keys, sizeof(log_keys) / sizeof(log_keys[0]), err,
-                          sizeof(err)) < 0) {
+    if (wm_config_declare(cfg, log_keys, sizeof(log_keys) / sizeof(log_keys[0]), err, sizeof(err)) <
+        0) {
         wm_error("config.declare_failed", "err=\"%s\"", err);
         wm_config_free(cfg);
         return NULL;
@@ -843,7 +843,9 @@ void wm_config_reference(const struct wm_config *cfg, const char *program, FILE 
         char range[96] = "";
         if (!(k->min == 0 && k->max == 0))
             snprintf(range, sizeof(range), "%lld..%lld%s", (long long)k->min, (long long)k->max,
-                     k->type == WM_CFG_DURATION ? " ms" : k->type == WM_CFG_SIZE ? " bytes" : "");
+                     k->type == WM_CFG_DURATION ? " ms"
+                     : k->type == WM_CFG_SIZE   ? " bytes"
+                                                : "");
         /* one record per key, tab-separated, for docs/configuration.md's generator */
         fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k->name, type_name(k->type),
                 k->def ? k->def : "", k->required ? "required" : "optional", range, program,

@@ -48,17 +48,19 @@ static void usage(FILE *f, const char *name, const struct wm_daemon_flag *flags,
     fprintf(f, "usage: %s [--config FILE] [--set key=value]...", name);
     for (size_t i = 0; i < nflags; i++)
         fprintf(f, " [--%s V]", flags[i].name);
-    fprintf(f, "\n       %s --print-config | --reference | --check | --version | --help\n"
-               "  --config FILE   configuration file (default: $WAVEMILL_CONFIG; the sections of\n"
-               "                  other programs in it are skipped)\n"
-               "  --set KEY=V     one key over the file and WAVEMILL_* (e.g. --set log.level=debug)\n",
+    fprintf(f,
+            "\n       %s --print-config | --reference | --check | --version | --help\n"
+            "  --config FILE   configuration file (default: $WAVEMILL_CONFIG; the sections of\n"
+            "                  other programs in it are skipped)\n"
+            "  --set KEY=V     one key over the file and WAVEMILL_* (e.g. --set log.level=debug)\n",
             name);
     for (size_t i = 0; i < nflags; i++)
         fprintf(f, "  --%-13s sets %s\n", flags[i].name, flags[i].key);
-    fprintf(f, "  --print-config  print the effective configuration (secrets as ***) and exit\n"
-               "  --reference     print every key this program reads (tab-separated) and exit\n"
-               "  --check         load and validate the configuration, then exit\n"
-               "Keys, types and defaults: docs/configuration.md (man: %s --reference).\n",
+    fprintf(f,
+            "  --print-config  print the effective configuration (secrets as ***) and exit\n"
+            "  --reference     print every key this program reads (tab-separated) and exit\n"
+            "  --check         load and validate the configuration, then exit\n"
+            "Keys, types and defaults: docs/configuration.md (man: %s --reference).\n",
             name);
 }
 
@@ -99,8 +101,8 @@ static void build_opts(struct option *opts, const struct wm_daemon_flag *flags, 
     size_t n = sizeof(common) / sizeof(common[0]);
     memcpy(opts, common, sizeof(common));
     for (size_t i = 0; i < nflags; i++)
-        opts[n + i] = (struct option){flags[i].name, required_argument, NULL,
-                                      DAEMON_OPT_BASE + (int)i};
+        opts[n + i] =
+            (struct option){flags[i].name, required_argument, NULL, DAEMON_OPT_BASE + (int)i};
     opts[n + nflags] = (struct option){NULL, 0, NULL, 0};
 }
 
@@ -112,10 +114,18 @@ static int scan_opts(int argc, char **argv, const struct option *opts, const cha
     int o;
     for (optind = 1; (o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1;) {
         switch (o) {
-        case 'c': *path = optarg; break;
-        case 'p': *act = ACT_PRINT; break;
-        case 'R': *act = ACT_REFERENCE; break;
-        case 'C': *act = ACT_CHECK; break;
+        case 'c':
+            *path = optarg;
+            break;
+        case 'p':
+            *act = ACT_PRINT;
+            break;
+        case 'R':
+            *act = ACT_REFERENCE;
+            break;
+        case 'C':
+            *act = ACT_CHECK;
+            break;
         case 'V':
             printf("%s %s\n", name, WAVEMILL_VERSION);
             *err = '\0';
@@ -124,7 +134,8 @@ static int scan_opts(int argc, char **argv, const struct option *opts, const cha
             usage(stdout, name, flags, nflags);
             *err = '\0';
             return 1;
-        case 's': break;
+        case 's':
+            break;
         default:
             if (o >= DAEMON_OPT_BASE)
                 break;

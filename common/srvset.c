@@ -14,8 +14,8 @@
 static const struct wm_srvset table[] = {
     {"transport", WM_SRVSET_ENUM, "ssh,local,sim", "ssh (sim for target_provider sim)", NULL,
      "every step on the source", "how the worker reaches the source"},
-    {"replication", WM_SRVSET_ENUM, "wavemill,sim", "wavemill (sim for target_provider sim)",
-     NULL, "initial_sync, delta_sync, final_delta_sync", "the replication driver"},
+    {"replication", WM_SRVSET_ENUM, "wavemill,sim", "wavemill (sim for target_provider sim)", NULL,
+     "initial_sync, delta_sync, final_delta_sync", "the replication driver"},
     {"stop_command", WM_SRVSET_TEXT, NULL, "systemctl stop --all wavemill-app.target", NULL,
      "stop_source_services", "stops the applications on the source before the final sync"},
     {"shutdown_command", WM_SRVSET_TEXT, NULL, "systemctl poweroff", NULL, "shutdown_source",
@@ -134,14 +134,30 @@ int wm_srvset_check(const struct wm_srvset *s, const char *value, char *why, siz
         return -EINVAL;
     }
     switch (s->kind) {
-    case WM_SRVSET_TEXT: ok = *v != '\0', want = "a non-empty command"; break;
-    case WM_SRVSET_ENUM: ok = in_list(s->allowed, v), want = s->allowed; break;
-    case WM_SRVSET_PORT: ok = number_in(v, 1, 65535), want = "a port (1-65535)"; break;
-    case WM_SRVSET_INT: ok = number_in(v, 1, 86400), want = "a number of seconds (1-86400)"; break;
-    case WM_SRVSET_HOSTPORT: ok = hostport_ok(v), want = "HOST:PORT"; break;
-    case WM_SRVSET_PATH: ok = v[0] == '/', want = "an absolute path"; break;
-    case WM_SRVSET_ID: ok = id_ok(v), want = "letters, digits and '-_.:/'"; break;
-    case WM_SRVSET_JSON: ok = json_ok(v), want = "a JSON array or object"; break;
+    case WM_SRVSET_TEXT:
+        ok = *v != '\0', want = "a non-empty command";
+        break;
+    case WM_SRVSET_ENUM:
+        ok = in_list(s->allowed, v), want = s->allowed;
+        break;
+    case WM_SRVSET_PORT:
+        ok = number_in(v, 1, 65535), want = "a port (1-65535)";
+        break;
+    case WM_SRVSET_INT:
+        ok = number_in(v, 1, 86400), want = "a number of seconds (1-86400)";
+        break;
+    case WM_SRVSET_HOSTPORT:
+        ok = hostport_ok(v), want = "HOST:PORT";
+        break;
+    case WM_SRVSET_PATH:
+        ok = v[0] == '/', want = "an absolute path";
+        break;
+    case WM_SRVSET_ID:
+        ok = id_ok(v), want = "letters, digits and '-_.:/'";
+        break;
+    case WM_SRVSET_JSON:
+        ok = json_ok(v), want = "a JSON array or object";
+        break;
     }
     if (ok)
         return 0;

@@ -52,12 +52,13 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: wavemill-receiver serve [--config FILE] [--set key=value]... [--listen HOST:PORT]\n"
-            "         [--root DIR] [--tls-dir DIR] [--io-timeout MS] [--checkpoint-bytes N]\n"
-            "         [--checkpoint-ms MS] [--log-level L]\n"
-            "       wavemill-receiver --version | --reference | --print-config | --check "
-            "[--config FILE]\n");
+    fprintf(
+        stderr,
+        "usage: wavemill-receiver serve [--config FILE] [--set key=value]... [--listen HOST:PORT]\n"
+        "         [--root DIR] [--tls-dir DIR] [--io-timeout MS] [--checkpoint-bytes N]\n"
+        "         [--checkpoint-ms MS] [--log-level L]\n"
+        "       wavemill-receiver --version | --reference | --print-config | --check "
+        "[--config FILE]\n");
     return 2;
 }
 
@@ -102,16 +103,16 @@ int main(int argc, char **argv)
     wm_log_set_component("receiver");
     char err[1024] = "";
     struct wm_config *cfg = wm_config_new_bare();
-    if (!cfg || wm_config_declare(cfg, receiver_keys, sizeof(receiver_keys) / sizeof(receiver_keys[0]),
-                                  err, sizeof(err)) < 0) {
+    if (!cfg ||
+        wm_config_declare(cfg, receiver_keys, sizeof(receiver_keys) / sizeof(receiver_keys[0]), err,
+                          sizeof(err)) < 0) {
         fprintf(stderr, "wavemill-receiver: %s\n", err);
         return 1;
     }
     /* "serve" is a subcommand: the options start after it */
-    int rc = wm_daemon_config_flags(cfg, is_serve ? argc - 1 : argc, is_serve ? argv + 1 : argv,
-                                    "wavemill-receiver", receiver_flags,
-                                    sizeof(receiver_flags) / sizeof(receiver_flags[0]), err,
-                                    sizeof(err));
+    int rc = wm_daemon_config_flags(
+        cfg, is_serve ? argc - 1 : argc, is_serve ? argv + 1 : argv, "wavemill-receiver",
+        receiver_flags, sizeof(receiver_flags) / sizeof(receiver_flags[0]), err, sizeof(err));
     if (rc == 0 && !is_serve)
         rc = -EINVAL, snprintf(err, sizeof(err), "no subcommand (serve)");
     if (rc == 0)

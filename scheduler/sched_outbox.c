@@ -29,7 +29,8 @@ static const char SQL_OUTBOX[] =
     /* what a provider driver needs of the inventory (see outbox_inventory) */
     " s.fqdn, s.instance_type, s.subnet_id, array_to_string(s.security_group_ids, ','),"
     " array_to_string(s.test_security_group_ids, ','), s.tags::text,"
-    " coalesce((w.settings || s.settings)->>'exec_script', ''), coalesce((w.settings || s.settings)->>'exec_timeout_s', '')"
+    " coalesce((w.settings || s.settings)->>'exec_script', ''), coalesce((w.settings || "
+    "s.settings)->>'exec_timeout_s', '')"
     " FROM task_outbox o JOIN tasks t ON t.id = o.task_id JOIN servers s ON s.id = t.server_id"
     " JOIN waves w ON w.id = t.wave_id WHERE t.wave_id = ANY($1::bigint[])"
     " AND t.id = ANY (ARRAY(SELECT task_id FROM task_outbox))" /* small: drive from it */

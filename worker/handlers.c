@@ -69,8 +69,8 @@ static const char *server_command(struct task_ctx *t, const char *key, char *buf
 static int h_stop_source_services(struct task_ctx *t)
 {
     char out[512], buf[1024];
-    const char *cmd = server_command(t, "stop_command", buf, sizeof(buf),
-                                     wm_srvset_default("stop_command"));
+    const char *cmd =
+        server_command(t, "stop_command", buf, sizeof(buf), wm_srvset_default("stop_command"));
     return t->transport->exec(t, cmd, out, sizeof(out));
 }
 

@@ -264,9 +264,9 @@ static void test_errors_listed_up_to_a_bound(void **state)
     assert_non_null(strstr(err, "\nt.csv: 10 more errors not shown"));
 }
 
-#define CMF_HDR                                                                           \
-    "wave_name,app_name,aws_region,aws_accountid,server_name,server_os_family,"         \
-    "server_os_version,server_fqdn,server_tier,server_environment,r_type,subnet_IDs,"   \
+#define CMF_HDR                                                                                    \
+    "wave_name,app_name,aws_region,aws_accountid,server_name,server_os_family,"                    \
+    "server_os_version,server_fqdn,server_tier,server_environment,r_type,subnet_IDs,"              \
     "securitygroup_IDs,subnet_IDs_test,securitygroup_IDs_test,instanceType,tenancy,tags\n"
 
 static struct inv_file *parse_cmf(const char *in, char *err, size_t errlen)
@@ -344,7 +344,8 @@ static void test_cmf_errors_name_cmf_columns(void **state)
     assert_non_null(strstr(err, "c.csv:2: column subnet_IDs: 2 values"));
     assert_non_null(strstr(err, "c.csv:2: column tenancy: setting tenancy: 'Weird' is not one of"));
     assert_non_null(strstr(err, "c.csv:2: column server_fqdn: required value is empty"));
-    assert_non_null(strstr(err, "c.csv:2: column tags: key 'tier' is also given by its own column"));
+    assert_non_null(
+        strstr(err, "c.csv:2: column tags: key 'tier' is also given by its own column"));
     /* an extra column: refused, or listed as ignored */
     f = parse_cmf("wave_name,app_name,server_name,server_os_family,server_fqdn,notes\n"
                   "w,a,s,linux,s.example,hello\n",
@@ -366,15 +367,18 @@ static void test_settings_columns(void **state)
 {
     (void)state;
     char err[1024];
-    const char *in = "wave_name,app_name,server_name,server_os_family,source_host,"
-                     "target_provider,transport,stop_command,probes,agent_port\n"
-                     "w,a,s1,linux,h,sim,local,systemctl stop app,\"[{\"\"name\"\":\"\"x\"\"}]\",7481\n"
-                     "w,a,s2,linux,h,sim,telnet,,{oops,0\n";
+    const char *in =
+        "wave_name,app_name,server_name,server_os_family,source_host,"
+        "target_provider,transport,stop_command,probes,agent_port\n"
+        "w,a,s1,linux,h,sim,local,systemctl stop app,\"[{\"\"name\"\":\"\"x\"\"}]\",7481\n"
+        "w,a,s2,linux,h,sim,telnet,,{oops,0\n";
     struct inv_file *f = parse(in, 0, err, sizeof(err));
     assert_null(f);
-    assert_non_null(strstr(err, "t.csv:3: column transport: setting transport: 'telnet' is not one of ssh,local,sim"));
+    assert_non_null(strstr(
+        err, "t.csv:3: column transport: setting transport: 'telnet' is not one of ssh,local,sim"));
     assert_non_null(strstr(err, "t.csv:3: column probes: setting probes: '{oops' is not a JSON"));
-    assert_non_null(strstr(err, "t.csv:3: column agent_port: setting agent_port: '0' is not a port"));
+    assert_non_null(
+        strstr(err, "t.csv:3: column agent_port: setting agent_port: '0' is not a port"));
     assert_null(strstr(err, "t.csv:2:"));
 }
 

@@ -95,9 +95,9 @@ static void test_defaults_in_use_are_named(void **state)
     (void)state;
     struct wm_config *cfg = wm_config_new();
     char buf[1024], err[256];
-    assert_int_equal(wm_config_set(cfg, "pg.conninfo", "host=db password=hunter2", "default", err,
-                                   sizeof(err)),
-                     0);
+    assert_int_equal(
+        wm_config_set(cfg, "pg.conninfo", "host=db password=hunter2", "default", err, sizeof(err)),
+        0);
     assert_true(wm_config_defaults_in_use(cfg, buf, sizeof(buf)) > 0);
     assert_non_null(strstr(buf, "kafka.brokers=\"127.0.0.1:19092\""));
     assert_non_null(strstr(buf, "pg.conninfo=\"host=db password=***\""));

@@ -214,7 +214,8 @@ int driver_server_setting(struct task_ctx *t, const char *key, char *out, size_t
     if (!db)
         return task_fail(t, "server settings: database: %s", err);
     const char *p[] = {sid, key};
-    PGresult *r = wm_pg_query(db, "SELECT coalesce((w.settings || s.settings)->>$2, '') FROM servers s"
+    PGresult *r = wm_pg_query(db,
+                              "SELECT coalesce((w.settings || s.settings)->>$2, '') FROM servers s"
                               " JOIN waves w ON w.id = s.wave_id WHERE s.id = $1",
                               2, p, err, sizeof(err));
     int rc = r ? 0 : task_fail(t, "server settings: %s", err);
