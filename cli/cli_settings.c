@@ -189,6 +189,19 @@ static int parse_target(struct cli_ctx *ctx, int argc, char **argv, struct set_r
     return CLI_OK;
 }
 
+static int print_json(struct cli_ctx *ctx, const struct set_req *q, bool unset)
+{
+    struct wm_json *j = wm_json_new();
+    wm_json_obj_begin(j);
+    wm_json_kbool(j, "ok", true);
+    wm_json_kstr(j, q->wave ? "wave" : "server", q->name);
+    wm_json_kraw(j, unset ? "unset" : "set", wm_json_text(q->detail));
+    wm_json_obj_end(j);
+    int rc = cli_print_json(ctx, j);
+    wm_json_free(j);
+    return rc;
+}
+
 int cli_settings_set(struct cli_ctx *ctx, int argc, char **argv, bool unset)
 {
     ctx->command = unset ? "server unset" : "server set";
@@ -209,6 +222,8 @@ int cli_settings_set(struct cli_ctx *ctx, int argc, char **argv, bool unset)
                             q.wave ? NULL : q.name, wm_json_text(q.detail));
         if (trc < 0)
             rc = *err ? cli_error(ctx, "%s", err) : CLI_ERR;
+        else if (ctx->json)
+            rc = print_json(ctx, &q, unset);
         else
             printf("%s '%s': %d key%s %s\n", q.wave ? "wave" : "server", q.name, argc - first,
                    argc - first == 1 ? "" : "s", unset ? "unset" : "set");

@@ -80,11 +80,13 @@ run 0 "$WAVEMILL" server show billdb01 --json &&
 run 0 "$WAVEMILL" server show billweb01 --json &&
     same "the server's own value wins over the wave's" "$(json 'd["server"]["settings"]["transport"]["value"], d["server"]["settings"]["transport"]["from"]')" "local server"
 run 0 "$WAVEMILL" server unset billweb01 transport source_port && has "unset" out "server 'billweb01': 2 keys unset"
+run 0 "$WAVEMILL" --json server set crmapp01 agent_host=10.9.9.9 &&
+    same "set --json" "$(json 'd["ok"], d["server"], d["set"]')" "True crmapp01 {'agent_host': '10.9.9.9'}"
 run 0 "$WAVEMILL" server show billweb01 --json &&
     same "unset: back to the wave's value and the port default" \
         "$(json 'd["server"]["settings"]["transport"]["value"], d["server"]["settings"]["transport"]["from"], d["server"]["source_port"]')" "ssh wave 22"
 same "audit rows" "$(q "SELECT string_agg(action || ':' || coalesce(server, wave), ',' ORDER BY id) FROM audit_log WHERE action LIKE 'server.%set'")" \
-    "server.set:billweb01,server.set:Wave1,server.unset:billweb01"
+    "server.set:billweb01,server.set:Wave1,server.unset:billweb01,server.set:crmapp01"
 
 # --- refusals: nothing written
 before=$(q "SELECT settings::text || source_port || target_provider FROM servers WHERE name = 'billweb01'")
