@@ -14,7 +14,7 @@ REPO=$PWD
 [ "$(id -u)" = 0 ] || { echo "FAIL - needs root (dpkg)"; exit 1; }
 TMP=$(mktemp -d /tmp/wm_deb.XXXXXX)
 chmod 0755 "$TMP"
-fails=0 PIDS=() INSTALLED=0 MADE_USER=0
+fails=0 PIDS=() INSTALLED=0 MADE_USER=0 MARK=/var/lib/wavemill-deb-test.pid
 DB=wm_test_deb_$$ PREFIX_T="t.deb.$$.$(date +%s)."
 PG="host=127.0.0.1 port=${WM_PG_PORT:-15432} user=wavemill"
 ok() { echo "ok   - $1"; }
@@ -30,15 +30,25 @@ cleanup() {
     fi
     [ $MADE_USER = 1 ] && { deluser --system wavemill >/dev/null 2>&1; rm -rf /var/lib/wavemill; }
     dropdb -h 127.0.0.1 -p "${WM_PG_PORT:-15432}" -U wavemill --if-exists --force "$DB" 2>/dev/null
+    [ "$(cat "$MARK" 2>/dev/null)" = $$ ] && ! dpkg-query -W wavemill >/dev/null 2>&1 && rm -f "$MARK"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
 exec 9>/var/lock/wavemill-deb-test.lock
 flock -w 900 9 || { echo "FAIL - another deb test holds /var/lock/wavemill-deb-test.lock"; exit 1; }
+# a package this test installed in a run that was killed (marker with a
+# dead pid) is purged; one installed by anybody else is left alone
+MARK=/var/lib/wavemill-deb-test.pid
 if dpkg-query -W -f='${Status}' wavemill 2>/dev/null | grep -q installed; then
-    echo "FAIL - a wavemill package is already installed on this machine; not touching it"; exit 1
+    if [ -f "$MARK" ] && ! kill -0 "$(cat "$MARK")" 2>/dev/null; then
+        apt purge wavemill >/dev/null 2>&1 && rm -rf /etc/wavemill && echo "note: purged the package a killed run left"
+    fi
+    if dpkg-query -W -f='${Status}' wavemill 2>/dev/null | grep -q installed; then
+        echo "FAIL - a wavemill package is already installed on this machine; not touching it"; exit 1
+    fi
 fi
+echo $$ >"$MARK"
 
 # --- build
 deb=$(make -s deb 2>"$TMP/build.err" | tail -1)
