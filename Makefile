@@ -9,13 +9,15 @@ BUILD   ?= build
 BIN     ?= bin
 PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash libvirt
 
+VERSION   ?= 0.1.0
 OPT       ?= -O2 -g
 SAN_FLAGS :=
 ifeq ($(SAN),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
-WMCFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(OPT) $(SAN_FLAGS)
+WMCFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DWAVEMILL_VERSION='"$(VERSION)"' \
+            -MMD -MP $(OPT) $(SAN_FLAGS)
 # Include paths are per module (MOD_INC, set by each module.mk for the
 # objects under its folder): a module sees itself and the modules it may use,
 # so an include that crosses the layout the wrong way fails the build.  The
@@ -67,6 +69,7 @@ include worker/module.mk
 include scheduler/module.mk
 include cli/module.mk
 include tests/module.mk
+include deploy/module.mk
 
 all: $(BINS)
 tests: $(BINS) $(TEST_BINS)

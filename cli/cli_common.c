@@ -71,9 +71,12 @@ struct wm_config *cli_config(struct cli_ctx *ctx)
         cli_error(ctx, "config: out of memory");
         return NULL;
     }
+    const char *path = ctx->config_path;
+    if (!path && getenv("WAVEMILL_CONFIG") && *getenv("WAVEMILL_CONFIG"))
+        path = getenv("WAVEMILL_CONFIG");
     /* secrets.master_key: a config file shared with the workers carries it */
     if (wm_secrets_declare(cfg, err, sizeof(err)) < 0 ||
-        wm_config_load(cfg, ctx->config_path, err, sizeof(err)) < 0 ||
+        wm_config_load(cfg, path, err, sizeof(err)) < 0 ||
         wm_config_validate(cfg, err, sizeof(err)) < 0) {
         cli_error(ctx, "config: %s", err);
         wm_config_free(cfg);
@@ -83,6 +86,12 @@ struct wm_config *cli_config(struct cli_ctx *ctx)
     const char *name = wm_config_str(cfg, "log.level");
     if (name && wm_log_parse_level(name, &level) == 0)
         wm_log_set_level(level);
+    char defaults[1024];
+    if (wm_config_defaults_in_use(cfg, defaults, sizeof(defaults)) > 0)
+        wm_warn("config.defaults",
+                "msg=\"no configuration file (--config, WAVEMILL_CONFIG) and no WAVEMILL_* "
+                "variable: built-in defaults in use\" %s",
+                defaults);
     ctx->cfg = cfg;
     return cfg;
 }
@@ -179,7 +188,9 @@ int cli_sql_dir(char *out, size_t outlen)
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = '\0';
-        static const char *const rel[] = {"/../schemas/sql", "/../../schemas/sql"};
+        /* a build tree (bin/, bin/asan/) or an installed PREFIX/bin */
+        static const char *const rel[] = {"/../schemas/sql", "/../../schemas/sql",
+                                          "/../share/wavemill/sql"};
         for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
             if ((size_t)snprintf(out, outlen, "%s%s", exe, rel[i]) < outlen && is_dir(out))
                 return 0;

@@ -19,8 +19,10 @@ static const struct cli_group cli_groups[] = {
      "  db migrate [--dir DIR]   apply the SQL migrations not yet applied\n"
      "  db status [--dir DIR]    show the schema version and pending migrations\n"},
     {"import", cli_import,
-     "  import FILE.csv [--ignore-unknown] [--dry-run]\n"
-     "                           load the intake form (one row per server); all or nothing\n"
+     "  import FILE.csv [--ignore-unknown] [--dry-run] [--format csv|cmf] [--provider P]\n"
+     "                           load the intake form (one row per server); all or nothing;\n"
+     "                           --format cmf: AWS Cloud Migration Factory's intake form as is\n"
+     "  import --format cmf --mapping   where each CMF column goes\n"
      "  import --template        print an intake form to fill in (CSV header and examples)\n"},
     {"wave", cli_wave,
      "  wave create NAME [--cutover-at TIME] [--max-parallel N] [--max-launching N] [--priority "
@@ -44,7 +46,10 @@ static const struct cli_group cli_groups[] = {
      "  server approve NAME...   mark tested servers ready for cutover (and lift a rollback's hold)\n"
      "  server revert NAME... [--to testing|cutover] [--force]\n"
      "                           roll back to READY_FOR_TEST / READY_FOR_CUTOVER before finalize\n"
-     "  server finalize NAME...  accept the cutover: decommission (agent, test instances) runs\n"},
+     "  server finalize NAME...  accept the cutover: decommission (agent, test instances) runs\n"
+     "  server set NAME|--wave WAVE key=value...   per-server settings (transport, stop_command,\n"
+     "                           probes, agent_dir, ...) or intake columns, validated like the intake\n"
+     "  server unset NAME|--wave WAVE key...       back to the wave's value or the default\n"},
     {"worker", cli_worker,
      "  worker list              live workers (heartbeats) and the tasks they hold\n"},
     {"status", cli_status,
@@ -69,6 +74,11 @@ static const struct cli_group cli_groups[] = {
      "                           bound to its server may touch only the volumes named\n"
      "  pki revoke --dir DIR --name NAME\n"
      "                           revoke NAME: DIR/crl.pem, copied into every identity folder\n"},
+    {"config", cli_config_cmd,
+     "  config check FILE        validate FILE for the CLI and every daemon installed beside it\n"
+     "  config print             the effective configuration of the CLI (secrets as ***)\n"
+     "  config reference         every key the CLI reads (tab-separated; docs/configuration.md)\n"
+     "  config settings          the per-server settings: key, values, default, reader\n"},
     {"secret", cli_secret,
      "  secret set NAME --from-file FILE [--master-key FILE]\n"
      "                           store a credential, encrypted (AES-256-GCM) under the master key\n"
@@ -88,10 +98,12 @@ static void print_help(FILE *out)
             "The wavemill operator command: waves, servers and the factory's database.\n"
             "\n"
             "options:\n"
-            "  --config FILE   config file (key = value, [section]); WAVEMILL_* env vars override it\n"
+            "  --config FILE   config file (key = value, [section]; default $WAVEMILL_CONFIG);\n"
+            "                  WAVEMILL_* env vars override it\n"
             "  --json          machine-readable output on stdout\n"
             "  --help, -h      this help\n"
             "  --version       print the version\n"
+            "  --print-config  same as 'config print'\n"
             "\n"
             "commands:\n");
     for (size_t i = 0; i < CLI_NGROUPS; i++)
@@ -129,6 +141,8 @@ static int parse_globals(struct cli_ctx *ctx, int argc, char **argv)
             printf("wavemill %s\n", WAVEMILL_VERSION);
             return -CLI_OK;
         }
+        if (strcmp(a, "--print-config") == 0)
+            return -cli_config_cmd(ctx, 2, (char *[]){"config", "print", NULL});
         if (strcmp(a, "--json") == 0) {
             ctx->json = true;
         } else if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {

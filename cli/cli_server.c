@@ -6,6 +6,7 @@
  *   server approve NAME...               ready for cutover (after testing)
  *   server revert NAME... [--to testing|cutover] [--force]
  *   server finalize NAME...              accept the cutover
+ *   server set|unset NAME|--wave W ...   per-server settings (cli_settings.c)
  *
  * Each is a cli_ops.h call (the scheduler owns what it means); this file
  * adds the checks a person needs (is KIND a pipeline step?), the audit_log
@@ -19,6 +20,7 @@
 #include "cli_args.h"
 #include "json.h"
 #include "cli_ops.h"
+#include "cli_settings.h"
 #include "pipeline.h"
 #include "pg.h"
 
@@ -114,7 +116,7 @@ static void tasks_json(struct wm_json *j, const PGresult *t)
 }
 
 static int show_json(struct cli_ctx *ctx, const PGresult *s, const PGresult *d,
-                     const PGresult *t)
+                     const PGresult *t, const PGresult *st)
 {
     struct wm_json *j = wm_json_new();
     wm_json_obj_begin(j);
@@ -126,6 +128,8 @@ static int show_json(struct cli_ctx *ctx, const PGresult *s, const PGresult *d,
     disks_json(j, d);
     wm_json_key(j, "tasks");
     tasks_json(j, t);
+    wm_json_key(j, "settings");
+    cli_settings_json(j, st);
     wm_json_obj_end(j);
     wm_json_obj_end(j);
     int rc = cli_print_json(ctx, j);
@@ -138,7 +142,8 @@ static const char *dash(const char *s)
     return s && *s ? s : "-";
 }
 
-static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
+static void show_print(const PGresult *s, const PGresult *d, const PGresult *t,
+                       const PGresult *st)
 {
     char line[1024];
     printf("server %s  wave %s  application %s\n", cli_val(s, 0, "name"), cli_val(s, 0, "wave"),
@@ -158,6 +163,7 @@ static void show_print(const PGresult *s, const PGresult *d, const PGresult *t)
            dash(cli_val(s, 0, "test_sgs")));
     printf("  tags %s  last delta %s\n", cli_val(s, 0, "tags"),
            dash(cli_val(s, 0, "last_delta_at")));
+    cli_settings_print(st);
     printf("  disks:\n");
     for (int i = 0; i < PQntuples(d); i++) {
         char a[32], b[32], c[32];
@@ -201,12 +207,14 @@ static int server_show(struct cli_ctx *ctx, int argc, char **argv)
     const char *pid[] = {cli_val(s, 0, "id"), lim};
     d = cli_query(ctx, DISKS_SQL, 1, pid);
     t = d ? cli_query(ctx, TASKS_SQL, 2, pid) : NULL;
-    if (!t)
+    PGresult *st = t ? cli_settings_query(ctx, name) : NULL;
+    if (!st)
         rc = CLI_ERR;
     else if (ctx->json)
-        rc = show_json(ctx, s, d, t);
+        rc = show_json(ctx, s, d, t, st);
     else
-        show_print(s, d, t);
+        show_print(s, d, t, st);
+    PQclear(st);
     PQclear(t);
     PQclear(d);
     PQclear(s);
@@ -415,12 +423,14 @@ int cli_server(struct cli_ctx *ctx, int argc, char **argv)
     ctx->command = "server";
     if (argc < 2)
         return cli_usage_error(ctx, "server what? (show, retry, skip, approve, revert, "
-                                    "finalize)");
+                                    "finalize, set, unset)");
     const char *sub = argv[1];
     if (strcmp(sub, "show") == 0)
         return server_show(ctx, argc, argv);
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
         if (strcmp(sub, actions[i].verb) == 0)
             return server_action(ctx, argc, argv, (enum srv_action)i);
+    if (strcmp(sub, "set") == 0 || strcmp(sub, "unset") == 0)
+        return cli_settings_set(ctx, argc, argv, strcmp(sub, "unset") == 0);
     return cli_usage_error(ctx, "unknown subcommand 'server %s'", sub);
 }

@@ -1,6 +1,9 @@
 /* inventory — CSV records → validated inv_rows (see inventory.h). */
 #include "inventory.h"
 
+#include "pgarr.h"
+#include "srvset.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -41,34 +44,64 @@ static const struct {
     [COL_TAGS] = {"tags", false},
 };
 
-/* Parsing state: where the first error goes and how many followed. */
+/* Where a field of the file goes. */
+enum tgt_kind {
+    TGT_NONE,      /* ignored (INV_IGNORE_UNKNOWN) */
+    TGT_COL,       /* a native column */
+    TGT_SETTING,   /* a per-server setting (key) */
+    TGT_TAG,       /* a tag (key) */
+    TGT_FQDN_HOST, /* cmf server_fqdn: server_fqdn and source_host */
+    TGT_ONE,       /* cmf list of which wavemill takes one: column col, or setting key */
+};
+
+struct target {
+    enum tgt_kind kind;
+    int col;
+    const char *key;
+    char hdr[64]; /* the name in the file, for messages */
+};
+
+/* Parsing state: the errors so far (one per line in err) and the header. */
 struct pctx {
     const char *name;
     char *err;
-    size_t errlen;
+    size_t errlen, errpos;
     long nerrors;
     bool oom;
-    int colmap[INV_MAX_FIELDS]; /* field index -> enum inv_col, -1 ignored */
+    const struct inv_opts *o;
+    struct target tgt[INV_MAX_FIELDS]; /* per field of the header */
+    const char *colname[COL_N];        /* the file's name of each native column */
     int nhdr;
     int line;
 };
 
-__attribute__((format(printf, 3, 4))) static void fail(struct pctx *x, int col, const char *fmt,
-                                                         ...)
+/* Appends "FILE:LINE: [column NAME: ]why" as a line of err, up to
+ * INV_MAX_ERRORS lines; later ones are only counted. */
+__attribute__((format(printf, 3, 4))) static void fail_named(struct pctx *x, const char *colname,
+                                                             const char *fmt, ...)
 {
-    if (x->nerrors++ > 0)
+    if (x->nerrors++ >= INV_MAX_ERRORS || x->errpos + 1 >= x->errlen)
         return;
     char why[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    if (col >= 0)
-        snprintf(x->err, x->errlen, "%s:%d: column %s: %s", x->name, x->line, columns[col].name,
-                 why);
-    else
-        snprintf(x->err, x->errlen, "%s:%d: %s", x->name, x->line, why);
+    char *at = x->err + x->errpos;
+    size_t room = x->errlen - x->errpos;
+    int n = colname ? snprintf(at, room, "%s%s:%d: column %s: %s", x->errpos ? "\n" : "",
+                               x->name, x->line, colname, why)
+                    : snprintf(at, room, "%s%s:%d: %s", x->errpos ? "\n" : "", x->name, x->line,
+                               why);
+    x->errpos += n > 0 && (size_t)n < room ? (size_t)n : room - 1;
 }
+
+/* fail(x, COL, ...): an error of a native column, named as in the file */
+#define fail(x, col, ...)                                                                          \
+    fail_named((x),                                                                                \
+               (col) >= 0 ? ((x)->colname[(col)] ? (x)->colname[(col)] : columns[(col)].name)      \
+                          : NULL,                                                                  \
+               __VA_ARGS__)
 
 static char *dup_or_oom(struct pctx *x, const char *s, size_t n)
 {
@@ -119,25 +152,122 @@ static int find_column(const char *name, size_t n)
     return -1;
 }
 
-static int parse_header(struct pctx *x, char **fields, int nfields, unsigned flags)
+/* CMF's server intake columns and where each goes. */
+static const struct {
+    const char *cmf;
+    enum tgt_kind kind;
+    int col;
+    const char *key;
+    const char *goes_to;
+} cmf_cols[] = {
+    {"wave_name", TGT_COL, COL_WAVE, NULL, "wave_name"},
+    {"app_name", TGT_COL, COL_APP, NULL, "app_name"},
+    {"aws_region", TGT_SETTING, -1, "aws_region", "setting aws_region"},
+    {"aws_accountid", TGT_SETTING, -1, "aws_account_id", "setting aws_account_id"},
+    {"server_name", TGT_COL, COL_SERVER, NULL, "server_name"},
+    {"server_os_family", TGT_COL, COL_OS_FAMILY, NULL, "server_os_family"},
+    {"server_os_version", TGT_COL, COL_OS_VERSION, NULL, "server_os_version"},
+    {"server_fqdn", TGT_FQDN_HOST, COL_FQDN, NULL, "server_fqdn and source_host"},
+    {"server_tier", TGT_TAG, -1, "tier", "tag tier"},
+    {"server_environment", TGT_TAG, -1, "environment", "tag environment"},
+    {"r_type", TGT_TAG, -1, "r_type", "tag r_type"},
+    {"subnet_IDs", TGT_ONE, COL_SUBNET, NULL, "subnet_id (one)"},
+    {"securitygroup_IDs", TGT_COL, COL_SGS, NULL, "security_group_ids"},
+    {"subnet_IDs_test", TGT_ONE, -1, "test_subnet_id", "setting test_subnet_id (one)"},
+    {"securitygroup_IDs_test", TGT_COL, COL_TEST_SGS, NULL, "test_security_group_ids"},
+    {"instanceType", TGT_COL, COL_INSTANCE, NULL, "instance_type"},
+    {"tenancy", TGT_SETTING, -1, "tenancy", "setting tenancy"},
+    {"tags", TGT_COL, COL_TAGS, NULL, "tags"},
+};
+
+int inv_cmf_col(size_t i, const char **cmf, const char **goes_to)
+{
+    if (i >= sizeof(cmf_cols) / sizeof(cmf_cols[0]))
+        return -1;
+    *cmf = cmf_cols[i].cmf;
+    *goes_to = cmf_cols[i].goes_to;
+    return 0;
+}
+
+/* Where header name h (n bytes) goes: a CMF column (format cmf), a native
+ * column, or a per-server setting; TGT_NONE when unknown. */
+static struct target find_target(const struct pctx *x, const char *h, size_t n)
+{
+    struct target t = {.kind = TGT_NONE, .col = -1};
+    snprintf(t.hdr, sizeof(t.hdr), "%.*s", (int)(n < 63 ? n : 63), h);
+    if (x->o->flags & INV_FORMAT_CMF) {
+        for (size_t i = 0; i < sizeof(cmf_cols) / sizeof(cmf_cols[0]); i++)
+            if (strlen(cmf_cols[i].cmf) == n && strncasecmp(cmf_cols[i].cmf, h, n) == 0) {
+                t.kind = cmf_cols[i].kind, t.col = cmf_cols[i].col, t.key = cmf_cols[i].key;
+                return t;
+            }
+    }
+    if ((t.col = find_column(h, n)) >= 0) {
+        t.kind = TGT_COL;
+        return t;
+    }
+    const struct wm_srvset *ss = wm_srvset_find(t.hdr);
+    if (ss && strlen(ss->key) == n)
+        t.kind = TGT_SETTING, t.key = ss->key;
+    return t;
+}
+
+static void note_ignored(struct pctx *x, struct inv_file *f, const char *h, size_t n)
+{
+    char **v = realloc(f->ignored, (f->nignored + 1) * sizeof(*v));
+    if (!v || !(v[f->nignored] = strndup(h, n))) {
+        x->oom = true;
+        if (v)
+            f->ignored = v;
+        return;
+    }
+    f->ignored = v;
+    f->nignored++;
+}
+
+/* Which native columns the header provides (a cmf server_fqdn is two). */
+static void mark_seen(struct pctx *x, const struct target *t, bool seen[COL_N], int *dup)
+{
+    int cols[2] = {t->col, t->kind == TGT_FQDN_HOST ? COL_SRC_HOST : -1};
+    for (int k = 0; k < 2; k++) {
+        if (cols[k] < 0)
+            continue;
+        if (seen[cols[k]])
+            *dup = cols[k];
+        seen[cols[k]] = true;
+        x->colname[cols[k]] = t->hdr;
+    }
+}
+
+static int parse_header(struct pctx *x, struct inv_file *f, char **fields, int nfields)
 {
     bool seen[COL_N] = {0};
+    unsigned flags = x->o->flags;
     x->nhdr = nfields;
     for (int i = 0; i < nfields; i++) {
         size_t n;
         const char *h = trim(fields[i], &n);
-        int col = find_column(h, n);
-        x->colmap[i] = col;
-        if (col < 0 && !(flags & INV_IGNORE_UNKNOWN))
+        struct target *t = &x->tgt[i];
+        *t = find_target(x, h, n);
+        int dup = -1;
+        if (t->kind == TGT_NONE && !(flags & INV_IGNORE_UNKNOWN))
             fail(x, -1, "unknown column '%.*s' (use --ignore-unknown to skip it)", (int)n, h);
-        else if (col >= 0 && seen[col])
-            fail(x, -1, "column '%s' appears twice", columns[col].name);
-        if (col >= 0)
-            seen[col] = true;
+        else if (t->kind == TGT_NONE)
+            note_ignored(x, f, h, n);
+        mark_seen(x, t, seen, &dup);
+        for (int k = 0; k < i && dup < 0 && t->kind != TGT_NONE; k++)
+            if (strcasecmp(x->tgt[k].hdr, t->hdr) == 0)
+                dup = 0;
+        if (dup >= 0)
+            fail(x, -1, "column '%s' appears twice", t->hdr);
     }
+    if (x->o->provider && !seen[COL_PROVIDER])
+        seen[COL_PROVIDER] = true;
     for (int i = 0; i < COL_N; i++)
         if (columns[i].required && !seen[i])
-            fail(x, -1, "required column '%s' missing from the header", columns[i].name);
+            fail(x, -1, "required column '%s' missing from the header%s", columns[i].name,
+                 (flags & INV_FORMAT_CMF) && i == COL_SRC_HOST ? " (format cmf: server_fqdn)"
+                                                               : "");
     return x->nerrors ? -EINVAL : 0;
 }
 
@@ -395,6 +525,32 @@ static struct inv_disk *disks_cell(struct pctx *x, const char *raw, size_t *coun
 
 /* --- rows --- */
 
+/* Tags from cmf columns (tier, environment, r_type) join the tags cell's;
+ * a key in both is an error. */
+static void merge_tags(struct pctx *x, struct inv_row *r, struct inv_tag *extra, size_t nextra)
+{
+    struct inv_tag *v = nextra ? realloc(r->tags, (r->ntags + nextra) * sizeof(*v)) : r->tags;
+    if (nextra && !v) {
+        x->oom = true;
+        v = r->tags;
+    }
+    r->tags = v;
+    for (size_t i = 0; i < nextra; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < r->ntags && !x->oom; k++)
+            dup |= strcmp(r->tags[k].key, extra[i].key) == 0;
+        if (dup || x->oom) {
+            if (dup)
+                fail(x, COL_TAGS, "key '%s' is also given by its own column", extra[i].key);
+            free(extra[i].key);
+            free(extra[i].value);
+            continue;
+        }
+        r->tags[r->ntags++] = extra[i];
+    }
+    free(extra);
+}
+
 static const char *const os_families[] = {"linux", "windows", NULL};
 static const char *const providers[] = {"sim", "aws", "exec", "libvirt", NULL};
 
@@ -424,21 +580,115 @@ static void fill_row(struct pctx *x, const char *cell[COL_N], struct inv_row *r)
     r->subnet_id = text_cell(x, COL_SUBNET, cell[COL_SUBNET], false, INV_MAX_NAME, "-_.:/");
     r->sgs = list_cell(x, COL_SGS, cell[COL_SGS], &r->nsgs);
     r->test_sgs = list_cell(x, COL_TEST_SGS, cell[COL_TEST_SGS], &r->ntest_sgs);
+    size_t nextra = r->ntags;
+    struct inv_tag *extra = r->tags;
     r->tags = tags_cell(x, cell[COL_TAGS], &r->ntags);
+    merge_tags(x, r, extra, nextra);
     r->disks = disks_cell(x, cell[COL_DISKS], &r->ndisks);
+}
+
+/* Appends key=value to a kv list (settings, or tags from cmf columns);
+ * a key already there is an error of the field. */
+static void kv_add(struct pctx *x, const struct target *t, struct inv_tag **list, size_t *n,
+                   const char *key, const char *value, size_t vlen)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*list)[i].key, key) == 0) {
+            fail_named(x, t->hdr, "'%s' is given twice", key);
+            return;
+        }
+    struct inv_tag *v = realloc(*list, (*n + 1) * sizeof(*v));
+    if (!v) {
+        x->oom = true;
+        return;
+    }
+    *list = v;
+    v[*n].key = dup_or_oom(x, key, strlen(key));
+    v[*n].value = dup_or_oom(x, value, vlen);
+    (*n)++;
+}
+
+/* A per-server setting cell: validated like `wavemill server set`. */
+static void setting_cell(struct pctx *x, const struct target *t, const char *raw,
+                         struct inv_row *r)
+{
+    size_t n;
+    const char *v = trim(raw, &n);
+    if (n == 0)
+        return;
+    char *val = strndupa(v, n), why[320];
+    if (wm_srvset_check(wm_srvset_find(t->key), val, why, sizeof(why)) < 0)
+        fail_named(x, t->hdr, "%s", why);
+    else
+        kv_add(x, t, &r->settings, &r->nsettings, t->key, v, n);
+}
+
+/* A cmf list of which wavemill takes one value (subnet_IDs): "" or the
+ * one item, else an error. */
+static const char *one_of_list(struct pctx *x, const struct target *t, const char *raw,
+                               char *buf, size_t cap)
+{
+    char *store, *items[INV_MAX_ITEMS];
+    int n = split_items(x, t->col >= 0 ? t->col : COL_SUBNET, raw, &store, items);
+    buf[0] = '\0';
+    if (n > 1)
+        fail_named(x, t->hdr, "%d values ('%.40s;%.40s…'): wavemill launches into one", n,
+                   items[0], items[1]);
+    else if (n == 1)
+        snprintf(buf, cap, "%s", items[0]);
+    free(store);
+    return buf;
+}
+
+/* The fields that are not plain native columns: cmf mappings, settings, tags. */
+static void extra_fields(struct pctx *x, char **fields, const char *cell[COL_N],
+                         char one[][INV_MAX_NAME + 1], struct inv_row *r)
+{
+    int nones = 0;
+    for (int i = 0; i < x->nhdr; i++) {
+        const struct target *t = &x->tgt[i];
+        if (t->kind == TGT_SETTING) {
+            setting_cell(x, t, fields[i], r);
+        } else if (t->kind == TGT_TAG) {
+            size_t n;
+            const char *v = trim(fields[i], &n);
+            if (n > 256)
+                fail_named(x, t->hdr, "longer than 256 bytes");
+            else if (n)
+                kv_add(x, t, &r->tags, &r->ntags, t->key, v, n);
+        } else if (t->kind == TGT_ONE && nones < 2) {
+            const char *v = one_of_list(x, t, fields[i], one[nones], INV_MAX_NAME + 1);
+            if (t->col >= 0) {
+                cell[t->col] = v;
+            } else if (*v) {
+                struct target st = *t;
+                st.kind = TGT_SETTING;
+                setting_cell(x, &st, v, r);
+            }
+            nones++;
+        }
+    }
 }
 
 static int parse_row(struct pctx *x, char **fields, int nfields, struct inv_row *r)
 {
     const char *cell[COL_N] = {0};
+    char one[2][INV_MAX_NAME + 1];
     if (nfields != x->nhdr) {
         fail(x, -1, "%d fields, the header has %d", nfields, x->nhdr);
         return -EINVAL;
     }
-    for (int i = 0; i < nfields; i++)
-        if (x->colmap[i] >= 0)
-            cell[x->colmap[i]] = fields[i];
+    for (int i = 0; i < nfields; i++) {
+        const struct target *t = &x->tgt[i];
+        if (t->kind == TGT_COL || t->kind == TGT_FQDN_HOST)
+            cell[t->col] = fields[i];
+        if (t->kind == TGT_FQDN_HOST)
+            cell[COL_SRC_HOST] = fields[i];
+    }
+    if (!cell[COL_PROVIDER] && x->o->provider)
+        cell[COL_PROVIDER] = x->o->provider;
     long before = x->nerrors;
+    extra_fields(x, fields, cell, one, r);
     fill_row(x, cell, r);
     return x->nerrors > before ? -EINVAL : 0;
 }
@@ -521,6 +771,11 @@ static void row_free(struct inv_row *r)
     for (size_t i = 0; i < r->ndisks; i++)
         free(r->disks[i].path);
     free(r->disks);
+    for (size_t i = 0; i < r->nsettings; i++) {
+        free(r->settings[i].key);
+        free(r->settings[i].value);
+    }
+    free(r->settings);
 }
 
 void inv_free(struct inv_file *f)
@@ -530,6 +785,9 @@ void inv_free(struct inv_file *f)
     for (size_t i = 0; i < f->nrows; i++)
         row_free(&f->rows[i]);
     free(f->rows);
+    for (size_t i = 0; i < f->nignored; i++)
+        free(f->ignored[i]);
+    free(f->ignored);
     free(f->name);
     free(f);
 }
@@ -554,19 +812,20 @@ static int add_row(struct pctx *x, struct inv_file *f, size_t *cap, char **field
     return x->oom ? -ENOMEM : 0;
 }
 
-/* Reads every record; structural CSV errors stop at once, row errors are
- * counted so the message can say how many more there are. */
-static int read_records(struct pctx *x, struct inv_csv *c, struct inv_file *f, unsigned flags)
+/* Reads every record; a structural CSV error stops at once, row errors
+ * are all listed (up to INV_MAX_ERRORS). */
+static int read_records(struct pctx *x, struct inv_csv *c, struct inv_file *f)
 {
     char **fields;
     int nfields, line, rc;
     size_t cap = 0;
     bool header = true;
-    while ((rc = inv_csv_next(c, &fields, &nfields, &line, x->err, x->errlen)) == 1) {
+    char cerr[512];
+    while ((rc = inv_csv_next(c, &fields, &nfields, &line, cerr, sizeof(cerr))) == 1) {
         x->line = line;
         if (header) {
             header = false;
-            if (parse_header(x, fields, nfields, flags))
+            if (parse_header(x, f, fields, nfields))
                 return -EINVAL;
             continue;
         }
@@ -574,10 +833,10 @@ static int read_records(struct pctx *x, struct inv_csv *c, struct inv_file *f, u
             return rc;
     }
     if (rc < 0) {
-        /* the reader's message is "LINE: why"; prefix the file name */
-        char why[512];
-        snprintf(why, sizeof(why), "%s", x->err);
-        snprintf(x->err, x->errlen, "%s:%s", x->name, why);
+        /* the reader's message is "LINE: why": the row errors so far, then it */
+        size_t n = strlen(x->err);
+        snprintf(x->err + n, x->errlen - n, "%s%s:%s", n ? "\n" : "", x->name, cerr);
+        x->nerrors++;
         return rc;
     }
     if (header) {
@@ -587,15 +846,16 @@ static int read_records(struct pctx *x, struct inv_csv *c, struct inv_file *f, u
     return 0;
 }
 
-struct inv_file *inv_parse(const char *name, const char *buf, size_t len, unsigned flags,
-                           char *err, size_t errlen)
+struct inv_file *inv_parse_opts(const char *name, const char *buf, size_t len,
+                                const struct inv_opts *o, char *err, size_t errlen)
 {
-    struct pctx x = {.name = name, .err = err, .errlen = errlen};
+    struct pctx x = {.name = name, .err = err, .errlen = errlen, .o = o};
     struct inv_file *f = calloc(1, sizeof(*f));
     struct inv_csv *c = inv_csv_new(buf, len);
     int rc = -ENOMEM;
+    err[0] = '\0';
     if (f && c && (f->name = strdup(name)) != NULL) {
-        rc = read_records(&x, c, f, flags);
+        rc = read_records(&x, c, f);
         if (rc == 0 && x.nerrors == 0)
             cross_checks(&x, f);
     }
@@ -603,11 +863,11 @@ struct inv_file *inv_parse(const char *name, const char *buf, size_t len, unsign
     if (rc == -ENOMEM || x.oom) {
         snprintf(err, errlen, "%s: out of memory", name);
         rc = -ENOMEM;
-    } else if (rc == 0 && x.nerrors > 0) {
+    } else if (x.nerrors > 0) {
         size_t n = strlen(err);
-        if (x.nerrors > 1)
-            snprintf(err + n, errlen - n, " (and %ld more error%s)", x.nerrors - 1,
-                     x.nerrors > 2 ? "s" : "");
+        if (x.nerrors > INV_MAX_ERRORS && n + 1 < errlen)
+            snprintf(err + n, errlen - n, "\n%s: %ld more error%s not shown", name,
+                     x.nerrors - INV_MAX_ERRORS, x.nerrors - INV_MAX_ERRORS > 1 ? "s" : "");
         rc = -EINVAL;
     }
     if (rc) {
@@ -617,7 +877,21 @@ struct inv_file *inv_parse(const char *name, const char *buf, size_t len, unsign
     return f;
 }
 
+struct inv_file *inv_parse(const char *name, const char *buf, size_t len, unsigned flags,
+                           char *err, size_t errlen)
+{
+    struct inv_opts o = {.flags = flags};
+    return inv_parse_opts(name, buf, len, &o, err, errlen);
+}
+
 struct inv_file *inv_load(const char *path, unsigned flags, char *err, size_t errlen)
+{
+    struct inv_opts o = {.flags = flags};
+    return inv_load_opts(path, &o, err, errlen);
+}
+
+struct inv_file *inv_load_opts(const char *path, const struct inv_opts *o, char *err,
+                               size_t errlen)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) {
@@ -643,7 +917,83 @@ struct inv_file *inv_load(const char *path, unsigned flags, char *err, size_t er
     else if (n > INV_MAX_FILE_BYTES)
         snprintf(err, errlen, "%s: file larger than %u bytes", path, INV_MAX_FILE_BYTES);
     else
-        f = inv_parse(path, buf, n, flags, err, errlen);
+        f = inv_parse_opts(path, buf, n, o, err, errlen);
     free(buf);
     return f;
+}
+
+/* --- one value, validated like its intake column --- */
+
+int inv_check_field(const char *column, const char *value, char **out, char *why, size_t whylen)
+{
+    struct inv_opts o = {0};
+    struct pctx x = {.name = "", .err = why, .errlen = whylen, .o = &o};
+    int col = find_column(column, strlen(column));
+    *out = NULL;
+    why[0] = '\0';
+    if (col < 0 || col == COL_WAVE || col == COL_APP || col == COL_SERVER || col == COL_DISKS ||
+        col == COL_TAGS) {
+        snprintf(why, whylen, "'%s' is not a column server set changes", column);
+        return -EINVAL;
+    }
+    struct inv_row r = {0};
+    const char *cell[COL_N] = {0};
+    cell[col] = value;
+    switch (col) {
+    case COL_SRC_PORT: {
+        int port = port_cell(&x, value);
+        if (port > 0 && asprintf(out, "%d", port) < 0)
+            x.oom = true;
+        break;
+    }
+    case COL_SGS:
+    case COL_TEST_SGS: {
+        size_t n;
+        char **items = list_cell(&x, col, value, &n);
+        struct wm_pgarr a = {0};
+        for (size_t i = 0; i < n; i++) {
+            wm_pgarr_text(&a, items[i]);
+            free(items[i]);
+        }
+        free(items);
+        const char *lit = x.nerrors ? NULL : wm_pgarr_end(&a);
+        if (lit)
+            *out = strdup(lit);
+        wm_pgarr_free(&a);
+        break;
+    }
+    default: {
+        /* the row filler validates every column; keep only this one's */
+        fill_row(&x, cell, &r);
+        char **fields[] = {[COL_FQDN] = &r.fqdn,          [COL_OS_FAMILY] = &r.os_family,
+                           [COL_OS_VERSION] = &r.os_version, [COL_SRC_HOST] = &r.source_host,
+                           [COL_SRC_USER] = &r.source_user,  [COL_CREDENTIAL] = &r.credential,
+                           [COL_PROVIDER] = &r.provider,     [COL_INSTANCE] = &r.instance_type,
+                           [COL_SUBNET] = &r.subnet_id};
+        if (col < (int)(sizeof(fields) / sizeof(fields[0])) && fields[col] && *fields[col]) {
+            *out = *fields[col];
+            *fields[col] = NULL;
+        }
+        x.nerrors = *out ? 0 : x.nerrors;
+        row_free(&r);
+    }
+    }
+    if (x.nerrors || !*out) {
+        /* the line "…: column NAME: why" of this column -> "why" */
+        char needle[96];
+        snprintf(needle, sizeof(needle), ": column %s: ", columns[col].name);
+        const char *c = strstr(why, needle);
+        if (c) {
+            c += strlen(needle);
+            size_t n = strcspn(c, "\n");
+            memmove(why, c, n);
+            why[n] = '\0';
+        } else {
+            snprintf(why, whylen, "required value is empty");
+        }
+        free(*out);
+        *out = NULL;
+        return -EINVAL;
+    }
+    return 0;
 }

@@ -23,9 +23,26 @@
  *   - server_os_family: linux | windows; target_provider: sim | aws | exec;
  *     source_port: 1-65535, 22 when empty.
  *
- * Every row is validated before anything is written; the first error reads
- * "FILE:LINE: column NAME: why" (LINE is the line the record starts on),
- * followed by "(and N more errors)" when there are more.
+ * Per-server settings (common/srvset.h: transport, stop_command, probes,
+ * agent_dir, …) are optional columns named like their key; a non-empty
+ * cell is validated like `wavemill server set` and merged into
+ * servers.settings (an empty cell leaves the stored value).
+ *
+ * Format cmf (INV_FORMAT_CMF): AWS Cloud Migration Factory's server intake
+ * form as it is — wave_name, app_name, aws_region, aws_accountid,
+ * server_name, server_os_family, server_os_version, server_fqdn,
+ * server_tier, server_environment, r_type, subnet_IDs, securitygroup_IDs,
+ * subnet_IDs_test, securitygroup_IDs_test, instanceType, tenancy, tags —
+ * mapped by inv_cmf_map (server_fqdn is also the source host; tier,
+ * environment and r_type become tags; region, account, test subnet and
+ * tenancy settings); the native columns (source_user, disks, …) may be
+ * added.  target_provider comes from inv_opts.provider when the file has
+ * no such column.
+ *
+ * Every row is validated before anything is written, and every error is
+ * reported, one per line: "FILE:LINE: column NAME: why" (LINE is the line
+ * the record starts on), at most INV_MAX_ERRORS of them, then
+ * "(N more errors not shown)".
  *
  * Import (inv_upsert) upserts waves and applications by name, servers by
  * name, disks by (server, path); disks no longer listed for a server are
@@ -48,6 +65,7 @@ struct wm_pg;
 #define INV_MAX_ITEMS 64        /* values in one multi-value cell */
 #define INV_MAX_NAME 255        /* single-value cells */
 #define INV_MAX_PATH 4096       /* a disk path */
+#define INV_MAX_ERRORS 50       /* errors listed in one run */
 
 /* --- CSV reader (RFC 4180), usable on its own --- */
 struct inv_csv;
@@ -86,23 +104,49 @@ struct inv_row {
     size_t ntags;
     struct inv_disk *disks;
     size_t ndisks;
+    struct inv_tag *settings; /* per-server settings (srvset.h keys) */
+    size_t nsettings;
 };
 
 struct inv_file {
     char *name; /* as given, for messages */
     struct inv_row *rows;
     size_t nrows;
+    char **ignored; /* header names skipped (INV_IGNORE_UNKNOWN) */
+    size_t nignored;
 };
 
 #define INV_IGNORE_UNKNOWN 1u
+#define INV_FORMAT_CMF 2u
+
+struct inv_opts {
+    unsigned flags;
+    const char *provider; /* target_provider when the file has no column; NULL: required */
+};
+
+/* The i-th CMF column and where it goes ("server_fqdn and source_host"),
+ * for `wavemill import --format cmf --mapping`; -1 past the last. */
+int inv_cmf_col(size_t i, const char **cmf, const char **goes_to);
 
 /* Parses and validates the whole of buf.  name is used in messages.  NULL
  * with err on the first error (see above). */
 struct inv_file *inv_parse(const char *name, const char *buf, size_t len, unsigned flags,
                            char *err, size_t errlen);
+struct inv_file *inv_parse_opts(const char *name, const char *buf, size_t len,
+                                const struct inv_opts *o, char *err, size_t errlen);
 /* Reads path (at most INV_MAX_FILE_BYTES) and parses it. */
 struct inv_file *inv_load(const char *path, unsigned flags, char *err, size_t errlen);
+struct inv_file *inv_load_opts(const char *path, const struct inv_opts *o, char *err,
+                               size_t errlen);
 void inv_free(struct inv_file *f);
+
+/* Validates value for the native column (source_host, source_port,
+ * source_user, credential, target_provider, instance_type, subnet_id,
+ * security_group_ids, test_security_group_ids, server_fqdn, os columns)
+ * exactly as the intake does; *out (caller frees) gets the value to store
+ * (a port as digits, a list as a PostgreSQL array literal).  0, or -EINVAL
+ * with why. */
+int inv_check_field(const char *column, const char *value, char **out, char *why, size_t whylen);
 
 /* --- import --- */
 struct inv_summary {

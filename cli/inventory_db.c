@@ -165,12 +165,13 @@ static void arr_list(struct wm_pgarr *a, char *const *items, size_t n)
     wm_pgarr_free(&inner);
 }
 
-static void arr_tags(struct wm_pgarr *a, const struct inv_row *r)
+/* A JSON object of key/value pairs (tags, settings). */
+static void arr_kv(struct wm_pgarr *a, const struct inv_tag *kv, size_t n)
 {
     struct wm_json *j = wm_json_new();
     wm_json_obj_begin(j);
-    for (size_t i = 0; i < r->ntags; i++)
-        wm_json_kstr(j, r->tags[i].key, r->tags[i].value);
+    for (size_t i = 0; i < n; i++)
+        wm_json_kstr(j, kv[i].key, kv[i].value);
     wm_json_obj_end(j);
     if (wm_json_error(j))
         a->oom = true;
@@ -185,7 +186,7 @@ static void arr_tags(struct wm_pgarr *a, const struct inv_row *r)
 
 enum scol {
     S_NAME, S_WAVE, S_APP, S_FQDN, S_OSF, S_OSV, S_HOST, S_PORT, S_USER, S_CRED,
-    S_PROVIDER, S_INSTANCE, S_SUBNET, S_SGS, S_TSGS, S_TAGS, S_NCOLS
+    S_PROVIDER, S_INSTANCE, S_SUBNET, S_SGS, S_TSGS, S_TAGS, S_SETTINGS, S_NCOLS
 };
 enum dcol { D_SERVER, D_PATH, D_SIZE, D_NCOLS };
 
@@ -208,13 +209,13 @@ static const char MOVES_SQL[] =
 static const char SERVERS_SQL[] =
     "INSERT INTO servers (name, wave_id, application_id, fqdn, os_family, os_version, "
     "source_host, source_port, source_user, credential, target_provider, instance_type, "
-    "subnet_id, security_group_ids, test_security_group_ids, tags) "
+    "subnet_id, security_group_ids, test_security_group_ids, tags, settings) "
     "SELECT name, wave_id, app_id, fqdn, osf, osv, host, port, usr, cred, provider, itype, "
-    "subnet, sgs::text[], tsgs::text[], tags::jsonb "
+    "subnet, sgs::text[], tsgs::text[], tags::jsonb, sset::jsonb "
     "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
     "$7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], "
-    "$14::text[], $15::text[], $16::text[]) AS f(name, wave_id, app_id, fqdn, osf, osv, host, "
-    "port, usr, cred, provider, itype, subnet, sgs, tsgs, tags) "
+    "$14::text[], $15::text[], $16::text[], $17::text[]) AS f(name, wave_id, app_id, fqdn, osf, "
+    "osv, host, port, usr, cred, provider, itype, subnet, sgs, tsgs, tags, sset) "
     "ON CONFLICT (name) DO UPDATE SET wave_id = EXCLUDED.wave_id, "
     "application_id = EXCLUDED.application_id, fqdn = EXCLUDED.fqdn, "
     "os_family = EXCLUDED.os_family, os_version = EXCLUDED.os_version, "
@@ -223,16 +224,17 @@ static const char SERVERS_SQL[] =
     "target_provider = EXCLUDED.target_provider, instance_type = EXCLUDED.instance_type, "
     "subnet_id = EXCLUDED.subnet_id, security_group_ids = EXCLUDED.security_group_ids, "
     "test_security_group_ids = EXCLUDED.test_security_group_ids, tags = EXCLUDED.tags, "
-    "updated_at = now() "
+    "settings = servers.settings || EXCLUDED.settings, updated_at = now() "
     "WHERE (servers.wave_id, servers.application_id, servers.fqdn, servers.os_family, "
     "servers.os_version, servers.source_host, servers.source_port, servers.source_user, "
     "servers.credential, servers.target_provider, servers.instance_type, servers.subnet_id, "
-    "servers.security_group_ids, servers.test_security_group_ids, servers.tags) "
+    "servers.security_group_ids, servers.test_security_group_ids, servers.tags, "
+    "servers.settings) "
     "IS DISTINCT FROM (EXCLUDED.wave_id, EXCLUDED.application_id, EXCLUDED.fqdn, "
     "EXCLUDED.os_family, EXCLUDED.os_version, EXCLUDED.source_host, EXCLUDED.source_port, "
     "EXCLUDED.source_user, EXCLUDED.credential, EXCLUDED.target_provider, "
     "EXCLUDED.instance_type, EXCLUDED.subnet_id, EXCLUDED.security_group_ids, "
-    "EXCLUDED.test_security_group_ids, EXCLUDED.tags) "
+    "EXCLUDED.test_security_group_ids, EXCLUDED.tags, servers.settings || EXCLUDED.settings) "
     "RETURNING (xmax = 0)";
 
 /* The listed disks of the chunk's servers are upserted (a disk without a
@@ -272,7 +274,8 @@ static void add_server(struct chunk *c, const struct inv_row *r, int64_t wave, i
     wm_pgarr_int(&c->s[S_PORT], r->source_port, false);
     arr_list(&c->s[S_SGS], r->sgs, r->nsgs);
     arr_list(&c->s[S_TSGS], r->test_sgs, r->ntest_sgs);
-    arr_tags(&c->s[S_TAGS], r);
+    arr_kv(&c->s[S_TAGS], r->tags, r->ntags);
+    arr_kv(&c->s[S_SETTINGS], r->settings, r->nsettings);
     for (size_t i = 0; i < r->ndisks; i++) {
         wm_pgarr_text(&c->d[D_SERVER], r->server);
         wm_pgarr_text(&c->d[D_PATH], r->disks[i].path);

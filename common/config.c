@@ -37,12 +37,39 @@ struct cfg_entry {
 struct wm_config {
     struct cfg_entry *entries;
     size_t n, cap;
+    size_t ignored;        /* file keys skipped: other programs' sections */
+    bool from_file_or_env; /* a file was loaded or a WAVEMILL_* variable matched */
+};
+
+/* The sections of the one configuration file and the programs that read
+ * each.  A program skips a section it declares no key of when the section
+ * is listed here (it belongs to another program of the same
+ * /etc/wavemill/wavemill.conf), and rejects any other unknown section or
+ * key.  A new section is one line here. */
+static const struct wm_config_section known_sections[] = {
+    {"log", "every program"},
+    {"kafka", "wavemill, wavemill-scheduler, wavemill-worker, wavemill-api"},
+    {"pg", "wavemill, wavemill-scheduler, wavemill-worker, wavemill-api"},
+    {"secrets", "wavemill, wavemill-worker"},
+    {"scheduler", "wavemill-scheduler"},
+    {"worker", "wavemill-worker"},
+    {"sim", "wavemill-worker"},
+    {"ssh", "wavemill-worker"},
+    {"repl", "wavemill-worker"},
+    {"aws", "wavemill-worker"},
+    {"cmdb", "wavemill-worker"},
+    {"receiver", "wavemill-receiver"},
+    {"agent", "wavemill-agent"},
+    {"api", "wavemill-api"},
 };
 
 #define MS(s) ((int64_t)(s) * 1000)
 
-static const struct wm_config_key common_keys[] = {
+static const struct wm_config_key log_keys[] = {
     {"log.level", WM_CFG_STRING, "info", 0, 0, false, "debug, info, warn or error"},
+};
+
+static const struct wm_config_key common_keys[] = {
     {"kafka.brokers", WM_CFG_STRING, "127.0.0.1:19092", 0, 0, true,
      "bootstrap servers, host:port[,host:port]"},
     {"kafka.topic_prefix", WM_CFG_STRING, "", 0, 0, false,
@@ -425,9 +452,24 @@ int wm_config_declare(struct wm_config *cfg, const struct wm_config_key *keys, s
     return 0;
 }
 
-struct wm_config *wm_config_new(void)
+struct wm_config *wm_config_new_bare(void)
 {
     struct wm_config *cfg = calloc(1, sizeof(*cfg));
+    char err[256];
+    if (!cfg)
+        return NULL;
+    if (wm_config_declare(cfg, log_keys, sizeof(log_keys) / sizeof(log_keys[0]), err, sizeof(err)) <
+        0) {
+        wm_error("config.declare_failed", "err=\"%s\"", err);
+        wm_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+struct wm_config *wm_config_new(void)
+{
+    struct wm_config *cfg = wm_config_new_bare();
     char err[256];
     if (!cfg)
         return NULL;
@@ -545,6 +587,45 @@ static char *parse_rhs(char *v, const char **why)
     return trim(v);
 }
 
+/* The section of "section.key": its text up to the first '.'. */
+static void key_section(const char *key, char *sec, size_t len)
+{
+    size_t n = strcspn(key, ".");
+    snprintf(sec, len, "%.*s", (int)(n < len ? n : len - 1), key);
+}
+
+static bool declares_section(const struct wm_config *cfg, const char *sec)
+{
+    size_t n = strlen(sec);
+    for (size_t i = 0; i < cfg->n; i++) {
+        const char *name = cfg->entries[i].key->name;
+        if (strncmp(name, sec, n) == 0 && name[n] == '.')
+            return true;
+    }
+    return false;
+}
+
+/* An undeclared key in a file: 0 when it belongs to a section another
+ * program reads (skipped), 1 when it is in a section this program reads
+ * (wm_config_set then names it unknown), -ENOENT for an unknown section. */
+static int check_foreign_key(struct wm_config *cfg, const char *key, const char *where, char *err,
+                             size_t errlen)
+{
+    char sec[CFG_NAME_MAX];
+    key_section(key, sec, sizeof(sec));
+    if (declares_section(cfg, sec) || !strchr(key, '.'))
+        return 1;
+    const char *reader = wm_config_section_reader(sec);
+    if (!reader) {
+        snprintf(err, errlen, "%s: key %s: unknown section [%s] (no wavemill program reads it)",
+                 where, key, sec);
+        return -ENOENT;
+    }
+    cfg->ignored++;
+    wm_debug("config.key_skipped", "key=%s where=%s reader=\"%s\"", key, where, reader);
+    return 0;
+}
+
 /* One "key = value" line inside section (may be ""). */
 static int parse_assignment(struct wm_config *cfg, char *line, const char *section,
                             const char *where, char *err, size_t errlen)
@@ -567,6 +648,11 @@ static int parse_assignment(struct wm_config *cfg, char *line, const char *secti
     if (!value) {
         snprintf(err, errlen, "%s: key %s: %s", where, key, why);
         return -EINVAL;
+    }
+    if (!find_entry(cfg, key)) {
+        int rc = check_foreign_key(cfg, key, where, err, errlen);
+        if (rc <= 0)
+            return rc;
     }
     return wm_config_set(cfg, key, value, where, err, errlen);
 }
@@ -610,6 +696,8 @@ int wm_config_load_file(struct wm_config *cfg, const char *path, char *err, size
         if (rc < 0)
             break;
     }
+    if (rc == 0)
+        cfg->from_file_or_env = true;
     if (rc == 0 && ferror(f)) {
         snprintf(err, errlen, "%s: read error", path);
         rc = -EIO;
@@ -634,6 +722,7 @@ int wm_config_load_env(struct wm_config *cfg, char *const *envp, char *err, size
             int rc = set_entry(&cfg->entries[i], *e + len + 1, origin, err, errlen);
             if (rc < 0)
                 return rc;
+            cfg->from_file_or_env = true;
         }
     }
     return 0;
@@ -721,6 +810,83 @@ size_t wm_config_dump(const struct wm_config *cfg, char *buf, size_t len)
         bool quote = e->key->type == WM_CFG_STRING && e->text;
         int n = snprintf(buf + pos, len - pos, "%s = %s%s%s\n", e->key->name, quote ? "\"" : "",
                          shown, quote ? "\"" : "");
+        if (n < 0)
+            break;
+        pos += (size_t)n < len - pos ? (size_t)n : len - pos - 1;
+    }
+    return pos;
+}
+
+/* ------------------------------------------------------------------ */
+/* introspection: sections, the reference, the defaults in use         */
+
+const char *wm_config_section_reader(const char *section)
+{
+    for (size_t i = 0; i < sizeof(known_sections) / sizeof(known_sections[0]); i++) {
+        if (strcmp(known_sections[i].section, section) == 0)
+            return known_sections[i].reader;
+    }
+    return NULL;
+}
+
+const struct wm_config_section *wm_config_sections(size_t *n)
+{
+    *n = sizeof(known_sections) / sizeof(known_sections[0]);
+    return known_sections;
+}
+
+static const char *type_name(enum wm_config_type t)
+{
+    static const char *const names[] = {"string", "int", "bool", "duration", "size", "secret"};
+    return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
+}
+
+/* A key's example value: its default when it has one, else one of its type. */
+static const char *example_value(const struct wm_config_key *k)
+{
+    static const char *const examples[] = {"value", "10", "true", "30s", "64M", "(a secret)"};
+    if (k->def && *k->def)
+        return k->def;
+    return (size_t)k->type < sizeof(examples) / sizeof(examples[0]) ? examples[k->type] : "";
+}
+
+void wm_config_reference(const struct wm_config *cfg, const char *program, FILE *out)
+{
+    for (size_t i = 0; i < cfg->n; i++) {
+        const struct wm_config_key *k = cfg->entries[i].key;
+        char range[96] = "";
+        if (!(k->min == 0 && k->max == 0))
+            snprintf(range, sizeof(range), "%lld..%lld%s", (long long)k->min, (long long)k->max,
+                     k->type == WM_CFG_DURATION ? " ms"
+                     : k->type == WM_CFG_SIZE   ? " bytes"
+                                                : "");
+        /* one record per key, tab-separated, for docs/configuration.md's generator */
+        fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k->name, type_name(k->type),
+                k->def ? k->def : "", k->required ? "required" : "optional", range, program,
+                example_value(k), k->doc ? k->doc : "");
+    }
+}
+
+size_t wm_config_ignored(const struct wm_config *cfg)
+{
+    return cfg->ignored;
+}
+
+size_t wm_config_defaults_in_use(const struct wm_config *cfg, char *buf, size_t len)
+{
+    size_t pos = 0;
+    if (len == 0)
+        return 0;
+    buf[0] = '\0';
+    if (cfg->from_file_or_env)
+        return 0;
+    for (size_t i = 0; i < cfg->n && pos + 1 < len; i++) {
+        const struct cfg_entry *e = &cfg->entries[i];
+        if (!e->key->required || !e->text || strcmp(e->origin, "default") != 0)
+            continue;
+        char shown[CFG_LINE_MAX];
+        mask_passwords(e->text, shown, sizeof(shown));
+        int n = snprintf(buf + pos, len - pos, "%s%s=\"%s\"", pos ? " " : "", e->key->name, shown);
         if (n < 0)
             break;
         pos += (size_t)n < len - pos ? (size_t)n : len - pos - 1;

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum wm_config_type {
     WM_CFG_STRING,
@@ -44,8 +45,15 @@ struct wm_config_key {
 
 struct wm_config;
 
+/* A section of the one configuration file and who reads it ("wavemill-worker"). */
+struct wm_config_section {
+    const char *section, *reader;
+};
+
 /* A config holding the common keys (log.*, kafka.*, pg.*) with defaults. */
 struct wm_config *wm_config_new(void);
+/* A config holding log.* only (programs that use neither Kafka nor PostgreSQL). */
+struct wm_config *wm_config_new_bare(void);
 void wm_config_free(struct wm_config *cfg);
 
 /* Declares more keys (a program's own).  keys is borrowed and must outlive
@@ -53,7 +61,12 @@ void wm_config_free(struct wm_config *cfg);
 int wm_config_declare(struct wm_config *cfg, const struct wm_config_key *keys, size_t n,
                       char *err, size_t errlen);
 
-/* --- sources --- */
+/* --- sources ---
+ * A file may hold the sections of every wavemill program: a key this
+ * program does not declare is skipped when its section is one another
+ * program reads (wm_config_sections()) and this program declares no key
+ * of it; it is an error in a section of this program ("unknown key") and
+ * in a section no program reads ("unknown section"). */
 int wm_config_load_file(struct wm_config *cfg, const char *path, char *err, size_t errlen);
 int wm_config_load_env(struct wm_config *cfg, char *const *envp, char *err, size_t errlen);
 /* origin says where the value came from, for messages ("--brokers"). */
@@ -76,5 +89,19 @@ bool wm_config_bool(const struct wm_config *cfg, const char *key);
 /* Writes "key = value" lines for every key (secrets as ***) to buf, always
  * NUL-terminated (truncated if len is too small).  Returns the length written. */
 size_t wm_config_dump(const struct wm_config *cfg, char *buf, size_t len);
+
+/* --- introspection --- */
+/* The known sections; *n set to their count.  NULL reader: unknown section. */
+const struct wm_config_section *wm_config_sections(size_t *n);
+const char *wm_config_section_reader(const char *section);
+/* One tab-separated record per declared key, in declaration order:
+ * name, type, default, required|optional, min..max, program, example, doc. */
+void wm_config_reference(const struct wm_config *cfg, const char *program, FILE *out);
+/* How many file keys were skipped as other programs'. */
+size_t wm_config_ignored(const struct wm_config *cfg);
+/* When neither a file was loaded nor a WAVEMILL_* variable matched, writes
+ * the required keys still at their built-in default ("key=\"value\"" ...,
+ * passwords masked) and returns the length; else writes "" and returns 0. */
+size_t wm_config_defaults_in_use(const struct wm_config *cfg, char *buf, size_t len);
 
 #endif

@@ -4,7 +4,9 @@
  *                         [--bwlimit RATE] [--full] [--progress] [--json] [--state-dir DIR]
  *                         [--busy-wait SECONDS]
  *   wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR [--sha256]
- *   wavemill-agent serve  --listen HOST:PORT --tls-dir DIR [--state-dir DIR] */
+ *   wavemill-agent serve  [--config FILE] [--set key=value]... [--listen HOST:PORT]
+ *                         [--tls-dir DIR] [--state-dir DIR]   (the [agent] section)
+ *   wavemill-agent --version | --reference | --print-config | --check [--config FILE] */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
@@ -24,7 +27,7 @@
 
 struct agent_args {
     struct sync_opts so;
-    const char *tls_dir, *listen;
+    const char *tls_dir;
     int progress, json, sha256;
     char state_dir[4096];
 };
@@ -39,7 +42,10 @@ static int usage(void)
             "           [--busy-wait SECONDS (3600: longest wait for a busy receiver)]\n"
             "       wavemill-agent verify --disk PATH --volume NAME --to HOST:PORT --tls-dir DIR "
             "[--sha256]\n"
-            "       wavemill-agent serve --listen HOST:PORT --tls-dir DIR [--state-dir DIR]\n");
+            "       wavemill-agent serve [--config FILE] [--set key=value]... [--listen HOST:PORT]\n"
+            "           [--tls-dir DIR] [--state-dir DIR] [--log-level L]\n"
+            "       wavemill-agent --version | --reference | --print-config | --check "
+            "[--config FILE]\n");
     return 2;
 }
 
@@ -70,13 +76,23 @@ static void print_progress(const struct proto_progress *p, int final, void *ud)
 
 static int parse_args(int argc, char **argv, struct agent_args *a)
 {
-    static const struct option opts[] = {
-        {"disk", 1, 0, 'd'},       {"volume", 1, 0, 'v'},    {"to", 1, 0, 't'},
-        {"tls-dir", 1, 0, 'T'},    {"streams", 1, 0, 's'},   {"block-size", 1, 0, 'b'},
-        {"zstd-level", 1, 0, 'z'}, {"bwlimit", 1, 0, 'w'},   {"full", 0, 0, 'f'},
-        {"progress", 0, 0, 'p'},   {"json", 0, 0, 'j'},      {"state-dir", 1, 0, 'S'},
-        {"sha256", 0, 0, 'H'},     {"listen", 1, 0, 'l'},    {"io-timeout", 1, 0, 'i'},
-        {"retries", 1, 0, 'r'},    {"busy-wait", 1, 0, 'B'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"disk", 1, 0, 'd'},
+                                         {"volume", 1, 0, 'v'},
+                                         {"to", 1, 0, 't'},
+                                         {"tls-dir", 1, 0, 'T'},
+                                         {"streams", 1, 0, 's'},
+                                         {"block-size", 1, 0, 'b'},
+                                         {"zstd-level", 1, 0, 'z'},
+                                         {"bwlimit", 1, 0, 'w'},
+                                         {"full", 0, 0, 'f'},
+                                         {"progress", 0, 0, 'p'},
+                                         {"json", 0, 0, 'j'},
+                                         {"state-dir", 1, 0, 'S'},
+                                         {"sha256", 0, 0, 'H'},
+                                         {"io-timeout", 1, 0, 'i'},
+                                         {"retries", 1, 0, 'r'},
+                                         {"busy-wait", 1, 0, 'B'},
+                                         {0, 0, 0, 0}};
     int c;
     int64_t v;
     optind = 2;
@@ -122,9 +138,6 @@ static int parse_args(int argc, char **argv, struct agent_args *a)
             break;
         case 'H':
             a->sha256 = 1;
-            break;
-        case 'l':
-            a->listen = optarg;
             break;
         case 'i':
             a->so.io_timeout_ms = atoi(optarg);
@@ -212,20 +225,38 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int cmd_serve(struct agent_args *a)
+/* The resident agent's settings: the [agent] section, or its flags. */
+static const struct wm_config_key agent_keys[] = {
+    {"agent.listen", WM_CFG_STRING, "0.0.0.0:7480", 0, 0, true,
+     "HOST:PORT of the control port the workers call (their repl.agent_port)"},
+    {"agent.tls_dir", WM_CFG_STRING, "/etc/wavemill/tls/agent", 0, 0, true,
+     "certificate folder (wavemill pki issue --role agent): ca.crt, cert.pem, key.pem"},
+    {"agent.state_dir", WM_CFG_STRING, "/var/lib/wavemill/agent", 0, 0, true,
+     "folder of the digest maps and resume state"},
+};
+
+static const struct wm_daemon_flag agent_flags[] = {
+    {"listen", "agent.listen", NULL},
+    {"tls-dir", "agent.tls_dir", NULL},
+    {"state-dir", "agent.state_dir", NULL},
+    {"log-level", "log.level", NULL},
+};
+
+static int cmd_serve(const struct wm_config *cfg)
 {
     char err[512];
-    if (!a->listen)
-        return usage();
+    const char *listen_on = wm_config_str(cfg, "agent.listen");
+    const char *tls_dir = wm_config_str(cfg, "agent.tls_dir");
     if (wm_daemon_harden(err, sizeof(err)) < 0)
         wm_warn("repl.harden_failed", "err=\"%s\"", err);
-    struct control_opts co = {.state_dir = a->state_dir, .progress_ms = 1000};
-    co.server_tls = wm_tls_own_cert_valid(a->tls_dir, err, sizeof(err)) == 0
-                        ? wm_tls_ctx_new(a->tls_dir, WM_TLS_SERVER, err, sizeof(err))
+    struct control_opts co = {.state_dir = wm_config_str(cfg, "agent.state_dir"),
+                              .progress_ms = 1000};
+    co.server_tls = wm_tls_own_cert_valid(tls_dir, err, sizeof(err)) == 0
+                        ? wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err))
                         : NULL;
     if (co.server_tls)
-        co.client_tls = wm_tls_ctx_new(a->tls_dir, WM_TLS_CLIENT, err, sizeof(err));
-    int lfd = co.client_tls ? wm_tcp_listen(a->listen, 64, err, sizeof(err)) : -1;
+        co.client_tls = wm_tls_ctx_new(tls_dir, WM_TLS_CLIENT, err, sizeof(err));
+    int lfd = co.client_tls ? wm_tcp_listen(listen_on, 64, err, sizeof(err)) : -1;
     if (lfd < 0) {
         fprintf(stderr, "wavemill-agent: %s\n", err);
         return 1;
@@ -233,23 +264,49 @@ static int cmd_serve(struct agent_args *a)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    wm_info("repl.agent_listening", "listen=%s", a->listen);
+    wm_info("repl.agent_listening", "listen=%s", listen_on);
     int rc = control_serve(&co, lfd, &stop_flag);
     close(lfd);
     return rc < 0 ? 1 : 0;
+}
+
+/* "serve" and the program-wide options (--version, --reference, ...) go
+ * through the shared configuration start-up. */
+static int main_config(int argc, char **argv)
+{
+    bool is_serve = strcmp(argv[1], "serve") == 0;
+    char err[1024] = "";
+    struct wm_config *cfg = wm_config_new_bare();
+    if (!cfg ||
+        wm_config_declare(cfg, agent_keys, sizeof(agent_keys) / sizeof(agent_keys[0]), err,
+                          sizeof(err)) < 0) {
+        fprintf(stderr, "wavemill-agent: %s\n", err);
+        return 1;
+    }
+    int rc = wm_daemon_config_flags(cfg, is_serve ? argc - 1 : argc, is_serve ? argv + 1 : argv,
+                                    "wavemill-agent", agent_flags,
+                                    sizeof(agent_flags) / sizeof(agent_flags[0]), err, sizeof(err));
+    if (rc == 0 && !is_serve)
+        rc = -EINVAL, snprintf(err, sizeof(err), "no subcommand (sync, verify, serve)");
+    if (rc == 0)
+        return cmd_serve(cfg); /* cfg lives as long as the process */
+    if (rc < 0)
+        fprintf(stderr, "wavemill-agent: %s\n", err);
+    wm_config_free(cfg);
+    return rc < 0 ? 2 : 0;
 }
 
 int main(int argc, char **argv)
 {
     struct agent_args a = {0};
     sync_opts_defaults(&a.so);
-    if (argc < 2 || parse_args(argc, argv, &a) < 0 || !a.tls_dir)
-        return usage();
     wm_log_set_component("agent");
     signal(SIGPIPE, SIG_IGN);
+    if (argc >= 2 && (strcmp(argv[1], "serve") == 0 || argv[1][0] == '-'))
+        return main_config(argc, argv);
+    if (argc < 2 || parse_args(argc, argv, &a) < 0 || !a.tls_dir)
+        return usage();
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(&a);
     if (!a.so.disk || !a.so.volume || !a.so.to)
         return usage();
     char err[512];

@@ -15,7 +15,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "wavemill-scheduler: %s\n", err);
         return 1;
     }
-    int rc = wm_daemon_config(cfg, argc, argv, "wavemill-scheduler", true, err, sizeof(err));
+    int rc = wm_daemon_config(cfg, argc, argv, "wavemill-scheduler", err, sizeof(err));
     if (rc != 0) {
         if (*err)
             fprintf(stderr, "wavemill-scheduler: %s\n", err);

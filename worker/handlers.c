@@ -9,6 +9,7 @@
 #include "jsonr.h"
 #include "log.h"
 #include "pipeline.h"
+#include "srvset.h"
 #include "steps.h"
 #include "task.h"
 #include "transport/transport_driver.h"
@@ -71,7 +72,8 @@ static const char *server_command(struct task_ctx *t, const char *key, char *buf
 static int h_stop_source_services(struct task_ctx *t)
 {
     char out[512], buf[1024];
-    const char *cmd = server_command(t, "stop_command", buf, sizeof(buf), DEFAULT_STOP_COMMAND);
+    const char *cmd =
+        server_command(t, "stop_command", buf, sizeof(buf), wm_srvset_default("stop_command"));
     return t->transport->exec(t, cmd, out, sizeof(out));
 }
 
@@ -83,7 +85,8 @@ static int h_final_delta_sync(struct task_ctx *t)
 static int h_shutdown_source(struct task_ctx *t)
 {
     char out[256], buf[1024];
-    const char *cmd = server_command(t, "shutdown_command", buf, sizeof(buf), "systemctl poweroff");
+    const char *cmd = server_command(t, "shutdown_command", buf, sizeof(buf),
+                                     wm_srvset_default("shutdown_command"));
     return t->transport->exec(t, cmd, out, sizeof(out));
 }
 

@@ -32,7 +32,8 @@ static const char SQL_SERVER[] =
     " array_to_string(test_security_group_ids, ','), tags::text FROM servers WHERE id = $1";
 
 static const char SQL_SETTINGS[] =
-    "SELECT e.key, e.value FROM servers s, jsonb_each_text(s.settings) e WHERE s.id = $1";
+    "SELECT e.key, e.value FROM servers s JOIN waves w ON w.id = s.wave_id,"
+    " jsonb_each_text(w.settings || s.settings) e WHERE s.id = $1";
 
 static const char SQL_DISKS[] =
     "SELECT id, source_path, target_volume, size_bytes, receiver FROM disks WHERE server_id = $1"

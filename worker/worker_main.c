@@ -23,7 +23,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "wavemill-worker: %s\n", err);
         return 1;
     }
-    int rc = wm_daemon_config(cfg, argc, argv, "wavemill-worker", false, err, sizeof(err));
+    int rc = wm_daemon_config(cfg, argc, argv, "wavemill-worker", err, sizeof(err));
     if (rc != 0) {
         if (*err)
             fprintf(stderr, "wavemill-worker: %s\n", err);

@@ -80,11 +80,12 @@ if run 1 "$WAVEMILL" import "$TMP/unknown.csv"; then
 fi
 run 0 "$WAVEMILL" import --ignore-unknown "$TMP/unknown.csv" && ok "--ignore-unknown imports"
 
-# --- several bad rows: the first is named, the rest counted
+# --- several bad rows: every error listed, each with its line and column
 { head -1 "$GOOD"; echo "wave-z,z,z1,,beos,,h,22,,,/d,sim,,,,,"; echo "wave-z,z,z2,,linux,,h,22,,,/d,gcp,,,,,"; } >"$TMP/two.csv"
 if run 1 "$WAVEMILL" import "$TMP/two.csv"; then
-    has "first error named, others counted" err \
-        "$TMP/two.csv:2: column server_os_family: 'beos' is not one of linux, windows (and 1 more error)"
+    has "first error listed" err "$TMP/two.csv:2: column server_os_family: 'beos' is not one of linux, windows"
+    has "second error listed" err "$TMP/two.csv:3: column target_provider: 'gcp' is not one of sim, aws, exec"
+    has "one verdict" err "wavemill: import: $TMP/two.csv refused, nothing imported (errors above)"
 fi
 
 # --- a server with tasks cannot change wave; the whole file rolls back

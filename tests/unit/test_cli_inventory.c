@@ -228,12 +228,158 @@ static void test_duplicate_server_and_app_in_two_waves(void **state)
                        "t.csv:3: column app_name: application 'a' is in wave 'w1' on line 2");
 }
 
-static void test_all_errors_counted(void **state)
+static void test_all_errors_listed_with_line_and_column(void **state)
 {
     (void)state;
     expect_parse_error(HDR ROW("99999", "x") ROW("22", ""), 0,
-                       "t.csv:2: column source_port: '99999' is not a port (1-65535) "
-                       "(and 1 more error)");
+                       "t.csv:2: column source_port: '99999' is not a port (1-65535)\n"
+                       "t.csv:2: column tags: 'x' is not key=value");
+    expect_parse_error(HDR "w1,a,s1,,beos,,h,22,,,/d,sim,,,,,\n"
+                           "w1,a,s2,,linux,,h,22,,,/d,gcp,,,,,\n"
+                           "w1,a,s3,,linux,,,0,,,/d,sim,,,,,\n",
+                       0,
+                       "t.csv:2: column server_os_family: 'beos' is not one of linux, windows\n"
+                       "t.csv:3: column target_provider: 'gcp' is not one of sim, aws, exec\n"
+                       "t.csv:4: column source_host: required value is empty\n"
+                       "t.csv:4: column source_port: '0' is not a port (1-65535)");
+}
+
+/* 60 bad rows: the first INV_MAX_ERRORS are listed, the rest counted. */
+static void test_errors_listed_up_to_a_bound(void **state)
+{
+    (void)state;
+    static char in[16384];
+    size_t n = (size_t)snprintf(in, sizeof(in), "%s", HDR);
+    for (int i = 0; i < 60; i++)
+        n += (size_t)snprintf(in + n, sizeof(in) - n, "w1,a,s%d,,linux,,h,0,,,/d,sim,,,,,\n", i);
+    static char err[65536];
+    struct inv_file *f = parse(in, 0, err, sizeof(err));
+    assert_null(f);
+    int lines = 0;
+    for (const char *p = err; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, INV_MAX_ERRORS); /* 50 errors and the count line */
+    assert_non_null(strstr(err, "t.csv:51: column source_port"));
+    assert_null(strstr(err, "t.csv:52:"));
+    assert_non_null(strstr(err, "\nt.csv: 10 more errors not shown"));
+}
+
+#define CMF_HDR                                                                                    \
+    "wave_name,app_name,aws_region,aws_accountid,server_name,server_os_family,"                    \
+    "server_os_version,server_fqdn,server_tier,server_environment,r_type,subnet_IDs,"              \
+    "securitygroup_IDs,subnet_IDs_test,securitygroup_IDs_test,instanceType,tenancy,tags\n"
+
+static struct inv_file *parse_cmf(const char *in, char *err, size_t errlen)
+{
+    struct inv_opts o = {.flags = INV_FORMAT_CMF, .provider = "aws"};
+    return inv_parse_opts("c.csv", in, strlen(in), &o, err, errlen);
+}
+
+static const char *setting(const struct inv_row *r, const char *key)
+{
+    for (size_t i = 0; i < r->nsettings; i++)
+        if (strcmp(r->settings[i].key, key) == 0)
+            return r->settings[i].value;
+    return NULL;
+}
+
+static const char *tag(const struct inv_row *r, const char *key)
+{
+    for (size_t i = 0; i < r->ntags; i++)
+        if (strcmp(r->tags[i].key, key) == 0)
+            return r->tags[i].value;
+    return NULL;
+}
+
+/* Every CMF column lands somewhere: FQDN is also the source host, tier,
+ * environment and r_type become tags, region/account/test subnet/tenancy
+ * settings, the lists are split on ';'. */
+static void test_cmf_maps_every_column(void **state)
+{
+    (void)state;
+    char err[2048];
+    struct inv_file *f = parse_cmf(CMF_HDR "w1,app,us-east-1,123456789012,s1,Linux,RHEL 9,"
+                                           "s1.corp.example,Web,Prod,Rehost,subnet-1,sg-1;sg-2,"
+                                           "subnet-t,sg-t1;sg-t2,m5.large,Dedicated,"
+                                           "CostCenter=42;Owner=ops;\n",
+                                   err, sizeof(err));
+    if (!f)
+        fail_msg("%s", err);
+    const struct inv_row *r = &f->rows[0];
+    assert_string_equal(r->wave, "w1");
+    assert_string_equal(r->app, "app");
+    assert_string_equal(r->server, "s1");
+    assert_string_equal(r->os_family, "linux");
+    assert_string_equal(r->os_version, "RHEL 9");
+    assert_string_equal(r->fqdn, "s1.corp.example");
+    assert_string_equal(r->source_host, "s1.corp.example");
+    assert_string_equal(r->provider, "aws");
+    assert_string_equal(r->subnet_id, "subnet-1");
+    assert_int_equal(r->nsgs, 2);
+    assert_string_equal(r->sgs[1], "sg-2");
+    assert_int_equal(r->ntest_sgs, 2);
+    assert_string_equal(r->test_sgs[0], "sg-t1");
+    assert_string_equal(r->instance_type, "m5.large");
+    assert_string_equal(setting(r, "aws_region"), "us-east-1");
+    assert_string_equal(setting(r, "aws_account_id"), "123456789012");
+    assert_string_equal(setting(r, "test_subnet_id"), "subnet-t");
+    assert_string_equal(setting(r, "tenancy"), "Dedicated");
+    assert_string_equal(tag(r, "CostCenter"), "42");
+    assert_string_equal(tag(r, "Owner"), "ops");
+    assert_string_equal(tag(r, "tier"), "Web");
+    assert_string_equal(tag(r, "environment"), "Prod");
+    assert_string_equal(tag(r, "r_type"), "Rehost");
+    assert_int_equal(r->ntags, 5);
+    inv_free(f);
+}
+
+static void test_cmf_errors_name_cmf_columns(void **state)
+{
+    (void)state;
+    char err[2048];
+    struct inv_file *f = parse_cmf(CMF_HDR "w1,app,us-east-1,1234,s1,linux,,,Web,Prod,Rehost,"
+                                           "subnet-1;subnet-2,sg-1,,,t3.large,Weird,tier=x\n",
+                                   err, sizeof(err));
+    assert_null(f);
+    assert_non_null(strstr(err, "c.csv:2: column subnet_IDs: 2 values"));
+    assert_non_null(strstr(err, "c.csv:2: column tenancy: setting tenancy: 'Weird' is not one of"));
+    assert_non_null(strstr(err, "c.csv:2: column server_fqdn: required value is empty"));
+    assert_non_null(
+        strstr(err, "c.csv:2: column tags: key 'tier' is also given by its own column"));
+    /* an extra column: refused, or listed as ignored */
+    f = parse_cmf("wave_name,app_name,server_name,server_os_family,server_fqdn,notes\n"
+                  "w,a,s,linux,s.example,hello\n",
+                  err, sizeof(err));
+    assert_null(f);
+    assert_non_null(strstr(err, "unknown column 'notes'"));
+    struct inv_opts o = {.flags = INV_FORMAT_CMF | INV_IGNORE_UNKNOWN, .provider = "sim"};
+    const char *in = "wave_name,app_name,server_name,server_os_family,server_fqdn,notes\n"
+                     "w,a,s,linux,s.example,hello\n";
+    f = inv_parse_opts("c.csv", in, strlen(in), &o, err, sizeof(err));
+    assert_non_null(f);
+    assert_int_equal(f->nignored, 1);
+    assert_string_equal(f->ignored[0], "notes");
+    inv_free(f);
+}
+
+/* Native intake: a column per server setting, validated like server set. */
+static void test_settings_columns(void **state)
+{
+    (void)state;
+    char err[1024];
+    const char *in =
+        "wave_name,app_name,server_name,server_os_family,source_host,"
+        "target_provider,transport,stop_command,probes,agent_port\n"
+        "w,a,s1,linux,h,sim,local,systemctl stop app,\"[{\"\"name\"\":\"\"x\"\"}]\",7481\n"
+        "w,a,s2,linux,h,sim,telnet,,{oops,0\n";
+    struct inv_file *f = parse(in, 0, err, sizeof(err));
+    assert_null(f);
+    assert_non_null(strstr(
+        err, "t.csv:3: column transport: setting transport: 'telnet' is not one of ssh,local,sim"));
+    assert_non_null(strstr(err, "t.csv:3: column probes: setting probes: '{oops' is not a JSON"));
+    assert_non_null(
+        strstr(err, "t.csv:3: column agent_port: setting agent_port: '0' is not a port"));
+    assert_null(strstr(err, "t.csv:2:"));
 }
 
 static void test_disk_sizes_and_duplicates(void **state)
@@ -304,7 +450,11 @@ int main(void)
         cmocka_unit_test(test_unknown_column_unless_ignored),
         cmocka_unit_test(test_required_columns_and_values),
         cmocka_unit_test(test_duplicate_server_and_app_in_two_waves),
-        cmocka_unit_test(test_all_errors_counted),
+        cmocka_unit_test(test_all_errors_listed_with_line_and_column),
+        cmocka_unit_test(test_errors_listed_up_to_a_bound),
+        cmocka_unit_test(test_cmf_maps_every_column),
+        cmocka_unit_test(test_cmf_errors_name_cmf_columns),
+        cmocka_unit_test(test_settings_columns),
         cmocka_unit_test(test_disk_sizes_and_duplicates),
         cmocka_unit_test(test_disk_paths_must_be_absolute_without_dotdot),
         cmocka_unit_test(test_empty_file_and_header_only),

@@ -56,6 +56,82 @@ static void expect_file_error(const char *text, const char *n1, const char *n2)
     wm_config_free(cfg);
 }
 
+/* One /etc/wavemill/wavemill.conf serves every program: the worker skips
+ * [scheduler] and [receiver], but a typo in its own section or an unknown
+ * section is still an error naming file:line. */
+static void test_shared_file_skips_other_programs_sections(void **state)
+{
+    (void)state;
+    static const struct wm_config_key worker_keys[] = {
+        {"worker.id", WM_CFG_STRING, "", 0, 0, false, "id"},
+    };
+    struct wm_config *cfg = wm_config_new();
+    char err[512];
+    assert_int_equal(wm_config_declare(cfg, worker_keys, 1, err, sizeof(err)), 0);
+    assert_int_equal(load_text(cfg,
+                               "[scheduler]\nid = s1\n[worker]\nid = w1\n"
+                               "[receiver]\nroot = /srv/x\nagent.listen = 0.0.0.0:1\n"
+                               "[kafka]\nbrokers = k1:9092\n",
+                               err, sizeof(err)),
+                     0);
+    assert_string_equal(wm_config_str(cfg, "worker.id"), "w1");
+    assert_string_equal(wm_config_str(cfg, "kafka.brokers"), "k1:9092");
+    assert_int_equal(wm_config_ignored(cfg), 3);
+    assert_int_equal(load_text(cfg, "[worker]\nidd = w1\n", err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, ":2: unknown key worker.idd"));
+    assert_int_equal(load_text(cfg, "\n[kafak]\nbrokers = x\n", err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, ":3: key kafak.brokers: unknown section [kafak]"));
+    /* a flag has no other program: an undeclared key is always an error */
+    assert_int_equal(wm_config_set(cfg, "scheduler.id", "s", "--set", err, sizeof(err)), -ENOENT);
+    assert_string_equal(wm_config_section_reader("scheduler"), "wavemill-scheduler");
+    assert_null(wm_config_section_reader("kafak"));
+    wm_config_free(cfg);
+}
+
+/* With neither a file nor a WAVEMILL_* variable the required keys' built-in
+ * defaults are named (password masked); with either, nothing is. */
+static void test_defaults_in_use_are_named(void **state)
+{
+    (void)state;
+    struct wm_config *cfg = wm_config_new();
+    char buf[1024], err[256];
+    assert_int_equal(
+        wm_config_set(cfg, "pg.conninfo", "host=db password=hunter2", "default", err, sizeof(err)),
+        0);
+    assert_true(wm_config_defaults_in_use(cfg, buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "kafka.brokers=\"127.0.0.1:19092\""));
+    assert_non_null(strstr(buf, "pg.conninfo=\"host=db password=***\""));
+    assert_null(strstr(buf, "hunter2"));
+    assert_null(strstr(buf, "log.level")); /* optional keys are not listed */
+    char *env[] = {"WAVEMILL_LOG_LEVEL=debug", NULL};
+    assert_int_equal(wm_config_load_env(cfg, env, err, sizeof(err)), 0);
+    assert_int_equal(wm_config_defaults_in_use(cfg, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "");
+    wm_config_free(cfg);
+}
+
+/* The reference has one record per declared key: name, type, default,
+ * required, range, program, example, doc. */
+static void test_reference_lists_every_key(void **state)
+{
+    (void)state;
+    struct wm_config *cfg = wm_config_new();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    wm_config_reference(cfg, "prog", f);
+    fclose(f);
+    assert_non_null(strstr(text, "kafka.brokers\tstring\t127.0.0.1:19092\trequired\t\tprog\t"));
+    assert_non_null(strstr(text, "pg.tx_retries\tint\t5\toptional\t0..1000\tprog\t5\t"));
+    size_t lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 11); /* log.level + 6 kafka.* + 4 pg.* */
+    free(text);
+    wm_config_free(cfg);
+}
+
 static void test_defaults_point_at_local_stack(void **state)
 {
     (void)state;
@@ -395,6 +471,9 @@ int main(void)
         cmocka_unit_test(test_unknown_flag_key_is_an_error),
         cmocka_unit_test(test_dump_hides_secrets_and_passwords),
         cmocka_unit_test(test_passwords_never_reach_the_log),
+        cmocka_unit_test(test_shared_file_skips_other_programs_sections),
+        cmocka_unit_test(test_defaults_in_use_are_named),
+        cmocka_unit_test(test_reference_lists_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
