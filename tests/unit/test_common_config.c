@@ -127,7 +127,7 @@ static void test_reference_lists_every_key(void **state)
     size_t lines = 0;
     for (const char *p = text; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 11); /* log.level + 6 kafka.* + 4 pg.* */
+    assert_int_equal(lines, 19); /* log.level + 14 kafka.* (6 + 8 of broker security) + 4 pg.* */
     free(text);
     wm_config_free(cfg);
 }
