@@ -574,7 +574,8 @@ static void fill_row(struct pctx *x, const char *cell[COL_N], struct inv_row *r)
                                "-_.@\\$");
     r->credential = text_cell(x, COL_CREDENTIAL, cell[COL_CREDENTIAL], false, INV_MAX_NAME,
                               "-_./:");
-    r->provider = enum_cell(x, COL_PROVIDER, cell[COL_PROVIDER], providers, "sim, aws, exec");
+    r->provider =
+        enum_cell(x, COL_PROVIDER, cell[COL_PROVIDER], providers, "sim, aws, exec, libvirt");
     r->instance_type = text_cell(x, COL_INSTANCE, cell[COL_INSTANCE], false, INV_MAX_NAME,
                                  "-_.");
     r->subnet_id = text_cell(x, COL_SUBNET, cell[COL_SUBNET], false, INV_MAX_NAME, "-_.:/");

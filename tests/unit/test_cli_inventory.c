@@ -214,7 +214,7 @@ static void test_required_columns_and_values(void **state)
     expect_parse_error(HDR "w1,a,s1,,solaris,,h,22,,,/d,sim,,,,,\n", 0,
                        "column server_os_family: 'solaris' is not one of linux, windows");
     expect_parse_error(HDR "w1,a,s1,,linux,,h,22,,,/d,azure,,,,,\n", 0,
-                       "column target_provider: 'azure' is not one of sim, aws, exec");
+                       "column target_provider: 'azure' is not one of sim, aws, exec, libvirt");
     expect_parse_error(HDR "w1,a,s 1,,linux,,h,22,,,/d,sim,,,,,\n", 0,
                        "column server_name: 's 1' may only hold");
 }
