@@ -239,7 +239,7 @@ static void test_all_errors_listed_with_line_and_column(void **state)
                            "w1,a,s3,,linux,,,0,,,/d,sim,,,,,\n",
                        0,
                        "t.csv:2: column server_os_family: 'beos' is not one of linux, windows\n"
-                       "t.csv:3: column target_provider: 'gcp' is not one of sim, aws, exec\n"
+                       "t.csv:3: column target_provider: 'gcp' is not one of sim, aws, exec, libvirt\n"
                        "t.csv:4: column source_host: required value is empty\n"
                        "t.csv:4: column source_port: '0' is not a port (1-65535)");
 }
