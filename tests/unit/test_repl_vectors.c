@@ -484,6 +484,26 @@ static void test_error(void **state)
     assert_int_equal(proto_error_decode(bad, sizeof(bad), &d), -EBADMSG);
 }
 
+/* BUSY: u32 retry after (ms), str sentence.  PMAP_REQ carries a MAP_REQ
+ * payload (the pending generation's digests), REPAIR a BLOCKS payload
+ * (re-sent below a resumed checkpoint): their type byte is what differs. */
+static const uint8_t busy_v[] = {HDR(17, 10), U32(500), U16(4), 'f', 'u', 'l', 'l'};
+
+static void test_busy(void **state)
+{
+    (void)state;
+    struct proto_busy m = {.retry_ms = 500, .text = "full"}, d;
+    uint8_t buf[64];
+    assert_frame(FRAME_BUSY, buf, proto_busy_encode(&m, buf, sizeof(buf)), busy_v,
+                 sizeof(busy_v));
+    DECODES(proto_busy_decode, busy_v, &d);
+    assert_int_equal(d.retry_ms, 500);
+    assert_string_equal(d.text, "full");
+    assert_int_equal(FRAME_PMAP_REQ, 15);
+    assert_int_equal(FRAME_REPAIR, 16);
+    assert_int_equal(FRAME_BUSY, 17);
+}
+
 /* ------------------------------------------------------ control frames */
 
 /* clang-format off */
@@ -536,10 +556,11 @@ static void test_ctl_req(void **state)
 
 #define PROGRESS_V                                                                                 \
     U64(0x0102030405060708ull),                        /* scanned */                               \
-        U64(2), U64(3), U64(4), U64(5), U64(6), U64(7) /* sent wire total rate eta gen */
+        U64(2), U64(3), U64(4), U64(5), U64(6), U64(7), /* sent wire total rate eta gen */ \
+        U32(8)                                          /* waiting (for a busy receiver) */
 
-static const uint8_t ctl_progress_v[] = {HDR(33, 56), PROGRESS_V};
-static const uint8_t ctl_result_v[] = {HDR(34, 72), U32(0xfffffffbu), /* rc -5 (-EIO) */
+static const uint8_t ctl_progress_v[] = {HDR(33, 60), PROGRESS_V};
+static const uint8_t ctl_result_v[] = {HDR(34, 76), U32(0xfffffffbu), /* rc -5 (-EIO) */
                                        U64(9),      PROGRESS_V,       U16(2), 'o', 'k'};
 
 static void test_ctl_progress_and_result(void **state)
@@ -551,7 +572,8 @@ static void test_ctl_progress_and_result(void **state)
                                .total = 4,
                                .rate = 5,
                                .eta_s = 6,
-                               .gen = 7},
+                               .gen = 7,
+                               .waiting = 8},
                           pd;
     struct proto_ctl_result r = {.rc = -5, .gen = 9, .prog = p, .text = "ok"}, rd;
     static uint8_t buf[1024];
@@ -560,6 +582,7 @@ static void test_ctl_progress_and_result(void **state)
     DECODES(proto_progress_decode, ctl_progress_v, &pd);
     assert_true(pd.scanned == 0x0102030405060708ull);
     assert_int_equal(pd.gen, 7);
+    assert_int_equal(pd.waiting, 8);
     assert_frame(FRAME_CTL_RESULT, buf, proto_ctl_result_encode(&r, buf, sizeof(buf)), ctl_result_v,
                  sizeof(ctl_result_v));
     DECODES(proto_ctl_result_decode, ctl_result_v, &rd);
@@ -584,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_map_chunk),
         cmocka_unit_test(test_map_end),
         cmocka_unit_test(test_error),
+        cmocka_unit_test(test_busy),
         cmocka_unit_test(test_ctl_req),
         cmocka_unit_test(test_ctl_progress_and_result),
     };
