@@ -116,10 +116,14 @@ int admit_begin(struct admit *a, int files, int conns, int max_conns, int *retry
     int open = admit_files_open();
     pthread_mutex_lock(&a->mu);
     int rc = 0;
-    /* every socket there may be, what is open besides sockets, what other
-     * BEGINs are opening, and this one's */
-    if (open >= 0 &&
-        open - conns + a->files_reserved + files + max_conns + ADMIT_FILES_SPARE > a->files_cap) {
+    /* what is open now (sockets included), what other BEGINs are opening,
+     * and this one's.  Sockets accepted later are not reserved for: the
+     * accept loop (guard.c) survives running out of descriptors, and a
+     * connection cap above the descriptor limit must not make every BEGIN
+     * busy for ever. */
+    (void)conns;
+    (void)max_conns;
+    if (open >= 0 && open + a->files_reserved + files + ADMIT_FILES_SPARE > a->files_cap) {
         *retry_ms = admit_busy(a);
         rc = -EBUSY;
     } else {
