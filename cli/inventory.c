@@ -465,14 +465,16 @@ static int64_t parse_size(const char *s)
 }
 
 /* A disk is a block device or an image file named from the root of the
- * source ("/dev/sdb", "/srv/img/a.raw") or a Windows drive ("C:", "D:\\"),
+ * source ("/dev/sdb", "/srv/img/a.raw"), a Windows drive ("C:", "D:\\") or
+ * a Windows device ("\\\\.\\PhysicalDrive0"),
  * with no ".." component: a relative or climbing path would be resolved
  * against whatever directory the agent runs in. */
 static bool disk_path_ok(const char *p, size_t n)
 {
     bool drive = n >= 2 && isalpha((unsigned char)p[0]) && p[1] == ':' &&
                  (n == 2 || p[2] == '\\' || p[2] == '/');
-    if (!drive && p[0] != '/')
+    bool device = n > 2 && p[0] == '\\' && p[1] == '\\'; /* \\.\PhysicalDrive0 */
+    if (!drive && !device && p[0] != '/')
         return false;
     for (size_t i = 0; i < n;) {
         size_t k = i;

@@ -408,7 +408,7 @@ static void test_disk_paths_must_be_absolute_without_dotdot(void **state)
 {
     (void)state;
     const char *bad[] = {"dev/sdb", "sdb", "./disk.img", "/srv/../etc/shadow", "/dev/..", "..",
-                         "C:..\\x", "C:x", "/a;../b"};
+                         "C:..\\x", "C:x", "/a;../b", "\\\\.\\..\\x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char in[512];
         snprintf(in, sizeof(in), HDR ROW("22", "") "w1,a,s2,,linux,,h,22,,,%s,sim,,,,,\n", bad[i]);
@@ -416,12 +416,12 @@ static void test_disk_paths_must_be_absolute_without_dotdot(void **state)
         expect_parse_error(in, 0, "must be absolute");
     }
     char err[256];
-    struct inv_file *f = parse(HDR "w1,a,s1,,linux,,h,22,,,/dev/sdb;/srv/img/a..b.raw;D:\\;E:/x,"
-                                   "sim,,,,,\n",
+    struct inv_file *f = parse(HDR "w1,a,s1,,linux,,h,22,,,/dev/sdb;/srv/img/a..b.raw;D:\\;E:/x;"
+                                   "\\\\.\\PhysicalDrive0,sim,,,,,\n",
                                0, err, sizeof(err));
     if (!f)
         fail_msg("good paths refused: %s", err);
-    assert_int_equal(f->rows[0].ndisks, 4);
+    assert_int_equal(f->rows[0].ndisks, 5);
     inv_free(f);
 }
 
