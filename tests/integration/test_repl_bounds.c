@@ -257,6 +257,39 @@ static void test_trickling_clients_do_not_starve_an_agent(void **state)
                   cuts);
 }
 
+/* Finding 4: the volume table never shrank and every pending volume kept
+ * its staging files open (145 volumes under ulimit -n 300 ended the
+ * receiver).  Now at most RECEIVER_IDLE_VOLS idle volumes stay open. */
+static void test_idle_volumes_are_closed(void **state)
+{
+    (void)state;
+    char err[512], dir[400], addr[64], vol[32], text[PROTO_TEXT_MAX], rroot[400];
+    snprintf(dir, sizeof(dir), "%s/recv1", pki);
+    snprintf(rroot, sizeof(rroot), "%s/root-idle", pki);
+    mkdir(rroot, 0700);
+    struct receiver_opts o = {.root = rroot, .io_timeout_ms = 10000};
+    o.tls = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err));
+    struct receiver *r = o.tls ? receiver_new(&o, err, sizeof(err)) : NULL;
+    assert_non_null(r);
+    static struct serve_arg sa;
+    sa = (struct serve_arg){r, repl_fixture_listen(addr, sizeof(addr))};
+    pthread_t t;
+    pthread_create(&t, NULL, serve_thread, &sa);
+    pthread_detach(t);
+    char saved[64];
+    snprintf(saved, sizeof(saved), "%s", hostport);
+    snprintf(hostport, sizeof(hostport), "%s", addr); /* begin() dials hostport */
+    for (int i = 0; i < 100; i++) {
+        snprintf(vol, sizeof(vol), "many-%03d", i);
+        if (begin(vol, 1 << 20, text, sizeof(text)) != 0)
+            fail_msg("BEGIN %s refused: %s", vol, text);
+    }
+    snprintf(hostport, sizeof(hostport), "%s", saved);
+    int open_vols = receiver_open_volumes(r);
+    print_message("100 volumes begun, %d still open\n", open_vols);
+    assert_true(open_vols <= 33);
+}
+
 /* --- descriptor exhaustion of the real daemons --- */
 
 /* Runs argv with at most nofile descriptors, output to log. */
@@ -394,6 +427,11 @@ static void test_receiver_survives_descriptor_exhaustion(void **state)
     if (sync_to(listen_on, "after-emfile", err, sizeof(err)) < 0)
         fail_msg("sync after the flood failed: %s", err);
     assert_true(alive(pid));
+    /* the daemon cannot dump core (secrets in its memory) */
+    char limits[100];
+    snprintf(limits, sizeof(limits), "grep -Eq 'Max core file size +0 +0' /proc/%d/limits",
+             (int)pid);
+    assert_int_equal(system(limits), 0);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
 }
@@ -439,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_begin_over_max_volume_size_is_refused),
         cmocka_unit_test(test_begin_beyond_free_space_is_refused),
         cmocka_unit_test(test_trickling_clients_do_not_starve_an_agent),
+        cmocka_unit_test(test_idle_volumes_are_closed),
         cmocka_unit_test(test_accept_emfile_is_backed_off_not_returned),
         cmocka_unit_test(test_receiver_survives_descriptor_exhaustion),
         cmocka_unit_test(test_agent_survives_descriptor_exhaustion),
