@@ -183,16 +183,39 @@ int receiver_open_volumes(struct receiver *r)
 
 static void send_error(struct xport *x, uint32_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The reply names files by their name only: the receiver's directories
+ * (its root) are none of the peer's business.  Every "/dir/.../name" in
+ * text becomes "name"; the log line keeps the full text. */
+static void hide_dirs(const char *text, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = text; *p && o + 1 < cap;) {
+        bool starts = *p == '/' && (p == text || p[-1] == ' ' || p[-1] == '\'' || p[-1] == '(');
+        if (!starts) {
+            out[o++] = *p++;
+            continue;
+        }
+        const char *end = p + strcspn(p, " :'),"), *base = p;
+        for (const char *q = p; q < end; q++)
+            if (*q == '/')
+                base = q + 1;
+        p = base;
+    }
+    out[o] = '\0';
+}
+
 static void send_error(struct xport *x, uint32_t code, const char *fmt, ...)
 {
     struct proto_error e = {.code = code};
+    char text[PROTO_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e.text, sizeof(e.text), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    hide_dirs(text, e.text, sizeof(e.text));
     uint8_t buf[PROTO_TEXT_MAX + 16];
     long n = proto_error_encode(&e, buf, sizeof(buf));
-    wm_warn("repl.refused", "peer=%s code=%u reason=\"%s\"", x->peer_name, code, e.text);
+    wm_warn("repl.refused", "peer=%s code=%u reason=\"%s\"", x->peer_name, code, text);
     if (n > 0)
         frame_send(x, FRAME_ERROR, buf, (uint32_t)n);
 }

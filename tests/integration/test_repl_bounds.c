@@ -156,6 +156,19 @@ static void test_begin_beyond_free_space_is_refused(void **state)
     assert_null(strstr(text, root));
 }
 
+/* Issue 9 (low): error replies showed the receiver's absolute root. */
+static void test_error_replies_do_not_show_the_receivers_directories(void **state)
+{
+    (void)state;
+    char p[400], text[PROTO_TEXT_MAX] = "";
+    snprintf(p, sizeof(p), "%s/blocked.stage", root);
+    assert_int_equal(mkdir(p, 0700), 0); /* the staging file cannot be created */
+    assert_int_equal(begin("blocked", 1 << 20, text, sizeof(text)), PROTO_E_IO);
+    if (!strstr(text, "blocked.stage") || strstr(text, root) || strchr(text, '/'))
+        fail_msg("reply should name the file but no directory: %s", text);
+    rmdir(p);
+}
+
 /* --- connections that never finish their handshake --- */
 
 struct trickle {
@@ -476,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_begin_over_max_volume_size_is_refused),
         cmocka_unit_test(test_begin_beyond_free_space_is_refused),
+        cmocka_unit_test(test_error_replies_do_not_show_the_receivers_directories),
         cmocka_unit_test(test_trickling_clients_do_not_starve_an_agent),
         cmocka_unit_test(test_idle_volumes_are_closed),
         cmocka_unit_test(test_accept_emfile_is_backed_off_not_returned),
