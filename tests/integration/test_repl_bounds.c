@@ -21,17 +21,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cmocka.h>
 
 #include "../support/repl_fixture.h"
 #include "../support/tls_fixture.h"
+#include "blockmap.h"
 #include "frame.h"
 #include "guard.h"
 #include "log.h"
@@ -75,6 +78,9 @@ static int nspawned;
 static int teardown(void **state)
 {
     (void)state;
+    char tiny[400];
+    snprintf(tiny, sizeof(tiny), "%s/tiny", pki);
+    umount2(tiny, MNT_DETACH);         /* a failed ENOSPC case left its tmpfs */
     for (int i = 0; i < nspawned; i++) /* a failed test left its daemon */
         if (kill(spawned[i], SIGKILL) == 0)
             waitpid(spawned[i], NULL, 0);
@@ -259,6 +265,9 @@ static void test_trickling_clients_do_not_starve_an_agent(void **state)
     pthread_create(&tt, NULL, trickle_thread, &tr);
     sleep(2); /* every trickler connected and sending */
     int rc = sync_to(addr, "trickled", err, sizeof(err));
+    /* the guard cuts tricklers (deadline, or room for newcomers): wait for it */
+    for (int i = 0; i < 100 && tr.cuts == 0; i++)
+        usleep(100000);
     int cuts = tr.cuts;
     tr.stop = 1;
     pthread_join(tt, NULL);
@@ -301,6 +310,83 @@ static void test_idle_volumes_are_closed(void **state)
     int open_vols = receiver_open_volumes(r);
     print_message("100 volumes begun, %d still open\n", open_vols);
     assert_true(open_vols <= 33);
+}
+
+/* Finding 5: a full disk fails the one write, not the receiver.  A 3 MiB
+ * tmpfs holds the receiver's root; a BEGIN of 2 MiB passes the free-space
+ * check, then a filler takes the room and the stream's writes hit ENOSPC:
+ * the stream gets an I/O error, the receiver keeps serving. */
+static void test_enospc_fails_the_write_not_the_receiver(void **state)
+{
+    (void)state;
+    char err[600], dir[400], addr[64], tiny[400], text[PROTO_TEXT_MAX] = "", cmd[600];
+    snprintf(tiny, sizeof(tiny), "%s/tiny", pki);
+    mkdir(tiny, 0700);
+    if (mount("tmpfs", tiny, "tmpfs", 0, "size=3m,mode=0700") < 0)
+        fail_msg("mount a tmpfs at %s (needs root): %s", tiny, strerror(errno));
+    snprintf(dir, sizeof(dir), "%s/recv1", pki);
+    struct receiver_opts o = {.root = tiny, .io_timeout_ms = 10000};
+    o.tls = wm_tls_ctx_new(dir, WM_TLS_SERVER, err, sizeof(err));
+    struct receiver *r = o.tls ? receiver_new(&o, err, sizeof(err)) : NULL;
+    assert_non_null(r);
+    static struct serve_arg sa;
+    sa = (struct serve_arg){r, repl_fixture_listen(addr, sizeof(addr))};
+    pthread_t t;
+    pthread_create(&t, NULL, serve_thread, &sa);
+    pthread_detach(t);
+    /* BEGIN */
+    uint8_t buf[512], *rb = NULL, type = 0;
+    size_t cap = 0;
+    struct proto_begin b = {.volume = "full", .size = 2 << 20, .bs = 4096, .nranges = 1, .full = 1};
+    struct xport *x = xport_dial(addr, agent_ctx, 5000, err, sizeof(err));
+    assert_non_null(x);
+    frame_send(x, FRAME_BEGIN, buf, (uint32_t)proto_begin_encode(&b, buf, sizeof(buf)));
+    int n = frame_recv(x, &type, &rb, &cap, FRAME_MAX_PAYLOAD, err, sizeof(err));
+    assert_true(n > 0 && type == FRAME_BEGIN_OK);
+    struct proto_begin_ok ok;
+    assert_int_equal(proto_begin_ok_decode(rb, (size_t)n, &ok), 0);
+    xport_free(x);
+    /* the room goes */
+    snprintf(cmd, sizeof(cmd), "dd if=/dev/zero of=%s/filler bs=64k count=40 status=none", tiny);
+    assert_int_equal(system(cmd), 0);
+    /* STREAM: 2 MiB of incompressible blocks, one a frame, until refused */
+    x = xport_dial(addr, agent_ctx, 5000, err, sizeof(err));
+    struct proto_stream st = {.volume = "full", .gen = ok.pending_gen, .epoch = ok.epoch, .idx = 0};
+    frame_send(x, FRAME_STREAM, buf, (uint32_t)proto_stream_encode(&st, buf, sizeof(buf)));
+    n = frame_recv(x, &type, &rb, &cap, FRAME_MAX_PAYLOAD, err, sizeof(err));
+    assert_true(n > 0 && type == FRAME_STREAM_OK);
+    static uint8_t data[4096], out[65536];
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    int refused = 0;
+    for (uint64_t i = 0; i < 512 && !refused; i++) {
+        for (size_t k = 0; k < sizeof(data); k++)
+            data[k] = (uint8_t)rand();
+        struct frame_entry e = {.off = i * 4096, .len = 4096, .kind = FRAME_KIND_DATA};
+        blockmap_digest(data, 4096, &e.digest);
+        long fl = frame_blocks_encode(out, sizeof(out), (i + 1) * 4096, &e, 1, data, 4096, z, 1);
+        if (frame_send(x, FRAME_BLOCKS, out, (uint32_t)fl) < 0)
+            refused = 1; /* the receiver answered and hung up */
+    }
+    ZSTD_freeCCtx(z);
+    n = frame_recv(x, &type, &rb, &cap, FRAME_MAX_PAYLOAD, err, sizeof(err));
+    assert_true(n > 0 && type == FRAME_ERROR);
+    struct proto_error pe;
+    assert_int_equal(proto_error_decode(rb, (size_t)n, &pe), 0);
+    if (pe.code != PROTO_E_IO || !strstr(pe.text, "write staging"))
+        fail_msg("expected an I/O error for the full disk, got %u: %s", pe.code, pe.text);
+    xport_free(x);
+    free(rb);
+    /* the receiver goes on: room back, a new volume begins */
+    snprintf(cmd, sizeof(cmd), "%s/filler", tiny);
+    unlink(cmd);
+    char saved[64];
+    snprintf(saved, sizeof(saved), "%s", hostport);
+    snprintf(hostport, sizeof(hostport), "%s", addr);
+    int code = begin("after", 1 << 20, text, sizeof(text));
+    snprintf(hostport, sizeof(hostport), "%s", saved);
+    if (code != 0)
+        fail_msg("receiver does not serve after ENOSPC: %s", text);
+    umount2(tiny, MNT_DETACH);
 }
 
 /* --- descriptor exhaustion of the real daemons --- */
@@ -491,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_begin_beyond_free_space_is_refused),
         cmocka_unit_test(test_error_replies_do_not_show_the_receivers_directories),
         cmocka_unit_test(test_trickling_clients_do_not_starve_an_agent),
+        cmocka_unit_test(test_enospc_fails_the_write_not_the_receiver),
         cmocka_unit_test(test_idle_volumes_are_closed),
         cmocka_unit_test(test_accept_emfile_is_backed_off_not_returned),
         cmocka_unit_test(test_receiver_survives_descriptor_exhaustion),
