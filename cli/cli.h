@@ -3,7 +3,7 @@
  *   wavemill [--config FILE] [--json] <group> <subcommand> [args...]
  *
  * cli_main.c parses the global options and dispatches on <group> through a
- * table (cli_groups[] there).  Each group lives in scheduler/cli_<group>.c
+ * table (cli_groups[] there).  Each group lives in cli/cli_<group>.c
  * and exports one function
  *
  *   int cli_<group>(struct cli_ctx *ctx, int argc, char **argv);

@@ -1,5 +1,5 @@
 /* wavemill — the operator command: global options, then one command group.
- * Parsing only; the work is in scheduler/cli_<group>.c (see cli.h). */
+ * Parsing only; the work is in cli/cli_<group>.c (see cli.h). */
 #include "cli.h"
 
 #include "log.h"

@@ -79,7 +79,8 @@ struct task_ctx {
     enum task_result result;
     char error[512];
     bool permanent;              /* the failure will not go away by retrying */
-    struct wm_pg *db;            /* the task's one connection (task_db) */
+    struct wm_pg *db;            /* the task's one connection (task_db): in the
+                                  * worker the slot's, lent for the task */
     struct task_server *server;  /* owned: loaded by task_load / task_server_load */
     int64_t started_ms;
 };

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "pg.h"
 #include "clock.h"
 #include "worker_pool.h"
 #include "worker_report.h"
@@ -40,7 +41,12 @@ static void *slot_main(void *arg)
 {
     struct worker *w = arg;
     struct task_ctx *t;
+    /* The slot's connection, lent to each task it runs as the task's one
+     * connection (task_db opens it on the first task that needs it): a task
+     * opens no connection of its own. */
+    struct wm_pg *db = NULL;
     while ((t = slot_take(w)) != NULL) {
+        t->db = db;
         t->started_ms = wm_mono_ms();
         if (task_should_stop(t))
             t->result = TASK_RELEASED; /* shutting down before it started */
@@ -52,6 +58,8 @@ static void *slot_main(void *arg)
                 (long long)t->msg.task_id, (int)t->msg.attempt, t->msg.kind,
                 t->result == TASK_OK ? "ok" : t->result == TASK_FAILED ? "failed" : "released",
                 (long long)(wm_mono_ms() - t->started_ms), t->simulated ? " simulated=true" : "");
+        db = t->db; /* back to the slot before the reporter frees t */
+        t->db = NULL;
         pthread_mutex_lock(&w->mu);
         active_remove(w, t);
         pthread_mutex_unlock(&w->mu);
@@ -60,6 +68,7 @@ static void *slot_main(void *arg)
         if (w->cq) /* a slot is free: wake the loop if it waits in poll */
             rd_kafka_queue_yield(w->cq);
     }
+    wm_pg_free(db);
     return NULL;
 }
 

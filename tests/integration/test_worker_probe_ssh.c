@@ -118,7 +118,7 @@ static int setup(void **state)
     devnull = fopen("/dev/null", "w");
     wm_log_set_stream(devnull);
     if (geteuid() != 0) {
-        fprintf(stderr, "test_orch_probe_ssh needs root (network namespaces)\n");
+        fprintf(stderr, "test_worker_probe_ssh needs root (network namespaces)\n");
         return -1;
     }
     /* host pa, its namespace and STATE_ROOT have fixed names */

@@ -145,7 +145,7 @@ static int lock_state_root(void)
             return 0;
         usleep(100 * 1000);
     }
-    fprintf(stderr, "another test_orch_ssh held %s.lock for 120 s\n", STATE_ROOT);
+    fprintf(stderr, "another test_worker_ssh held %s.lock for 120 s\n", STATE_ROOT);
     return -1;
 }
 
@@ -153,7 +153,7 @@ static int setup_hosts(void **state)
 {
     (void)state;
     if (geteuid() != 0) {
-        fprintf(stderr, "test_orch_ssh needs root (network namespaces)\n");
+        fprintf(stderr, "test_worker_ssh needs root (network namespaces)\n");
         return -1;
     }
     if (lock_state_root() < 0)

@@ -1,4 +1,4 @@
-/* driver_repl — the replication driver "wavemill": the real replicator
+/* replication — the replication driver "wavemill": the real replicator
  * behind the replication role of driver.h.
  *
  *   install_agent  pushes wavemill-agent, its certificate folder (role
@@ -21,8 +21,8 @@
  * overridable per server in servers.settings: agent_dir, agent_host (the
  * address the agent listens on and workers dial; default source_host),
  * agent_port, receiver. */
-#ifndef WM_DRIVER_REPL_H
-#define WM_DRIVER_REPL_H
+#ifndef WM_WORKER_REPLICATION_H
+#define WM_WORKER_REPLICATION_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* driver_sim — the simulation driver: every operation of every role, with
+/* sim — the simulation driver: every operation of every role, with
  * a configurable duration per task kind and injected failures.  The first
  * operation of a task does the simulated work (sleeps, in steps that notice
  * task_should_stop, and reports progress for syncs); later operations of the

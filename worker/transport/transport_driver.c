@@ -45,7 +45,7 @@ int transport_driver_declare(struct wm_config *cfg, char *err, size_t errlen)
     return wm_config_declare(cfg, tp_keys, sizeof(tp_keys) / sizeof(tp_keys[0]), err, errlen);
 }
 
-/* struct tp_session (driver_transport.h): an open transport for one
+/* struct tp_session (transport_driver.h): an open transport for one
  * operation, and the in-memory key it uses. */
 
 static void tp_close(struct tp_session *s)

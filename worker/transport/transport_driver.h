@@ -1,7 +1,7 @@
 /* transport_driver — the transport drivers "ssh" and "local" (driver.h
  * roles) over the transport library; see transport_driver.c. */
-#ifndef WM_DRIVER_TRANSPORT_H
-#define WM_DRIVER_TRANSPORT_H
+#ifndef WM_TRANSPORT_DRIVER_H
+#define WM_TRANSPORT_DRIVER_H
 
 #include <stddef.h>
 
