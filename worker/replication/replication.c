@@ -792,7 +792,8 @@ static int rp_sync_disk(struct rp_sync *y, const struct rp_call *c, struct rp_di
         rc = rp_sync_job(y, c, d, run, &res, err, sizeof(err));
         if (rc == -ECANCELED || task_should_stop(t))
             return -ECANCELED;
-        if ((rc == 0 && res.rc == 0) || rpool_reachable(d->receiver, 2000))
+        /* only a job the agent ran and lost can be the receiver's fault */
+        if (rc < 0 || res.rc == 0 || rpool_reachable(d->receiver, 2000))
             break;
         /* its receiver is down: the disk waits for it (its replica is
          * there), then the agent resumes from the receiver's checkpoints */
