@@ -7,7 +7,7 @@
 CC      ?= gcc
 BUILD   ?= build
 BIN     ?= bin
-PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash
+PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash libmicrohttpd
 
 OPT       ?= -O2 -g
 SAN_FLAGS :=
