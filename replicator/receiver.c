@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "rvol.h"
 #include "tls.h"
@@ -36,7 +37,38 @@ struct receiver {
     pthread_mutex_t mu;
     struct rvol *vols;
     int nconns;
+    struct wm_metric *m_conns_total, *m_bytes, *m_wire, *m_refused, *m_commits, *m_gen;
 };
+
+static void receiver_collect(struct wm_metrics *m, void *arg)
+{
+    struct receiver *r = arg;
+    pthread_mutex_lock(&r->mu);
+    int n = r->nconns;
+    pthread_mutex_unlock(&r->mu);
+    wm_metric_set(wm_metrics_gauge(m, "wm_repl_connections_open",
+                                   "Replication connections being served", NULL),
+                  n, NULL);
+}
+
+static void receiver_metrics(struct receiver *r, struct wm_metrics *m)
+{
+    if (!m)
+        return;
+    r->m_conns_total = wm_metrics_counter(m, "wm_repl_connections_total",
+                                          "Replication connections accepted", NULL);
+    r->m_bytes = wm_metrics_counter(m, "wm_repl_received_bytes_total",
+                                    "Block bytes written to staging (uncompressed)", "volume");
+    r->m_wire = wm_metrics_counter(m, "wm_repl_wire_bytes_total",
+                                   "Block frame bytes received (compressed)", "volume");
+    r->m_refused = wm_metrics_counter(m, "wm_repl_frames_refused_total",
+                                      "Frames refused (bad framing, digest mismatch)", NULL);
+    r->m_commits = wm_metrics_counter(m, "wm_repl_commits_total",
+                                      "Generations committed", "volume");
+    r->m_gen = wm_metrics_gauge(m, "wm_repl_committed_generation",
+                                "Last committed generation", "volume");
+    wm_metrics_on_scrape(m, receiver_collect, r);
+}
 
 struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t errlen)
 {
@@ -60,6 +92,7 @@ struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t e
     if (!r->o.max_conns)
         r->o.max_conns = 256;
     pthread_mutex_init(&r->mu, NULL);
+    receiver_metrics(r, o->metrics);
     return r;
 }
 
@@ -171,6 +204,7 @@ static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
     if (frame_blocks_decode(p, len, &b, s->covered, &fb, err, sizeof(err)) < 0 ||
         frame_blocks_verify(&fb, s->dctx, s->raw, FRAME_MAX_RAW, err, sizeof(err)) < 0) {
         send_error(s->x, PROTO_E_FRAME, "frame refused: %s", err);
+        wm_metric_add(s->r->m_refused, 1, NULL);
         return -EBADMSG;
     }
     int rc = rvol_write(s->v, s->req.epoch, s->req.idx, s->token, &fb, s->raw, err, sizeof(err));
@@ -178,6 +212,9 @@ static int stream_blocks(struct stream_ctx *s, const uint8_t *p, size_t len)
         send_error(s->x, rc == -ESTALE ? PROTO_E_STALE : PROTO_E_IO, "%s", err);
         return rc;
     }
+    const char *vol[] = {s->v->name};
+    wm_metric_add(s->r->m_bytes, (double)fb.raw_len, vol);
+    wm_metric_add(s->r->m_wire, (double)len, vol);
     s->bytes_since += fb.raw_len + (fb.covered_end - s->covered) / 64;
     s->covered = fb.covered_end;
     if (s->bytes_since >= s->r->o.ckpt_bytes || wm_mono_ms() - s->ckpt_ms >= (uint64_t)s->r->o.ckpt_ms)
@@ -286,6 +323,11 @@ static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p,
     }
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     int rc = v ? rvol_commit(v, &req, &ok, commit_reply, x, err, sizeof(err)) : -EIO;
+    if (rc == 0) {
+        const char *vol[] = {req.volume};
+        wm_metric_add(r->m_commits, 1, vol);
+        wm_metric_set(r->m_gen, (double)ok.gen, vol);
+    }
     if (rc < 0)
         send_error(x,
                    rc == -ESTALE   ? PROTO_E_STALE
@@ -500,6 +542,7 @@ int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *sto
         if (!full)
             r->nconns++;
         pthread_mutex_unlock(&r->mu);
+        wm_metric_add(r->m_conns_total, 1, NULL);
         struct conn_arg *a = full ? NULL : malloc(sizeof(*a));
         pthread_t t;
         pthread_attr_t at;

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct wm_metrics;
 struct wm_tls_ctx;
 struct xport;
 
@@ -33,6 +34,15 @@ struct receiver_opts {
     uint64_t ckpt_bytes;    /* checkpoint a range after this many bytes covered */
     int ckpt_ms;            /* ... or after this long */
     int max_conns;
+    /* borrowed; NULL = no metrics.  The receiver registers:
+     *   wm_repl_connections_open            gauge
+     *   wm_repl_connections_total           counter
+     *   wm_repl_received_bytes_total{volume}  block bytes written (uncompressed)
+     *   wm_repl_wire_bytes_total{volume}      frame bytes received (compressed)
+     *   wm_repl_frames_refused_total        counter
+     *   wm_repl_commits_total{volume}       counter
+     *   wm_repl_committed_generation{volume} gauge */
+    struct wm_metrics *metrics;
 };
 
 struct receiver;
