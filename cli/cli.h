@@ -54,6 +54,7 @@ int cli_pki(struct cli_ctx *ctx, int argc, char **argv);
 int cli_secret(struct cli_ctx *ctx, int argc, char **argv);
 int cli_topics(struct cli_ctx *ctx, int argc, char **argv);
 int cli_worker(struct cli_ctx *ctx, int argc, char **argv);
+int cli_token(struct cli_ctx *ctx, int argc, char **argv);
 
 /* --- shared helpers (cli_common.c) --- */
 
