@@ -66,6 +66,7 @@ include replicator/module.mk
 include worker/module.mk
 include scheduler/module.mk
 include cli/module.mk
+include api/module.mk
 include tests/module.mk
 
 all: $(BINS)
