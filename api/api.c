@@ -227,6 +227,55 @@ static int ready_kafka(void *arg, char *err, size_t errlen)
     return 0;
 }
 
+/* --- metrics from PostgreSQL, at scrape time --- */
+
+/* Sets gauge name{labels} from the rows of sql: label columns first, the
+ * value last.  The family is cleared first so vanished series go. */
+static void gauge_from_sql(struct wm_metrics *m, struct wm_pg *db, const char *name,
+                           const char *help, const char *labels, int nlabels, const char *sql)
+{
+    char err[256];
+    PGresult *r = wm_pg_query(db, sql, 0, NULL, err, sizeof(err));
+    if (!r)
+        return;
+    struct wm_metric *g = wm_metrics_gauge(m, name, help, labels);
+    wm_metric_clear(g);
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *v[4] = {0};
+        for (int c = 0; c < nlabels && c < 4; c++)
+            v[c] = PQgetvalue(r, i, c);
+        wm_metric_set(g, strtod(PQgetvalue(r, i, nlabels), NULL), v);
+    }
+    PQclear(r);
+}
+
+static void collect_pg(struct wm_metrics *m, void *arg)
+{
+    struct api *a = arg;
+    struct wm_pg *db = api_db_get(a);
+    gauge_from_sql(m, db, "wm_tasks", "Tasks by kind and state", "kind,state", 2,
+                   "SELECT kind, state, count(*) FROM tasks GROUP BY 1, 2");
+    gauge_from_sql(m, db, "wm_task_queue_depth",
+                   "Tasks waiting in PostgreSQL (PENDING: not issued yet, QUEUED: published)",
+                   "state", 1,
+                   "SELECT s, count(t.id) FROM unnest(ARRAY['PENDING','QUEUED','RUNNING']) s"
+                   " LEFT JOIN tasks t ON t.state = s GROUP BY s");
+    gauge_from_sql(m, db, "wm_wave_servers", "Servers by wave and lifecycle", "wave,lifecycle", 2,
+                   "SELECT w.name, s.lifecycle, count(*) FROM servers s JOIN waves w"
+                   " ON w.id = s.wave_id GROUP BY 1, 2");
+    gauge_from_sql(m, db, "wm_disk_replicated_bytes", "Bytes of a disk replicated", "server,disk",
+                   2, "SELECT s.name, d.source_path, d.replicated_bytes FROM disks d JOIN servers"
+                      " s ON s.id = d.server_id");
+    gauge_from_sql(m, db, "wm_disk_backlog_bytes", "Bytes of a disk changed and not yet sent",
+                   "server,disk", 2,
+                   "SELECT s.name, d.source_path, d.backlog_bytes FROM disks d JOIN servers s"
+                   " ON s.id = d.server_id");
+    gauge_from_sql(m, db, "wm_task_bytes_done", "Bytes moved by running tasks", "server,kind", 2,
+                   "SELECT s.name, t.kind, t.bytes_done FROM tasks t JOIN servers s ON s.id ="
+                   " t.server_id WHERE t.state = 'RUNNING'");
+    api_db_put(a, db);
+}
+
 /* --- life --- */
 
 static void default_www(struct api *a)
@@ -282,6 +331,7 @@ struct api *api_new(const struct wm_config *cfg, struct wm_metrics *m, char *err
     }
     wm_httpd_route(a->httpd, NULL, "/api/v1/", api_dispatch, a);
     wm_httpd_ops(a->httpd, m);
+    wm_metrics_on_scrape(m, collect_pg, a);
     wm_httpd_ready_check(a->httpd, "postgresql", ready_pg, a);
     wm_httpd_ready_check(a->httpd, "kafka", ready_kafka, a);
     wm_httpd_route(a->httpd, "GET", "/", api_www, a);
