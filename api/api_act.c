@@ -127,32 +127,15 @@ static int wave_create(struct api *a, const struct wm_httpd_req *req, struct wm_
 static int summary_reply(struct wm_httpd_resp *resp, const struct inv_file *f, bool dry,
                          const struct inv_summary *s)
 {
-    struct wm_json *j = wm_json_new();
-    wm_json_obj_begin(j);
-    wm_json_kbool(j, "ok", true);
-    wm_json_kbool(j, "dry_run", dry);
-    wm_json_kint(j, "rows", (int64_t)f->nrows);
-    wm_json_key(j, "waves");
-    wm_json_obj_begin(j);
-    wm_json_kint(j, "created", s->waves_created);
-    wm_json_kint(j, "existing", s->waves_existing);
-    wm_json_obj_end(j);
-    wm_json_key(j, "servers");
-    wm_json_obj_begin(j);
-    wm_json_kint(j, "created", s->servers_created);
-    wm_json_kint(j, "updated", s->servers_updated);
-    wm_json_kint(j, "unchanged", s->servers_unchanged);
-    wm_json_obj_end(j);
-    wm_json_key(j, "disks");
-    wm_json_obj_begin(j);
-    wm_json_kint(j, "created", s->disks_created);
-    wm_json_kint(j, "updated", s->disks_updated);
-    wm_json_kint(j, "removed", s->disks_removed);
-    wm_json_obj_end(j);
-    wm_json_obj_end(j);
-    int rc = api_json(resp, dry ? 200 : 201, j);
-    wm_json_free(j);
-    return rc;
+    char *j = action_import_json(f, dry, s);
+    char *body = NULL;
+    if (!j || asprintf(&body, "{\"ok\":true,%s", j + 1) < 0) {
+        free(j);
+        return -ENOMEM;
+    }
+    free(j);
+    wm_httpd_reply_owned(resp, dry ? 200 : 201, "application/json", body, strlen(body));
+    return 0;
 }
 
 /* "intake.csv:12: why" -> 12, else 0 */

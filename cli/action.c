@@ -233,6 +233,42 @@ static int act_server_skip(struct wm_pg *db, const char *server, const struct ac
     return rc;
 }
 
+static int act_server_approve(struct wm_pg *db, const char *server,
+                              const struct action_params *p, const struct action_who *who,
+                              struct action_result *res, char *err, size_t errlen)
+{
+    (void)p, (void)res;
+    char actor[160];
+    return cli_ops_server_approve(db, server, ops_actor(who, actor, sizeof(actor)), err, errlen);
+}
+
+/* to: READY_FOR_CUTOVER (default, "cutover") or READY_FOR_TEST ("testing") */
+static int act_server_revert(struct wm_pg *db, const char *server, const struct action_params *p,
+                             const struct action_who *who, struct action_result *res, char *err,
+                             size_t errlen)
+{
+    const char *to = action_param(p, "to"), *force = action_param(p, "force");
+    if (!to || strcmp(to, "cutover") == 0 || strcmp(to, "READY_FOR_CUTOVER") == 0)
+        to = "READY_FOR_CUTOVER";
+    else if (strcmp(to, "testing") == 0 || strcmp(to, "READY_FOR_TEST") == 0)
+        to = "READY_FOR_TEST";
+    else
+        return bad_field(res, "to", err, errlen, "testing or cutover");
+    bool f = force && (strcmp(force, "true") == 0 || strcmp(force, "1") == 0);
+    char actor[160];
+    return cli_ops_server_revert(db, server, to, f, ops_actor(who, actor, sizeof(actor)), err,
+                                 errlen);
+}
+
+static int act_server_finalize(struct wm_pg *db, const char *server,
+                               const struct action_params *p, const struct action_who *who,
+                               struct action_result *res, char *err, size_t errlen)
+{
+    (void)p, (void)res;
+    char actor[160];
+    return cli_ops_server_finalize(db, server, ops_actor(who, actor, sizeof(actor)), err, errlen);
+}
+
 /* --- the table --- */
 
 static const struct action_def actions[] = {
@@ -252,6 +288,12 @@ static const struct action_def actions[] = {
      "give a FAILED server's failed step new attempts", act_server_retry},
     {"server.skip", "skip", ACTION_SERVER, WM_ROLE_OPERATOR, true, "task",
      "pass over one pipeline step", act_server_skip},
+    {"server.approve", "approve", ACTION_SERVER, WM_ROLE_OPERATOR, false, "",
+     "let a server held for approval go on to cutover", act_server_approve},
+    {"server.revert", "revert", ACTION_SERVER, WM_ROLE_OPERATOR, true, "to,force",
+     "roll a server back to testing or to ready-for-cutover", act_server_revert},
+    {"server.finalize", "finalize", ACTION_SERVER, WM_ROLE_OPERATOR, true, "",
+     "finalize a cut-over server (no revert after this)", act_server_finalize},
 };
 
 const struct action_def *action_table(size_t *n)
@@ -301,7 +343,9 @@ int action_audit(struct wm_pg *db, const struct action_who *who, const char *act
                        who->source, who->token_id ? tok : NULL, result};
     return wm_pg_exec(db,
                       "INSERT INTO audit_log (actor, action, wave, server, detail, source,"
-                      " token_id, result) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::bigint, $8)",
+                      " token_id, result) VALUES ($1, $2, COALESCE($3, (SELECT w.name FROM"
+                      " servers s JOIN waves w ON w.id = s.wave_id WHERE s.name = $4)), $4,"
+                      " $5::jsonb, $6, $7::bigint, $8)",
                       8, q, NULL, err, errlen);
 }
 
@@ -353,6 +397,37 @@ struct import_run {
     struct inv_summary *sum;
 };
 
+static void counts(struct wm_json *j, const char *key, const char *const *names,
+                   const long *vals, int n)
+{
+    wm_json_key(j, key);
+    wm_json_obj_begin(j);
+    for (int i = 0; i < n; i++)
+        wm_json_kint(j, names[i], vals[i]);
+    wm_json_obj_end(j);
+}
+
+char *action_import_json(const struct inv_file *f, bool dry_run, const struct inv_summary *s)
+{
+    static const char *const wv[] = {"created", "existing"};
+    static const char *const cu[] = {"created", "updated", "unchanged"};
+    static const char *const dk[] = {"created", "updated", "removed"};
+    struct wm_json *j = wm_json_new();
+    wm_json_obj_begin(j);
+    wm_json_kstr(j, "file", f->name);
+    wm_json_kint(j, "rows", (int64_t)f->nrows);
+    wm_json_kbool(j, "dry_run", dry_run);
+    counts(j, "waves", wv, (long[]){s->waves_created, s->waves_existing}, 2);
+    counts(j, "applications", cu, (long[]){s->apps_created, s->apps_updated, s->apps_unchanged}, 3);
+    counts(j, "servers", cu,
+           (long[]){s->servers_created, s->servers_updated, s->servers_unchanged}, 3);
+    counts(j, "disks", dk, (long[]){s->disks_created, s->disks_updated, s->disks_removed}, 3);
+    wm_json_obj_end(j);
+    char *out = wm_json_error(j) ? NULL : strdup(wm_json_text(j));
+    wm_json_free(j);
+    return out;
+}
+
 static int import_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
 {
     struct import_run *run = arg;
@@ -361,17 +436,14 @@ static int import_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
         return rc;
     if (run->dry_run)
         return 1; /* roll back: nothing written */
-    char detail[1024], line[512];
-    inv_summary_format(run->sum, line, sizeof(line));
-    struct wm_json *j = wm_json_new();
-    wm_json_obj_begin(j);
-    wm_json_kstr(j, "file", run->f->name);
-    wm_json_kint(j, "rows", (int64_t)run->f->nrows);
-    wm_json_kstr(j, "summary", line);
-    wm_json_obj_end(j);
-    snprintf(detail, sizeof(detail), "%s", wm_json_error(j) ? "{}" : wm_json_text(j));
-    wm_json_free(j);
-    return action_audit(db, run->who, "import", NULL, NULL, detail, "ok", err, errlen);
+    char *detail = action_import_json(run->f, false, run->sum);
+    if (!detail) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    rc = action_audit(db, run->who, "import", NULL, NULL, detail, "ok", err, errlen);
+    free(detail);
+    return rc;
 }
 
 int action_import(struct wm_pg *db, const struct inv_file *f, bool dry_run,

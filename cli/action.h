@@ -91,6 +91,10 @@ int action_import(struct wm_pg *db, const struct inv_file *f, bool dry_run,
                   const struct action_who *who, struct inv_summary *sum, char *err,
                   size_t errlen);
 
+/* The counts of an import as a JSON object (file, rows, dry_run, waves,
+ * applications, servers, disks); malloc'd, NULL when out of memory. */
+char *action_import_json(const struct inv_file *f, bool dry_run, const struct inv_summary *s);
+
 /* Appends an audit_log row (also used for refusals: result "refused"). */
 int action_audit(struct wm_pg *db, const struct action_who *who, const char *action,
                  const char *wave, const char *server, const char *detail_json,

@@ -1,6 +1,8 @@
 /* cli_args — see cli_args.h. */
 #include "cli_args.h"
 
+#include "action.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -221,6 +223,17 @@ bool cli_isnull(const PGresult *r, int row, const char *col)
 {
     int c = PQfnumber(r, col);
     return c < 0 || PQgetisnull(r, row, c);
+}
+
+int cli_action(struct cli_ctx *ctx, const char *name, const char *target,
+               const struct action_params *p, struct action_result *res, char *err,
+               size_t errlen)
+{
+    struct wm_pg *db = cli_pg(ctx);
+    if (!db)
+        return -ENOTCONN;
+    struct action_who who = {"cli", cli_actor(), 0};
+    return action_run(db, action_by_name(name), target, p, &who, res, err, errlen);
 }
 
 const char *cli_ops_actor(void)
