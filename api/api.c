@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "json.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "pg.h"
@@ -325,7 +326,9 @@ struct api *api_new(const struct wm_config *cfg, struct wm_metrics *m, char *err
                               .plain_loopback_only = true,
                               .max_body = 8u << 20,
                               .metrics = m};
-    if (open_pool(a, err, errlen) < 0 || !(a->httpd = wm_httpd_new(&o, err, errlen))) {
+    wm_kafka_topic(cfg, WM_TOPIC_STATUS, a->status_topic, sizeof(a->status_topic));
+    if (open_pool(a, err, errlen) < 0 || !(a->httpd = wm_httpd_new(&o, err, errlen)) ||
+        !(a->status = wm_kafka_producer_new(cfg, err, errlen))) {
         api_free(a);
         return NULL;
     }
@@ -352,6 +355,10 @@ void api_free(struct api *a)
     wm_httpd_free(a->httpd);
     for (int i = 0; i < a->ndb; i++)
         wm_pg_free(a->db[i]);
+    if (a->status) {
+        wm_kafka_flush(a->status, 2000);
+        wm_kafka_producer_free(a->status);
+    }
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);

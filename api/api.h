@@ -30,6 +30,7 @@
 
 struct wm_config;
 struct wm_json;
+struct wm_kafka_producer;
 struct wm_metrics;
 struct wm_pg;
 
@@ -49,6 +50,8 @@ struct api {
     bool busy[API_MAX_DB];
     int ndb;
     volatile int stopping;
+    struct wm_kafka_producer *status; /* wave/server events of actions */
+    char status_topic[256];
 };
 
 /* Authenticated caller of one request. */

@@ -10,6 +10,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "jsonr.h"
+#include "kafka.h"
 #include "pg.h"
 
 /* --- body parameters --- */
@@ -81,7 +82,7 @@ static int do_action(struct api *a, const struct wm_httpd_req *req, struct wm_ht
 {
     struct api_caller who;
     int rc = api_auth(a, req, resp, d->role, false, &who);
-    struct action_who aw = {"api", who.tok.name, who.tok.id};
+    struct action_who aw = {"api", who.tok.name, who.tok.id, a->status, a->status_topic};
     if (rc == -EPERM) { /* a known token without the role: on the record */
         char err[256];
         struct wm_pg *db = api_db_get(a);
@@ -103,6 +104,8 @@ static int do_action(struct api *a, const struct wm_httpd_req *req, struct wm_ht
     struct wm_pg *db = api_db_get(a);
     rc = action_run(db, d, target, &p, &aw, &res, err, sizeof(err));
     api_db_put(a, db);
+    if (rc == 0)
+        wm_kafka_flush(a->status, 2000);
     rc = action_reply(resp, d, target, rc, &res, err);
     wm_jsonr_free(b.doc);
     return rc;
@@ -173,7 +176,7 @@ static int intake(struct api *a, const struct wm_httpd_req *req, struct wm_httpd
         return rc;
     }
     struct inv_summary sum = {0};
-    struct action_who aw = {"api", who.tok.name, who.tok.id};
+    struct action_who aw = {"api", who.tok.name, who.tok.id, NULL, NULL};
     struct wm_pg *db = api_db_get(a);
     int rc = action_import(db, f, dry, &aw, &sum, err, sizeof(err));
     api_db_put(a, db);
@@ -203,7 +206,7 @@ static int token_create(struct api *a, const struct wm_httpd_req *req, struct wm
         struct wm_pg *db = api_db_get(a);
         rc = wm_apitoken_create(db, name, role, exp ? strtoll(exp, NULL, 10) : 0, who->tok.name,
                                 tok, sizeof(tok), NULL, err, sizeof(err));
-        struct action_who aw = {"api", who->tok.name, who->tok.id};
+        struct action_who aw = {"api", who->tok.name, who->tok.id, NULL, NULL};
         char detail[160];
         snprintf(detail, sizeof(detail), "{\"token\":\"%s\",\"role\":\"%s\"}", name, role);
         if (rc == 0)
@@ -232,7 +235,7 @@ static int token_revoke(struct api *a, struct wm_httpd_resp *resp, const char *n
     struct wm_pg *db = api_db_get(a);
     int rc = wm_apitoken_revoke(db, name, err, sizeof(err));
     if (rc == 0) {
-        struct action_who aw = {"api", who->tok.name, who->tok.id};
+        struct action_who aw = {"api", who->tok.name, who->tok.id, NULL, NULL};
         char detail[160];
         snprintf(detail, sizeof(detail), "{\"token\":\"%s\"}", name);
         action_audit(db, &aw, "token.revoke", NULL, NULL, detail, "ok", err, sizeof(err));

@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "inventory.h"
 #include "json.h"
+#include "kafka.h"
+#include "log.h"
+#include "msg.h"
 #include "cli_ops.h"
 #include "pg.h"
 
@@ -363,6 +367,49 @@ static char *params_json(const struct action_params *p, const char *note)
     return s;
 }
 
+/* The state of the wave or server after a change, on wm.status. */
+static void action_publish(struct wm_pg *db, const struct action_def *a, const char *target,
+                           const struct action_who *who, const struct action_result *res)
+{
+    if (!who->status || !who->status_topic)
+        return;
+    bool wave = a->target == ACTION_WAVE;
+    const char *q[] = {target};
+    char err[256];
+    PGresult *r = wm_pg_query(
+        db,
+        wave ? "SELECT w.id, w.status, w.name, EXISTS (SELECT 1 FROM servers s WHERE s.wave_id ="
+               " w.id) AND NOT EXISTS (SELECT 1 FROM servers s WHERE s.wave_id = w.id AND"
+               " s.target_provider <> 'sim') FROM waves w WHERE w.name = $1"
+             : "SELECT s.id, s.lifecycle, w.name, s.target_provider = 'sim' FROM servers s JOIN"
+               " waves w ON w.id = s.wave_id WHERE s.name = $1",
+        1, q, err, sizeof(err));
+    if (!r || PQntuples(r) != 1) {
+        PQclear(r);
+        return;
+    }
+    char source[192], message[768];
+    snprintf(source, sizeof(source), "%s:%s", who->source, who->actor);
+    snprintf(message, sizeof(message), "%s by %s%s%s", a->name, source, *res->note ? ": " : "",
+             res->note);
+    struct wm_status_msg m = {.source = source, .type = wave ? "wave" : "server",
+                              .wave = PQgetvalue(r, 0, 2), .server = wave ? NULL : (char *)target,
+                              .state = PQgetvalue(r, 0, 1), .message = message,
+                              .simulated = PQgetvalue(r, 0, 3)[0] == 't'};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m.time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    const char *key = PQgetvalue(r, 0, 0);
+    if (wm_status_msg_encode(&m, &buf, &len, err, sizeof(err)) < 0 ||
+        wm_kafka_send(who->status, who->status_topic, key, strlen(key), buf, len, NULL, 0, err,
+                      sizeof(err)) < 0)
+        wm_warn("action.event_failed", "action=%s target=%s err=\"%s\"", a->name, target, err);
+    free(buf);
+    PQclear(r);
+}
+
 int action_run(struct wm_pg *db, const struct action_def *a, const char *target,
                const struct action_params *p, const struct action_who *who,
                struct action_result *res, char *err, size_t errlen)
@@ -379,6 +426,7 @@ int action_run(struct wm_pg *db, const struct action_def *a, const char *target,
     char *detail = params_json(p, res->note);
     char aerr[512];
     bool wave = a->target == ACTION_WAVE;
+    action_publish(db, a, target, who, res);
     if (action_audit(db, who, a->name, wave ? target : NULL, wave ? NULL : target, detail, "ok",
                      aerr, sizeof(aerr)) < 0) {
         snprintf(err, errlen, "done, but the audit log failed: %s", aerr);

@@ -15,7 +15,9 @@
  *   - runs the function (each is one transaction: cli_ops or one
  *     statement);
  *   - when something changed, appends the audit_log row with the identity
- *     (actor, source "cli"/"api", token id) and the parameters as detail.
+ *     (actor, source "cli"/"api", token id) and the parameters as detail,
+ *     and publishes the wave's (or server's) state on wm.status, keyed by
+ *     its id, with the identity as source ("api:operator1").
  * Errors as cli_ops.h: -ENOENT no such wave/server, -EINVAL bad argument,
  * -EALREADY nothing to do (res->changed false, not an error for the
  * caller to report as a failure), -EPERM not allowed from the current
@@ -43,11 +45,16 @@ struct action_params {
 };
 
 /* Who asks: source is "cli" or "api"; actor a person or token name;
- * token_id the API token's id (0 for the CLI). */
+ * token_id the API token's id (0 for the CLI).  status (may be NULL): where
+ * the wave or server event of a change goes (status_topic, keyed by the
+ * wave or server id, source "<source>:<actor>"); the caller flushes. */
+struct wm_kafka_producer;
 struct action_who {
     const char *source;
     const char *actor;
     int64_t token_id;
+    struct wm_kafka_producer *status;
+    const char *status_topic;
 };
 
 struct action_result {

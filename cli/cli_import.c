@@ -84,7 +84,7 @@ int cli_import(struct cli_ctx *ctx, int argc, char **argv)
         return CLI_ERR;
     }
     struct import_run run = {.ctx = ctx, .file = f, .dry_run = dry_run};
-    struct action_who who = {"cli", cli_actor(), 0};
+    struct action_who who = {"cli", cli_actor(), 0, NULL, NULL};
     rc = action_import(db, f, dry_run, &who, &run.sum, err, sizeof(err));
     if (rc == 0) {
         print_summary(&run);
