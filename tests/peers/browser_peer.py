@@ -18,6 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
 API = os.environ["API_URL"]
 SHOTS = os.environ["SHOTS"]
@@ -57,6 +58,17 @@ def wait(d, cond, what, timeout=60):
         ok(False, f"timed out: {what}")
 
 
+def click(d, by, what):
+    """Clicks an element the live redraw may replace at any moment."""
+    for _ in range(50):
+        try:
+            d.find_element(by, what).click()
+            return
+        except (StaleElementReferenceException, NoSuchElementException):
+            time.sleep(0.1)
+    ok(False, f"could not click {what}")
+
+
 def text(d, css):
     els = d.find_elements(By.CSS_SELECTOR, css)
     return els[0].text if els else ""
@@ -83,7 +95,6 @@ def main():
     try:
         d.get(API + "/")
         ok("wavemill" in d.title, "the dashboard loads")
-        login(d, "wmt_" + "1" * 64, "nobody") if False else None
         d.find_element(By.ID, "token").send_keys("wmt_" + "1" * 64)
         d.find_element(By.ID, "login-button").click()
         wait(d, lambda d: "invalid" in text(d, "#login-error"), "a bad token is refused")
@@ -94,7 +105,7 @@ def main():
         wait(d, lambda d: d.find_elements(By.ID, "wave-w1"), "wave w1 listed")
         wait(d, lambda d: "live" == text(d, "#live"), "the event stream connected")
         shot(d, "waves")
-        d.find_element(By.LINK_TEXT, "w1").click()
+        click(d, By.LINK_TEXT, "w1")
         wait(d, lambda d: len(servers_state(d)) == 3, "w1's three servers")
         wait(d, lambda d: "RUNNING" in text(d, "#wave-status"), "w1 RUNNING")
         before = servers_state(d)
@@ -102,36 +113,36 @@ def main():
              "the servers' progress to change without a reload")
         ok(True, "progress changed live: " + " | ".join(s.replace("\n", " ")[:60] for s in servers_state(d)))
         bars = d.find_elements(By.CSS_SELECTOR, "[id^='taskbar-'], .disk .bar")
-        ok(bars, f"progress bars drawn ({len(bars)})")
+        ok(len(bars) > 0, f"progress bars drawn ({len(bars)})")
         ok(d.find_elements(By.CSS_SELECTOR, ".badge.sim"), "simulated servers are labelled sim")
         shot(d, "wave-running")
 
-        d.find_element(By.ID, "act-pause").click()
+        click(d, By.ID, "act-pause")
         wait(d, lambda d: "PAUSED" in text(d, "#wave-status"), "w1 PAUSED after the button")
         ok(True, "pause button: wave PAUSED")
         shot(d, "wave-paused")
-        d.find_element(By.ID, "act-resume").click()
+        click(d, By.ID, "act-resume")
         wait(d, lambda d: "RUNNING" in text(d, "#wave-status"), "w1 RUNNING after resume")
         ok(True, "resume button: wave RUNNING")
 
-        d.find_element(By.ID, "act-cutover").click()
+        click(d, By.ID, "act-cutover")
         wait(d, EC.visibility_of_element_located((By.ID, "confirm")), "cutover asks to confirm")
         ok("cutover" in text(d, "#confirm-text"), "the confirmation names the action")
-        d.find_element(By.ID, "confirm-no").click()
+        click(d, By.ID, "confirm-no")
         wait(d, EC.invisibility_of_element_located((By.ID, "confirm")), "cancel closes it")
         ok("not set" in d.find_element(By.TAG_NAME, "main").text, "cancelled cutover left the window unset")
 
-        first = d.find_elements(By.CSS_SELECTOR, "tr[id^='server-'] a")[0].text
-        d.find_elements(By.CSS_SELECTOR, "tr[id^='server-'] a")[0].click()
+        first = "w1-s1"
+        click(d, By.LINK_TEXT, first)
         wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, ".timeline tr td"), "a server's timeline")
         ok(True, f"server {first}: task timeline shown")
         shot(d, "server")
 
-        d.find_element(By.ID, "logout").click()
+        click(d, By.ID, "logout")
         login(d, os.environ["VIEWER"], "viewer1")
         d.get(API + "/#/wave/w1")
         wait(d, lambda d: "RUNNING" in text(d, "#wave-status"), "viewer sees w1 RUNNING")
-        d.find_element(By.ID, "act-pause").click()
+        click(d, By.ID, "act-pause")
         wait(d, lambda d: "Refused (403)" in text(d, "#message"), "the viewer's pause refused")
         ok("viewer" in text(d, "#message"), "refusal says the role: " + text(d, "#message"))
         time.sleep(1)
