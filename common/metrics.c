@@ -312,13 +312,15 @@ static int metric_update(struct wm_metric *f, double v, const char *const *value
 {
     if (!f)
         return 0;
-    if (f->type == WM_METRIC_COUNTER && (set || v < 0 || isnan(v)))
+    if (f->type == WM_METRIC_COUNTER && (v < 0 || isnan(v)))
         return -EINVAL;
     struct wm_metrics *m = f->reg;
     int rc = 0;
     pthread_mutex_lock(&m->mu);
     struct series *s = series_get(f, values, true, &rc);
-    if (s)
+    if (s && set && f->type == WM_METRIC_COUNTER && v < s->v)
+        rc = -EINVAL; /* a counter never goes down */
+    else if (s)
         s->v = set ? v : s->v + v;
     pthread_mutex_unlock(&m->mu);
     if (rc == -E2BIG && f != m->dropped)
@@ -333,8 +335,6 @@ int wm_metric_add(struct wm_metric *f, double v, const char *const *values)
 
 int wm_metric_set(struct wm_metric *f, double v, const char *const *values)
 {
-    if (f && f->type == WM_METRIC_COUNTER)
-        return -EINVAL;
     return metric_update(f, v, values, true);
 }
 

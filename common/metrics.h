@@ -29,7 +29,8 @@
 #define WM_METRICS_MAX_VALUE 256
 
 enum wm_metric_type {
-    WM_METRIC_COUNTER, /* only goes up (add with v >= 0) */
+    WM_METRIC_COUNTER, /* only goes up: add v >= 0, or set (mirroring a counter kept
+                          elsewhere) to a value not below the current one */
     WM_METRIC_GAUGE,   /* set, add or subtract */
 };
 
@@ -59,8 +60,8 @@ int wm_metrics_on_scrape(struct wm_metrics *m, wm_metrics_collect_fn fn, void *a
 
 /* --- updates: values has one entry per label name (NULL when none) ---
  * A NULL family is accepted and ignored, so a module built without a
- * registry needs no checks.  Returns 0, -EINVAL (negative add on a
- * counter), -E2BIG (series limit) or -ENOMEM. */
+ * registry needs no checks.  Returns 0, -EINVAL (a counter asked to go
+ * down), -E2BIG (series limit) or -ENOMEM. */
 int wm_metric_add(struct wm_metric *f, double v, const char *const *values);
 int wm_metric_set(struct wm_metric *f, double v, const char *const *values);
 /* Removes every series of f (a collector that re-sets a labelled gauge

@@ -40,6 +40,14 @@ api_sim_wave() {
               INSERT INTO disks (server_id, source_path, size_bytes)
               SELECT s.id, p, 10737418240 FROM servers s JOIN waves w ON w.id = s.wave_id,
                      unnest(ARRAY['/dev/sda', '/dev/sdb']) p WHERE w.name = '$name';"
-    orch_start sched wavemill-scheduler --set scheduler.reconcile_interval=300ms
-    orch_start work wavemill-worker "$@"
+    local sp wp
+    sp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    wp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    SCHED_METRICS=http://127.0.0.1:$sp WORKER_METRICS=http://127.0.0.1:$wp
+    orch_start sched wavemill-scheduler --set scheduler.reconcile_interval=300ms \
+        --set metrics.listen=127.0.0.1:$sp
+    orch_start work wavemill-worker --set metrics.listen=127.0.0.1:$wp "$@"
 }
+
+# prom URL NAME [LABEL=VALUE]...: a sample's value, parsed by prometheus_client
+prom() { "$WM_PY" "$ORCH_REPO/tests/peers/prom_peer.py" "$1/metrics" "${@:2}"; }
