@@ -271,6 +271,10 @@ static void collect_pg(struct wm_metrics *m, void *arg)
                    "server,disk", 2,
                    "SELECT s.name, d.source_path, d.backlog_bytes FROM disks d JOIN servers s"
                    " ON s.id = d.server_id");
+    gauge_from_sql(m, db, "wm_disk_rate_bytes_per_second", "Replication rate of a disk (last sync)",
+                   "server,disk", 2,
+                   "SELECT s.name, d.source_path, d.rate_bytes_per_s FROM disks d JOIN servers s"
+                   " ON s.id = d.server_id");
     gauge_from_sql(m, db, "wm_task_bytes_done", "Bytes moved by running tasks", "server,kind", 2,
                    "SELECT s.name, t.kind, t.bytes_done FROM tasks t JOIN servers s ON s.id ="
                    " t.server_id WHERE t.state = 'RUNNING'");
