@@ -199,12 +199,16 @@ static int token_create(struct api *a, const struct wm_httpd_req *req, struct wm
     }
     const char *name = action_param(&p, "name"), *role = action_param(&p, "role"),
                *exp = action_param(&p, "expires_s");
-    char tok[WM_APITOKEN_LEN + 1], err[512];
+    char tok[WM_APITOKEN_LEN + 1], err[512], *end = NULL;
+    long long ttl = exp ? strtoll(exp, &end, 10) : 0;
     int rc = -EINVAL;
-    const char *field = !name ? "name" : !role || wm_role_parse(role) == WM_ROLE_NONE ? "role" : NULL;
+    const char *field = !name                                             ? "name"
+                        : !role || wm_role_parse(role) == WM_ROLE_NONE    ? "role"
+                        : exp && (!*exp || *end || ttl <= 0 || ttl > 36500LL * 86400) ? "expires_s"
+                                                                          : NULL;
     if (!field) {
         struct wm_pg *db = api_db_get(a);
-        rc = wm_apitoken_create(db, name, role, exp ? strtoll(exp, NULL, 10) : 0, who->tok.name,
+        rc = wm_apitoken_create(db, name, role, ttl, who->tok.name,
                                 tok, sizeof(tok), NULL, err, sizeof(err));
         struct action_who aw = {"api", who->tok.name, who->tok.id, NULL, NULL};
         char detail[160];
@@ -215,7 +219,9 @@ static int token_create(struct api *a, const struct wm_httpd_req *req, struct wm
     }
     if (field)
         rc = api_error(resp, 400, field, "%s: give %s", field,
-                       strcmp(field, "role") == 0 ? "viewer, operator or admin" : "a name");
+                       strcmp(field, "role") == 0        ? "viewer, operator or admin"
+                       : strcmp(field, "expires_s") == 0 ? "seconds until it expires (> 0)"
+                                                         : "a name");
     else if (rc < 0)
         rc = api_error(resp, rc == -EEXIST ? 409 : rc == -EINVAL ? 400 : 500,
                        rc == -EINVAL ? "name" : NULL, "%s", err);

@@ -175,6 +175,9 @@ def tokens():
     ok(all("secret_sha256" not in t and "token" not in t for t in js["items"]), "no hash in the list")
     expect("POST", "/api/v1/tokens", O, 403, {"name": "t2", "role": "viewer"})
     expect("POST", "/api/v1/tokens", A, 400, {"name": "t2", "role": "root"}, field="role")
+    expect("POST", "/api/v1/tokens", A, 400, {"name": "t2", "role": "viewer", "expires_s": "soon"},
+           field="expires_s")
+    expect("POST", "/api/v1/tokens", A, 400, {"name": "bad name", "role": "viewer"}, field="name")
     js = expect("POST", "/api/v1/tokens", A, 201, {"name": "t2", "role": "viewer"})
     t2 = js["token"]
     SEEN.pop()  # the one reply that carries a secret by design: the new token, once

@@ -52,7 +52,9 @@ def shot(d, name):
 
 def wait(d, cond, what, timeout=60):
     try:
-        return WebDriverWait(d, timeout, poll_frequency=0.2).until(cond)
+        return WebDriverWait(d, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(StaleElementReferenceException,
+                                                 NoSuchElementException)).until(cond)
     except Exception:
         shot(d, "failure")
         ok(False, f"timed out: {what}")
@@ -70,8 +72,12 @@ def click(d, by, what):
 
 
 def text(d, css):
-    els = d.find_elements(By.CSS_SELECTOR, css)
-    return els[0].text if els else ""
+    """An element's text; "" while the live redraw replaces it."""
+    try:
+        els = d.find_elements(By.CSS_SELECTOR, css)
+        return els[0].text if els else ""
+    except StaleElementReferenceException:
+        return ""
 
 
 def login(d, token, who):
@@ -85,8 +91,11 @@ def login(d, token, who):
 
 def servers_state(d):
     """What the servers table shows: lifecycle, step and bars, per server."""
-    rows = d.find_elements(By.CSS_SELECTOR, "tr[id^='server-']")
-    return tuple(r.text for r in rows)
+    try:
+        rows = d.find_elements(By.CSS_SELECTOR, "tr[id^='server-']")
+        return tuple(r.text for r in rows)
+    except StaleElementReferenceException:
+        return ()
 
 
 def main():
