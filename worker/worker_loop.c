@@ -378,9 +378,7 @@ static void worker_dispatch(struct worker *w, struct task_ctx **t, rd_kafka_mess
             atomic_fetch_add(&w->st.claimed, 1);
             wm_debug("task.claimed", "task=%lld attempt=%d kind=%s", (long long)id, (int)att,
                      t[i]->msg.kind);
-            t[i]->simulated = driver_simulated(t[i]);
-            worker_publish_task(w, t[i], "task", "RUNNING", NULL);
-            pool_submit(w, t[i]);
+            pool_submit(w, t[i]); /* RUNNING is published once its rows are loaded */
             t[i] = NULL;
             break;
         }
