@@ -8,7 +8,7 @@
 orch_setup cli_watch_table
 api_sim_wave w1 2 --set sim.duration=30ms --set sim.durations=initial_sync=300ms
 W=$WM_BIN/wavemill
-"$W" wave cutover w1 --at now >/dev/null || orch_fail "cutover"
+"$W" wave cutover w1 --at now --yes >/dev/null || orch_fail "cutover"
 "$W" wave start w1 >/dev/null || orch_fail "start"
 orch_wait 120 "SELECT status FROM waves WHERE name = 'w1'" DONE || orch_fail "w1 not DONE"
 sleep 1
