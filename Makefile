@@ -7,7 +7,7 @@
 CC      ?= gcc
 BUILD   ?= build
 BIN     ?= bin
-PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash libvirt
+PKGS    := rdkafka avro-c libpq libcurl libzstd openssl libxxhash libvirt libmicrohttpd
 
 VERSION   ?= 0.1.0
 OPT       ?= -O2 -g
@@ -68,6 +68,7 @@ include replicator/module.mk
 include worker/module.mk
 include scheduler/module.mk
 include cli/module.mk
+include api/module.mk
 include tests/module.mk
 include deploy/module.mk
 

@@ -55,6 +55,7 @@ int cli_secret(struct cli_ctx *ctx, int argc, char **argv);
 int cli_topics(struct cli_ctx *ctx, int argc, char **argv);
 int cli_worker(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_cmd(struct cli_ctx *ctx, int argc, char **argv); /* cli_config.c */
+int cli_token(struct cli_ctx *ctx, int argc, char **argv);
 
 /* --- shared helpers (cli_common.c) --- */
 

@@ -1,6 +1,9 @@
 /* cli_args — see cli_args.h. */
 #include "cli_args.h"
 
+#include "action.h"
+#include "kafka.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -221,6 +224,30 @@ bool cli_isnull(const PGresult *r, int row, const char *col)
 {
     int c = PQfnumber(r, col);
     return c < 0 || PQgetisnull(r, row, c);
+}
+
+int cli_action(struct cli_ctx *ctx, const char *name, const char *target,
+               const struct action_params *p, struct action_result *res, char *err,
+               size_t errlen)
+{
+    struct wm_pg *db = cli_pg(ctx);
+    if (!db)
+        return -ENOTCONN;
+    /* the change also goes out as news on wm.status; without Kafka it is
+     * still done (and audited), the event is lost and a warning says so */
+    struct wm_config *cfg = cli_config(ctx);
+    char kerr[256], topic[256];
+    struct wm_kafka_producer *prod = cfg ? wm_kafka_producer_new(cfg, kerr, sizeof(kerr)) : NULL;
+    if (cfg && !prod)
+        wm_warn("cli.no_status_events", "err=\"%s\"", kerr);
+    struct action_who who = {"cli", cli_actor(), 0, prod,
+                             cfg ? wm_kafka_topic(cfg, WM_TOPIC_STATUS, topic, sizeof(topic))
+                                 : NULL};
+    int rc = action_run(db, action_by_name(name), target, p, &who, res, err, errlen);
+    if (prod && wm_kafka_flush(prod, 5000) < 0)
+        wm_warn("cli.status_event_unsent", "action=%s", name);
+    wm_kafka_producer_free(prod);
+    return rc;
 }
 
 const char *cli_ops_actor(void)

@@ -80,6 +80,16 @@ int64_t cli_lifecycle_count(const PGresult *r, int row, const char *lifecycle);
 /* Prints j (with "ok": true already in it) on stdout, or reports its error. */
 int cli_print_json(struct cli_ctx *ctx, struct wm_json *j);
 
+/* Runs operator action name (scheduler/action.h, the code the API runs
+ * too) on target as the person at the CLI: source "cli", actor
+ * cli_actor().  Returns action_run()'s result; -ENOTCONN when the database
+ * could not be opened (reason printed). */
+struct action_params;
+struct action_result;
+int cli_action(struct cli_ctx *ctx, const char *name, const char *target,
+               const struct action_params *p, struct action_result *res, char *err,
+               size_t errlen);
+
 /* The actor recorded in task_events for operator actions: "cli:<user>". */
 const char *cli_ops_actor(void);
 

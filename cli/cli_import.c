@@ -13,6 +13,8 @@
 
 #include "cli.h"
 #include "cli_args.h"
+
+#include "action.h"
 #include "inventory.h"
 #include "json.h"
 #include "pg.h"
@@ -24,75 +26,12 @@ struct import_run {
     bool dry_run;
 };
 
-static char *summary_json(const struct import_run *run, bool with_ok)
-{
-    const struct inv_summary *s = &run->sum;
-    struct wm_json *j = wm_json_new();
-    if (!j)
-        return NULL;
-    wm_json_obj_begin(j);
-    if (with_ok)
-        wm_json_kbool(j, "ok", true);
-    wm_json_kstr(j, "file", run->file->name);
-    wm_json_kint(j, "rows", (int64_t)run->file->nrows);
-    wm_json_kbool(j, "dry_run", run->dry_run);
-    wm_json_key(j, "waves");
-    wm_json_obj_begin(j);
-    wm_json_kint(j, "created", s->waves_created);
-    wm_json_kint(j, "existing", s->waves_existing);
-    wm_json_obj_end(j);
-    wm_json_key(j, "applications");
-    wm_json_obj_begin(j);
-    wm_json_kint(j, "created", s->apps_created);
-    wm_json_kint(j, "updated", s->apps_updated);
-    wm_json_kint(j, "unchanged", s->apps_unchanged);
-    wm_json_obj_end(j);
-    wm_json_key(j, "servers");
-    wm_json_obj_begin(j);
-    wm_json_kint(j, "created", s->servers_created);
-    wm_json_kint(j, "updated", s->servers_updated);
-    wm_json_kint(j, "unchanged", s->servers_unchanged);
-    wm_json_obj_end(j);
-    wm_json_key(j, "disks");
-    wm_json_obj_begin(j);
-    wm_json_kint(j, "created", s->disks_created);
-    wm_json_kint(j, "updated", s->disks_updated);
-    wm_json_kint(j, "removed", s->disks_removed);
-    wm_json_obj_end(j);
-    wm_json_obj_end(j);
-    char *out = wm_json_error(j) ? NULL : strdup(wm_json_text(j));
-    wm_json_free(j);
-    return out;
-}
-
-/* Inside the transaction: the upsert, then its audit row.  A dry run
- * returns 1 so wm_pg_tx rolls back after the counts are known. */
-static int import_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
-{
-    struct import_run *run = arg;
-    int rc = inv_upsert(db, run->file, &run->sum, err, errlen);
-    if (rc)
-        return rc;
-    if (run->dry_run)
-        return 1;
-    char *detail = summary_json(run, false);
-    if (!detail) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    rc = cli_audit(run->ctx, "import", NULL, NULL, detail);
-    free(detail);
-    if (rc)
-        snprintf(err, errlen, "audit log write failed");
-    return rc;
-}
-
 static void print_summary(const struct import_run *run)
 {
     if (run->ctx->json) {
-        char *j = summary_json(run, true);
+        char *j = action_import_json(run->file, run->dry_run, &run->sum);
         if (j)
-            puts(j);
+            printf("{\"ok\":true,%s\n", j + 1); /* the counts object, with "ok" first */
         free(j);
         return;
     }
@@ -198,8 +137,9 @@ int cli_import(struct cli_ctx *ctx, int argc, char **argv)
         return CLI_ERR;
     }
     struct import_run run = {.ctx = ctx, .file = f, .dry_run = dry_run};
-    rc = wm_pg_tx(db, import_tx, &run, err, sizeof(err));
-    if (rc == 0 || (dry_run && rc == 1)) {
+    struct action_who who = {"cli", cli_actor(), 0, NULL, NULL};
+    rc = action_import(db, f, dry_run, &who, &run.sum, err, sizeof(err));
+    if (rc == 0) {
         print_summary(&run);
         rc = CLI_OK;
     } else {

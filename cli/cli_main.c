@@ -86,6 +86,10 @@ static const struct cli_group cli_groups[] = {
      "  secret rm NAME           delete a credential\n"
      "  secret rotate --new-key FILE [--master-key FILE]\n"
      "                           re-encrypt every credential under a new master key\n"},
+    {"token", cli_token,
+     "  token create NAME --role viewer|operator|admin [--expires 30d]\n"
+     "                           an API token, printed once (only its hash is stored)\n"
+     "  token list | token revoke NAME\n"},
 };
 
 #define CLI_NGROUPS (sizeof(cli_groups) / sizeof(cli_groups[0]))

@@ -8,9 +8,10 @@
  *   server finalize NAME...              accept the cutover
  *   server set|unset NAME|--wave W ...   per-server settings (cli_settings.c)
  *
- * Each is a cli_ops.h call (the scheduler owns what it means); this file
- * adds the checks a person needs (is KIND a pipeline step?), the audit_log
- * row and the output. */
+ * Each runs through the action layer (action.h: the code wavemill-api runs
+ * too; it calls cli_ops.h, writes the audit_log row and publishes the
+ * server's new state); this file adds the checks a person needs (is KIND a
+ * pipeline step?) and the output. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "json.h"
+#include "action.h"
 #include "cli_ops.h"
 #include "cli_settings.h"
 #include "pipeline.h"
@@ -250,23 +252,7 @@ static int report(struct cli_ctx *ctx, const struct srv_request *q, const char *
                   bool changed, const char *note)
 {
     const struct srv_action_def *d = &actions[q->act];
-    if (changed) {
-        char detail[160] = "{}";
-        if (q->kind)
-            snprintf(detail, sizeof(detail), "{\"task\":\"%s\"}", q->kind); /* a pipeline kind */
-        else if (q->to)
-            snprintf(detail, sizeof(detail), "{\"to\":\"%s\",\"force\":%s}", q->to,
-                     q->force ? "true" : "false");
-        const char *p[] = {name};
-        PGresult *w = cli_query(ctx,
-                                "SELECT w.name FROM servers s JOIN waves w ON w.id = s.wave_id "
-                                "WHERE s.name = $1", 1, p);
-        int rc = cli_audit(ctx, d->audit, w && PQntuples(w) == 1 ? PQgetvalue(w, 0, 0) : NULL,
-                           name, detail);
-        PQclear(w);
-        if (rc)
-            return CLI_ERR;
-    }
+    /* the action layer (action.c) wrote the audit row */
     if (ctx->json) {
         struct wm_json *j = wm_json_new();
         wm_json_obj_begin(j);
@@ -296,18 +282,19 @@ static int report(struct cli_ctx *ctx, const struct srv_request *q, const char *
 static int run_action(struct cli_ctx *ctx, struct wm_pg *db, const struct srv_request *q,
                       const char *name)
 {
+    (void)db; /* cli_action() takes the CLI's connection */
     char err[1024] = "";
-    const char *actor = cli_ops_actor();
-    int rc;
-    switch (q->act) {
-    case ACT_RETRY: rc = cli_ops_server_retry(db, name, actor, err, sizeof(err)); break;
-    case ACT_SKIP: rc = cli_ops_server_skip(db, name, q->kind, actor, err, sizeof(err)); break;
-    case ACT_APPROVE: rc = cli_ops_server_approve(db, name, actor, err, sizeof(err)); break;
-    case ACT_REVERT:
-        rc = cli_ops_server_revert(db, name, q->to, q->force, actor, err, sizeof(err));
-        break;
-    default: rc = cli_ops_server_finalize(db, name, actor, err, sizeof(err)); break;
+    struct action_params p = {.n = 0};
+    if (q->kind)
+        p.name[p.n] = "task", p.value[p.n++] = q->kind;
+    if (q->to) {
+        p.name[p.n] = "to", p.value[p.n++] = q->to;
+        p.name[p.n] = "force", p.value[p.n++] = q->force ? "true" : "false";
     }
+    struct action_result res;
+    int rc = cli_action(ctx, actions[q->act].audit, name, &p, &res, err, sizeof(err));
+    if (rc == -ENOTCONN)
+        return CLI_ERR;
     if (rc == -ENOENT)
         return cli_error(ctx, "no server named '%s'", name);
     if (rc == -EALREADY)

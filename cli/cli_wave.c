@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "cli_args.h"
 #include "json.h"
+#include "action.h"
 #include "cli_ops.h"
 #include "cli_check.h"
 #include "pg.h"
@@ -132,16 +133,32 @@ static int wave_create(struct cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "--cutover-at: %s", err);
     if (!*name)
         return cli_usage_error(ctx, "the wave name is empty");
-    const char *p[] = {name, cutover ? at : NULL, maxp, maxl, prio};
-    struct wave_write w = {
-        .ctx = ctx, .params = p, .nparams = 5, .action = "wave.create", .wave = name,
-        .sql = "INSERT INTO waves (name, cutover_at, max_parallel, max_launching, priority) "
-               "VALUES ($1, $2::timestamptz, COALESCE($3::int, 10), COALESCE($4::int, 10), "
-               "COALESCE($5::int, 0)) ON CONFLICT (name) DO NOTHING RETURNING id"};
-    w.detail = wave_detail(cutover ? at : NULL, maxp, maxl, prio);
-    rc = run_wave_write(ctx, &w, "wave '%s' created\n",
-                        "wave '%s' already exists (change it with 'wave set')");
-    free(w.detail);
+    /* wave.create of the action layer: the API's code too (audit row and
+     * the "created" event on wm.status) */
+    const char *names[] = {"cutover_at", "max_parallel", "max_launching", "priority"};
+    const char *vals[] = {cutover ? at : NULL, maxp, maxl, prio};
+    struct action_params p = {.n = 0};
+    for (int i = 0; i < 4; i++)
+        if (vals[i])
+            p.name[p.n] = names[i], p.value[p.n++] = vals[i];
+    struct action_result res;
+    rc = cli_action(ctx, "wave.create", name, &p, &res, err, sizeof(err));
+    if (rc == -ENOTCONN)
+        return CLI_ERR;
+    if (rc < 0)
+        return cli_error(ctx, "%s", err);
+    if (!ctx->json) {
+        printf("wave '%s' created\n", name);
+        return CLI_OK;
+    }
+    struct wm_json *j = wm_json_new();
+    wm_json_obj_begin(j);
+    wm_json_kbool(j, "ok", true);
+    wm_json_kstr(j, "action", "wave.create");
+    wm_json_kstr(j, "wave", name);
+    wm_json_obj_end(j);
+    rc = cli_print_json(ctx, j);
+    wm_json_free(j);
     return rc;
 }
 
@@ -369,33 +386,20 @@ static const struct {
     [OP_CUTOVER] = {"wave cutover", "wave.cutover", "cutover window set"},
 };
 
-static int call_op(struct wm_pg *db, enum wave_op op, const char *name, const char *at, char *err,
-                   size_t errlen)
+/* Through the action layer (action.c): the same code wavemill-api runs,
+ * which also writes the audit row and publishes the wave's new state. */
+static int call_op(struct cli_ctx *ctx, enum wave_op op, const char *name, const char *at,
+                   char *err, size_t errlen)
 {
-    const char *actor = cli_ops_actor();
-    switch (op) {
-    case OP_START:
-        return cli_ops_wave_start(db, name, actor, err, errlen);
-    case OP_PAUSE:
-        return cli_ops_wave_pause(db, name, actor, err, errlen);
-    case OP_RESUME:
-        return cli_ops_wave_resume(db, name, actor, err, errlen);
-    case OP_CUTOVER:
-        return cli_ops_wave_set_cutover(db, name, at, actor, err, errlen);
-    }
-    return -EINVAL;
+    struct action_params p = {{"at"}, {at}, at ? 1 : 0};
+    struct action_result res;
+    return cli_action(ctx, ops[op].action, name, &p, &res, err, errlen);
 }
 
 static int report_op(struct cli_ctx *ctx, enum wave_op op, const char *name, const char *at,
                      bool changed, const char *note)
 {
-    if (changed) {
-        char detail[160] = "{}";
-        if (op == OP_CUTOVER)
-            snprintf(detail, sizeof(detail), "{\"at\":\"%s\"}", at ? at : "now");
-        if (cli_audit(ctx, ops[op].action, name, NULL, detail))
-            return CLI_ERR;
-    }
+    (void)at; /* the action layer wrote the audit row */
     if (ctx->json) {
         struct wm_json *j = wm_json_new();
         wm_json_obj_begin(j);
@@ -512,7 +516,9 @@ static int wave_op_cmd(struct cli_ctx *ctx, int argc, char **argv, enum wave_op 
     if (!db)
         return CLI_ERR;
     err[0] = '\0';
-    rc = call_op(db, op, name, at_arg ? at : NULL, err, sizeof(err));
+    rc = call_op(ctx, op, name, at_arg ? at : NULL, err, sizeof(err));
+    if (rc == -ENOTCONN)
+        return CLI_ERR;
     if (rc == -ENOENT)
         return cli_error(ctx, "no wave named '%s'", name);
     if (rc == -EALREADY)

@@ -21,6 +21,7 @@
 #include "frame.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "rspace.h"
 #include "rvol.h"
@@ -43,9 +44,40 @@ struct receiver {
     int nconns;
     struct guard *guard;
     struct admit *adm;
+    struct wm_metric *m_conns_total, *m_bytes, *m_wire, *m_refused, *m_commits, *m_gen;
 };
 
 static void receiver_vols_trim(void *arg);
+
+static void receiver_collect(struct wm_metrics *m, void *arg)
+{
+    struct receiver *r = arg;
+    pthread_mutex_lock(&r->mu);
+    int n = r->nconns;
+    pthread_mutex_unlock(&r->mu);
+    wm_metric_set(wm_metrics_gauge(m, "wm_repl_connections_open",
+                                   "Replication connections being served", NULL),
+                  n, NULL);
+}
+
+static void receiver_metrics(struct receiver *r, struct wm_metrics *m)
+{
+    if (!m)
+        return;
+    r->m_conns_total = wm_metrics_counter(m, "wm_repl_connections_total",
+                                          "Replication connections accepted", NULL);
+    r->m_bytes = wm_metrics_counter(m, "wm_repl_received_bytes_total",
+                                    "Block bytes written to staging (uncompressed)", "volume");
+    r->m_wire = wm_metrics_counter(m, "wm_repl_wire_bytes_total",
+                                   "Block frame bytes received (compressed)", "volume");
+    r->m_refused = wm_metrics_counter(m, "wm_repl_frames_refused_total",
+                                      "Frames refused (bad framing, digest mismatch)", NULL);
+    r->m_commits = wm_metrics_counter(m, "wm_repl_commits_total",
+                                      "Generations committed", "volume");
+    r->m_gen = wm_metrics_gauge(m, "wm_repl_committed_generation",
+                                "Last committed generation", "volume");
+    wm_metrics_on_scrape(m, receiver_collect, r);
+}
 
 struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t errlen)
 {
@@ -92,6 +124,7 @@ struct receiver *receiver_new(const struct receiver_opts *o, char *err, size_t e
         return NULL;
     }
     pthread_mutex_init(&r->mu, NULL);
+    receiver_metrics(r, o->metrics);
     return r;
 }
 
@@ -340,6 +373,7 @@ static int stream_blocks(struct stream_ctx *s, int repair, const uint8_t *p, siz
                             sizeof(err)) < 0 ||
         frame_blocks_verify(&fb, s->dctx, s->raw, FRAME_MAX_RAW, err, sizeof(err)) < 0) {
         send_error(s->x, PROTO_E_FRAME, "frame refused: %s", err);
+        wm_metric_add(s->r->m_refused, 1, NULL);
         return -EBADMSG;
     }
     int rc = rvol_write(s->v, s->req.epoch, s->req.idx, s->token, &fb, s->raw, err, sizeof(err));
@@ -347,6 +381,9 @@ static int stream_blocks(struct stream_ctx *s, int repair, const uint8_t *p, siz
         send_error(s->x, rc == -ESTALE ? PROTO_E_STALE : PROTO_E_IO, "%s", err);
         return rc;
     }
+    const char *vol[] = {s->v->name};
+    wm_metric_add(s->r->m_bytes, (double)fb.raw_len, vol);
+    wm_metric_add(s->r->m_wire, (double)len, vol);
     if (repair) {
         s->repair_covered = fb.covered_end;
         s->repaired |= fb.nentries > 0;
@@ -481,6 +518,11 @@ static void handle_commit(struct receiver *r, struct xport *x, const uint8_t *p,
         return;
     struct rvol *v = receiver_vol(r, req.volume, err, sizeof(err));
     int rc = v ? rvol_commit(v, &req, &ok, commit_reply, x, err, sizeof(err)) : -EIO;
+    if (rc == 0) {
+        const char *vol[] = {req.volume};
+        wm_metric_add(r->m_commits, 1, vol);
+        wm_metric_set(r->m_gen, (double)ok.gen, vol);
+    }
     receiver_vol_put(r, v);
     if (rc < 0)
         send_error(x,
@@ -790,8 +832,10 @@ int receiver_serve(struct receiver *r, int listen_fd, volatile sig_atomic_t *sto
         if (fd < 0)
             return fd;
         int slot = guard_admit(r->guard, fd, &peer);
-        if (slot >= 0 && conn_start(r, fd, slot))
+        if (slot >= 0 && conn_start(r, fd, slot)) {
+            wm_metric_add(r->m_conns_total, 1, NULL);
             continue;
+        }
         if (slot >= 0) {
             guard_leave(r->guard, slot);
             guard_log_limited(r->guard, "repl.conn_refused", "reason=\"no thread\"");

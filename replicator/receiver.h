@@ -26,6 +26,7 @@
 
 #include "admit.h"
 
+struct wm_metrics;
 struct wm_tls_ctx;
 struct xport;
 
@@ -44,6 +45,15 @@ struct receiver_opts {
     int vol_idle_ms;       /* an unused volume's files are closed after this */
     bool require_bound;    /* refuse agent certificates not bound to volumes */
     struct admit_limits capacity; /* beyond it: BUSY, see admit.h */
+    /* borrowed; NULL = no metrics.  The receiver registers:
+     *   wm_repl_connections_open            gauge
+     *   wm_repl_connections_total           counter
+     *   wm_repl_received_bytes_total{volume}  block bytes written (uncompressed)
+     *   wm_repl_wire_bytes_total{volume}      frame bytes received (compressed)
+     *   wm_repl_frames_refused_total        counter
+     *   wm_repl_commits_total{volume}       counter
+     *   wm_repl_committed_generation{volume} gauge */
+    struct wm_metrics *metrics;
 };
 
 struct receiver;

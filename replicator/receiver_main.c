@@ -6,7 +6,7 @@
  *                           [--max-conns N] [--max-volume-size SIZE]
  *                           [--require-bound-agents] [--max-streams N]
  *                           [--max-memory BYTES] [--max-files N] [--control HOST:PORT]
- *                           [--log-level L]
+ *                           [--metrics-listen HOST:PORT] [--log-level L]
  *   wavemill-receiver export-ebs ...   (ebs_cli.c)
  *   wavemill-receiver --version | --reference | --print-config | --check [--config FILE]
  * Every flag sets a key of the [receiver] section (see receiver_keys).  The
@@ -14,7 +14,9 @@
  * volume size bound in rspace.h, the capacity beyond which agents are told
  * BUSY in admit.h; require_bound_agents refuses agent certificates that
  * name no volumes (pki.h: one identity per source); control opens the
- * receiver's control port (EBS exports, ebs_control.h). */
+ * receiver's control port (EBS exports, ebs_control.h); metrics_listen
+ * serves /metrics, /healthz and /readyz (ready: the root is a writable
+ * directory) over plain HTTP, as Prometheus scrapes. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,7 +29,9 @@
 #include "control.h"
 #include "daemon.h"
 #include "ebs_cli.h"
+#include "httpd.h"
 #include "log.h"
+#include "metrics.h"
 #include "receiver.h"
 #include "tls.h"
 
@@ -62,6 +66,8 @@ static const struct wm_config_key receiver_keys[] = {
      "memory the admitted streams may use (0: built-in)"},
     {"receiver.max_files", WM_CFG_INT, "0", 0, 10000000, false,
      "open staging files (0: from RLIMIT_NOFILE)"},
+    {"receiver.metrics_listen", WM_CFG_STRING, "", 0, 0, false,
+     "HOST:PORT of /metrics, /healthz and /readyz (plain HTTP); empty: none"},
     {"receiver.control", WM_CFG_STRING, "", 0, 0, false,
      "HOST:PORT of the control port (EBS exports on a worker's request); empty: none"},
 };
@@ -83,6 +89,7 @@ static const struct wm_daemon_flag receiver_flags[] = {
     {"max-memory", "receiver.max_memory", NULL},
     {"max-files", "receiver.max_files", NULL},
     {"control", "receiver.control", NULL},
+    {"metrics-listen", "receiver.metrics_listen", NULL},
     {"log-level", "log.level", NULL},
 };
 
@@ -130,11 +137,36 @@ static int usage(void)
         "         [--checkpoint-ms MS] [--grace-ms MS] [--max-startups N] [--max-per-peer N]\n"
         "         [--max-conns N] [--max-volume-size SIZE (e.g. 4T)] [--require-bound-agents]\n"
         "         [--max-streams N] [--max-memory BYTES] [--max-files N] [--control HOST:PORT]\n"
-        "         [--log-level L]\n"
+        "         [--metrics-listen HOST:PORT] [--log-level L]\n"
         "       wavemill-receiver export-ebs --root DIR --volume NAME ... (--help)\n"
         "       wavemill-receiver --version | --reference | --print-config | --check "
         "[--config FILE]\n");
     return 2;
+}
+
+/* Ready when the root is a directory the receiver can write. */
+static int root_ready(void *arg, char *err, size_t errlen)
+{
+    const char *root = arg;
+    if (access(root, W_OK | X_OK) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, errlen, "root %s: %s", root, strerror(e));
+    return -e;
+}
+
+static struct wm_httpd *ops_start(const char *listen_on, const struct receiver_opts *o, char *err,
+                                  size_t errlen)
+{
+    struct wm_httpd_opts ho = {.listen = listen_on, .metrics = o->metrics};
+    struct wm_httpd *h = wm_httpd_new(&ho, err, errlen);
+    if (h && (wm_httpd_ops(h, o->metrics) < 0 ||
+              wm_httpd_ready_check(h, "root", root_ready, (void *)o->root) < 0 ||
+              wm_httpd_start(h, err, errlen) < 0)) {
+        wm_httpd_free(h);
+        h = NULL;
+    }
+    return h;
 }
 
 static void receiver_opts_from(const struct wm_config *cfg, struct receiver_opts *o)
@@ -163,6 +195,7 @@ static int serve(const struct wm_config *cfg)
     const char *listen_on = wm_config_str(cfg, "receiver.listen");
     const char *tls_dir = wm_config_str(cfg, "receiver.tls_dir");
     const char *control_on = wm_config_str(cfg, "receiver.control");
+    const char *metrics_on = wm_config_str(cfg, "receiver.metrics_listen");
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
@@ -173,8 +206,14 @@ static int serve(const struct wm_config *cfg)
     o.tls = wm_tls_own_cert_valid(tls_dir, err, sizeof(err)) == 0
                 ? wm_tls_ctx_new(tls_dir, WM_TLS_SERVER, err, sizeof(err))
                 : NULL;
+    o.metrics = metrics_on && *metrics_on ? wm_metrics_new() : NULL;
     struct receiver *r = o.tls ? receiver_new(&o, err, sizeof(err)) : NULL;
     int lfd = r ? wm_tcp_listen(listen_on, 1024, err, sizeof(err)) : -1;
+    struct wm_httpd *ops = NULL;
+    if (lfd >= 0 && o.metrics && !(ops = ops_start(metrics_on, &o, err, sizeof(err)))) {
+        close(lfd);
+        lfd = -1;
+    }
     if (lfd < 0) {
         fprintf(stderr, "wavemill-receiver: %s\n", err);
         return 1;
@@ -190,6 +229,7 @@ static int serve(const struct wm_config *cfg)
     }
     int rc = receiver_serve(r, lfd, &stop_flag);
     close(lfd);
+    wm_httpd_free(ops);
     receiver_load(r, &ld);
     wm_info("repl.stopped", "rc=%d streams_peak=%d busy_answers=%llu", rc, ld.streams_peak,
             (unsigned long long)ld.busy);
@@ -197,6 +237,7 @@ static int serve(const struct wm_config *cfg)
     if (receiver_drain(r, 5000) == 0) {
         receiver_free(r);
         wm_tls_ctx_free(o.tls);
+        wm_metrics_free(o.metrics);
     }
     return rc < 0 ? 1 : 0;
 }

@@ -32,7 +32,7 @@ static const char SQL_ADVANCE[] =
     "   $10::int[], $11::int[]) AS p(kind, lifecycle, waits, repeats, ord_v, ord_f)),"
     " f AS (SELECT t.id, t.server_id, t.wave_id, w.priority, t.kind, t.state,"
     "   s.lifecycle AS old_lc,"
-    "   s.name AS server, w.name AS wave,"
+    "   s.name AS server, w.name AS wave, s.target_provider = 'sim' AS sim,"
     "   (w.source_shutdown = 'after_final_delta') AS early,"
     "   (s.cutover_hold OR (w.require_approval AND s.approved_at IS NULL)) AS held,"
     "   (w.cutover_at IS NOT NULL AND w.cutover_at <= now()) AS open,"
@@ -75,7 +75,7 @@ static const char SQL_ADVANCE[] =
     "   FROM n WHERE n.cur AND n.next_kind IS NOT NULL ON CONFLICT DO NOTHING RETURNING id),"
     " e AS (INSERT INTO task_events (task_id, attempt, state, actor)"
     "   SELECT id, 0, 'PENDING', $9 FROM i)"
-    " SELECT n.cur, n.wave, n.server, n.new_lc, n.old_lc, n.next_kind FROM n";
+    " SELECT n.cur, n.wave, n.server, n.new_lc, n.old_lc, n.next_kind, n.server_id, n.sim FROM n";
 
 /* The pipeline's sequence as array parameters (kinds, lifecycles, waits,
  * repeats, position under either shutdown policy, the approval-gated kinds),
@@ -148,8 +148,10 @@ int sched_tick_advance(struct wm_pg *db, const char *owned, const struct sched_t
             continue;
         if (strcmp(PQgetvalue(r, i, 3), "DONE") == 0)
             (*done)++;
-        sched_events_add(ev, "server", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-                        PQgetvalue(r, i, 3), PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5));
+        sched_events_add(ev, "server", strtoll(PQgetvalue(r, i, 6), NULL, 10), PQgetvalue(r, i, 1),
+                        PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                        PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5),
+                        PQgetvalue(r, i, 7)[0] == 't');
     }
     PQclear(r);
     if (*n >= c->batch)

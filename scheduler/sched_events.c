@@ -1,6 +1,7 @@
 /* sched_events — buffered scheduler status events (see sched_events.h). */
 #include "sched_events.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 
 struct sched_ev {
     char *type, *wave, *server, *state, *message;
+    int64_t key_id;
+    bool simulated;
 };
 
 struct sched_events {
@@ -73,8 +76,9 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void sched_events_add(struct sched_events *ev, const char *type, const char *wave,
-                     const char *server, const char *state, const char *message)
+void sched_events_add(struct sched_events *ev, const char *type, int64_t key_id, const char *wave,
+                     const char *server, const char *state, const char *message,
+                     bool simulated)
 {
     if (ev->n >= EVENTS_MAX) {
         ev->dropped++;
@@ -86,6 +90,8 @@ void sched_events_add(struct sched_events *ev, const char *type, const char *wav
     e->server = dup_or_null(server);
     e->state = dup_or_null(state);
     e->message = dup_or_null(message);
+    e->key_id = key_id;
+    e->simulated = simulated;
 }
 
 /* Unique per process run: source + time + sequence, formatted as a UUID. */
@@ -104,14 +110,16 @@ static void ev_send_one(struct sched_events *ev, struct wm_kafka_producer *p, st
     ev_uuid(ev, id, sizeof(id));
     struct wm_status_msg m = {.event_id = id, .time_ms = wm_wall_ms(), .source = ev->source,
                               .type = e->type, .wave = e->wave, .server = e->server,
-                              .state = e->state, .message = e->message};
+                              .state = e->state, .message = e->message,
+                              .simulated = e->simulated};
     uint8_t *buf = NULL;
     size_t len = 0;
     if (wm_status_msg_encode(&m, &buf, &len, err, sizeof(err)) < 0) {
         wm_warn("sched.event_encode_failed", "err=\"%s\"", err);
         return;
     }
-    const char *key = e->server ? e->server : (e->wave ? e->wave : "");
+    char key[24];
+    snprintf(key, sizeof(key), "%lld", (long long)e->key_id);
     if (wm_kafka_send(p, ev->topic, key, strlen(key), buf, len, NULL, 0, err, sizeof(err)) < 0)
         wm_warn("sched.event_send_failed", "err=\"%s\"", err);
     free(buf);

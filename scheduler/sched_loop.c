@@ -12,6 +12,7 @@
 #include "config.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "sched_events.h"
 #include "sched_outbox.h"
@@ -62,7 +63,38 @@ struct sched_loop {
     struct sched_events *ev;
     struct sched_tick_cfg tc;
     struct sched_tick_stats st;
+    struct wm_metrics *metrics; /* borrowed; NULL = none */
 };
+
+void sched_loop_set_metrics(struct sched_loop *s, struct wm_metrics *m)
+{
+    s->metrics = m;
+}
+
+/* The pass counters as Prometheus counters (mirrors of s->st). */
+static void loop_metrics(struct sched_loop *s)
+{
+    if (!s->metrics)
+        return;
+    const struct sched_tick_stats *t = &s->st;
+    const struct {
+        const char *what;
+        long v;
+    } c[] = {{"acted", t->acted},     {"issued", t->issued},       {"created", t->created},
+             {"retried", t->retried}, {"failed", t->failed},       {"lease_expired", t->expired},
+             {"cancelled", t->cancelled}, {"waves_done", t->waves_done},
+             {"requeued", t->requeued}};
+    struct wm_metric *f = wm_metrics_counter(
+        s->metrics, "wm_sched_tasks_total",
+        "Scheduler decisions: tasks acted on, issued, created, retried, failed, lease expiries,"
+        " cancelled, requeued; waves done",
+        "what");
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        wm_metric_set(f, (double)c[i].v, (const char *[]){c[i].what});
+    wm_metric_set(wm_metrics_gauge(s->metrics, "wm_sched_waves_owned", "Waves this scheduler owns",
+                                   NULL),
+                  (double)sched_own_count(s->own), NULL);
+}
 
 int sched_loop_declare(struct wm_config *cfg, char *err, size_t errlen)
 {
@@ -268,6 +300,7 @@ int sched_loop_run(struct sched_loop *s, volatile sig_atomic_t *stop, char *err,
         bool full = now >= next_full;
         if (work || full || now >= next_quick) {
             work = loop_pass(s, full);
+            loop_metrics(s);
             if (full)
                 next_full = now + full_every;
             next_quick = now + SCHED_QUICK_MS;

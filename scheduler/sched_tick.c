@@ -134,7 +134,8 @@ static const char SQL_FAILED[] =
     "   FROM g JOIN servers s ON s.id = g.server_id),"
     " b AS (UPDATE servers s SET lifecycle = 'ROLLING_BACK', current_step = $7,"
     "   updated_at = now(), error = gr.why || '; rolling the cutover back'"
-    "   FROM gr WHERE s.id = gr.server_id AND gr.rb RETURNING s.name, s.wave_id, s.error),"
+    "   FROM gr WHERE s.id = gr.server_id AND gr.rb"
+    "   RETURNING s.id, s.name, s.wave_id, s.error, s.target_provider),"
     " bt AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts, priority, params)"
     "   SELECT gr.server_id, gr.wave_id, $7, $8::int, gr.priority,"
     "   jsonb_build_object('to', 'READY_FOR_CUTOVER', 'reason', gr.why) FROM gr WHERE gr.rb"
@@ -143,10 +144,12 @@ static const char SQL_FAILED[] =
     "   SELECT id, 0, 'PENDING', $2, 'automatic rollback' FROM bt),"
     " s AS (UPDATE servers s SET lifecycle = 'FAILED', updated_at = now(), error = gr.why"
     "   FROM gr WHERE s.id = gr.server_id AND NOT gr.rb AND s.lifecycle <> 'DONE'"
-    "   RETURNING s.name, s.wave_id, s.error)"
-    " SELECT 'r', NULL, NULL, NULL FROM r"
-    " UNION ALL SELECT 'f', s.name, w.name, s.error FROM s JOIN waves w ON w.id = s.wave_id"
-    " UNION ALL SELECT 'b', b.name, w.name, b.error FROM b JOIN waves w ON w.id = b.wave_id";
+    "   RETURNING s.id, s.name, s.wave_id, s.error, s.target_provider)"
+    " SELECT 'r', NULL, NULL, NULL, NULL, NULL FROM r"
+    " UNION ALL SELECT 'f', s.name, w.name, s.error, s.id::text,"
+    " (s.target_provider = 'sim')::text FROM s JOIN waves w ON w.id = s.wave_id"
+    " UNION ALL SELECT 'b', b.name, w.name, b.error, b.id::text,"
+    " (b.target_provider = 'sim')::text FROM b JOIN waves w ON w.id = b.wave_id";
 
 static int tick_failed(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
                        struct sched_events *ev, struct sched_tick_stats *st, bool *more,
@@ -175,8 +178,10 @@ static int tick_failed(struct wm_pg *db, const char *owned, const struct sched_t
             st->rolled_back++;
         else
             st->failed++;
-        sched_events_add(ev, "server", PQgetvalue(r, i, 2), PQgetvalue(r, i, 1),
-                        what == 'b' ? "ROLLING_BACK" : "FAILED", PQgetvalue(r, i, 3));
+        sched_events_add(ev, "server", strtoll(PQgetvalue(r, i, 4), NULL, 10),
+                         PQgetvalue(r, i, 2), PQgetvalue(r, i, 1),
+                         what == 'b' ? "ROLLING_BACK" : "FAILED", PQgetvalue(r, i, 3),
+                         strcmp(PQgetvalue(r, i, 5), "true") == 0);
     }
     PQclear(r);
     if (n >= c->batch)
@@ -203,13 +208,15 @@ static const char SQL_ROLLED_BACK[] =
     "   cutover_hold = true, approved_at = NULL, updated_at = now(),"
     "   error = replace(coalesce(s.error, 'reverted by the operator'),"
     "                   'rolling the cutover back', 'cutover rolled back')"
-    "   FROM n WHERE s.id = n.server_id RETURNING s.name, s.wave_id, s.lifecycle, s.error),"
+    "   FROM n WHERE s.id = n.server_id"
+    "   RETURNING s.id, s.name, s.wave_id, s.lifecycle, s.error, s.target_provider),"
     " i AS (INSERT INTO tasks (server_id, wave_id, kind, max_attempts, priority)"
     "   SELECT server_id, wave_id, next_kind, $6::int, priority FROM n"
     "   ON CONFLICT DO NOTHING RETURNING id),"
     " e AS (INSERT INTO task_events (task_id, attempt, state, actor)"
     "   SELECT id, 0, 'PENDING', $7 FROM i)"
-    " SELECT s.name, w.name, s.lifecycle, s.error FROM s JOIN waves w ON w.id = s.wave_id";
+    " SELECT s.name, w.name, s.lifecycle, s.error, s.id::text, (s.target_provider = 'sim')::text"
+    " FROM s JOIN waves w ON w.id = s.wave_id";
 
 static int tick_rolled_back(struct wm_pg *db, const char *owned, const struct sched_tick_cfg *c,
                             struct sched_events *ev, long *n, char *err, size_t errlen)
@@ -226,8 +233,9 @@ static int tick_rolled_back(struct wm_pg *db, const char *owned, const struct sc
         return -EIO;
     *n = PQntuples(r);
     for (int i = 0; i < PQntuples(r); i++)
-        sched_events_add(ev, "server", PQgetvalue(r, i, 1), PQgetvalue(r, i, 0),
-                        PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+        sched_events_add(ev, "server", strtoll(PQgetvalue(r, i, 4), NULL, 10), PQgetvalue(r, i, 1),
+                         PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                         strcmp(PQgetvalue(r, i, 5), "true") == 0);
     PQclear(r);
     return 0;
 }
@@ -346,13 +354,15 @@ static int tick_waves_done(struct wm_pg *db, const char *owned, struct sched_eve
                              " AND EXISTS (SELECT 1 FROM servers s WHERE s.wave_id = w.id)"
                              " AND NOT EXISTS (SELECT 1 FROM servers s"
                              " WHERE s.wave_id = w.id AND s.lifecycle NOT IN ('DONE', 'FAILED'))"
-                             " RETURNING w.name, w.status",
+                             " RETURNING w.name, w.status, w.id, NOT EXISTS (SELECT 1 FROM servers s"
+                             " WHERE s.wave_id = w.id AND s.target_provider <> 'sim') AS sim",
                              1, p, err, errlen);
     if (!r)
         return -EIO;
     *n = PQntuples(r);
     for (int i = 0; i < PQntuples(r); i++)
-        sched_events_add(ev, "wave", PQgetvalue(r, i, 0), NULL, PQgetvalue(r, i, 1), NULL);
+        sched_events_add(ev, "wave", strtoll(PQgetvalue(r, i, 2), NULL, 10), PQgetvalue(r, i, 0),
+                         NULL, PQgetvalue(r, i, 1), NULL, PQgetvalue(r, i, 3)[0] == 't');
     PQclear(r);
     return 0;
 }

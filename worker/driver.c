@@ -57,6 +57,14 @@ static const char *param_or(const struct task_ctx *t, const char *key, const cha
     return v && *v ? v : def;
 }
 
+bool driver_simulated(const struct task_ctx *t)
+{
+    const struct transport_driver *tr = driver_transport(param_or(t, "transport", "sim"));
+    const struct provider_driver *pr = driver_provider(param_or(t, "provider", "sim"));
+    const struct replication_driver *rp = driver_replication(param_or(t, "replication", "sim"));
+    return (tr && tr->simulated) || (pr && pr->simulated) || (rp && rp->simulated);
+}
+
 int driver_select(struct task_ctx *t)
 {
     const char *tr = param_or(t, "transport", "sim"), *pr = param_or(t, "provider", "sim");

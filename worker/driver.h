@@ -69,6 +69,10 @@ int driver_declare(struct wm_config *cfg, char *err, size_t errlen);
 /* Picks the drivers named in the task's params (default "sim").  0, or
  * -ENOENT with the reason in the task's error. */
 int driver_select(struct task_ctx *t);
+/* Whether the drivers the task names include a simulated one (false when
+ * one is unknown: driver_select() reports that).  No side effect, so the
+ * RUNNING event published at claim time can say "simulated" already. */
+bool driver_simulated(const struct task_ctx *t);
 
 /* servers.settings->>key of the task's server (task_setting, loaded once
  * per task) into out: 1 if set, 0 if not (or the transport is simulated),

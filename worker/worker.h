@@ -32,5 +32,9 @@ struct worker_stats {
     uint64_t claimed, dropped, succeeded, failed, released, refused, dlq;
 };
 void worker_get_stats(struct worker *w, struct worker_stats *st);
+/* Exports the counters above (wm_worker_tasks_total{what}) and the busy
+ * slots into m at each scrape; m must not outlive w's collectors' use. */
+struct wm_metrics;
+int worker_set_metrics(struct worker *w, struct wm_metrics *m);
 
 #endif

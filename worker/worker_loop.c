@@ -12,6 +12,7 @@
 #include "driver.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "pg.h"
 #include "pgarr.h"
@@ -143,6 +144,35 @@ void worker_get_stats(struct worker *w, struct worker_stats *st)
     st->released = atomic_load(&w->st.released);
     st->refused = atomic_load(&w->st.refused);
     st->dlq = atomic_load(&w->st.dlq);
+}
+
+/* The worker's counters at scrape time (mirrors of w->st) and its busy slots. */
+static void worker_collect(struct wm_metrics *m, void *arg)
+{
+    struct worker *w = arg;
+    struct worker_stats st;
+    worker_get_stats(w, &st);
+    const struct {
+        const char *what;
+        uint64_t v;
+    } c[] = {{"claimed", st.claimed},   {"dropped", st.dropped},   {"succeeded", st.succeeded},
+             {"failed", st.failed},     {"released", st.released}, {"refused", st.refused},
+             {"dead_lettered", st.dlq}};
+    struct wm_metric *f = wm_metrics_counter(
+        m, "wm_worker_tasks_total",
+        "Task messages claimed, dropped (claim lost), finished (succeeded/failed), released at"
+        " shutdown, refused (completion refused), dead-lettered",
+        "what");
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        wm_metric_set(f, (double)c[i].v, (const char *[]){c[i].what});
+    wm_metric_set(wm_metrics_gauge(m, "wm_worker_slots_busy", "Tasks running now", NULL),
+                  atomic_load(&w->busy), NULL);
+    wm_metric_set(wm_metrics_gauge(m, "wm_worker_slots", "Task slots", NULL), w->slots, NULL);
+}
+
+int worker_set_metrics(struct worker *w, struct wm_metrics *m)
+{
+    return wm_metrics_on_scrape(m, worker_collect, w);
 }
 
 /* An undecodable message: to wm.dlq with the reason, then its offset is
@@ -348,8 +378,7 @@ static void worker_dispatch(struct worker *w, struct task_ctx **t, rd_kafka_mess
             atomic_fetch_add(&w->st.claimed, 1);
             wm_debug("task.claimed", "task=%lld attempt=%d kind=%s", (long long)id, (int)att,
                      t[i]->msg.kind);
-            worker_publish_task(w, t[i], "task", "RUNNING", NULL);
-            pool_submit(w, t[i]);
+            pool_submit(w, t[i]); /* RUNNING is published once its rows are loaded */
             t[i] = NULL;
             break;
         }

@@ -6,6 +6,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
+#include "opsd.h"
 #include "provider/aws/provider_aws.h"
 #include "provider/libvirt/provider_libvirt.h"
 #include "worker.h"
@@ -19,7 +21,8 @@ int main(int argc, char **argv)
      * drivers'); aws.* and cmdb.* are the aws provider's and the CMDB step's */
     if (!cfg || worker_declare(cfg, err, sizeof(err)) < 0 ||
         provider_aws_declare(cfg, err, sizeof(err)) < 0 ||
-        provider_libvirt_declare(cfg, err, sizeof(err)) < 0 || cmdb_declare(cfg, err, sizeof(err)) < 0) {
+        provider_libvirt_declare(cfg, err, sizeof(err)) < 0 || cmdb_declare(cfg, err, sizeof(err)) < 0 ||
+        wm_opsd_declare(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "wavemill-worker: %s\n", err);
         return 1;
     }
@@ -38,8 +41,20 @@ int main(int argc, char **argv)
         wm_config_free(cfg);
         return 1;
     }
+    struct wm_metrics *m = wm_metrics_new();
+    struct wm_opsd *ops = m && worker_set_metrics(w, m) == 0 ? wm_opsd_start(cfg, m, err, sizeof(err))
+                                                              : NULL;
+    if (*err) {
+        fprintf(stderr, "wavemill-worker: %s\n", err);
+        worker_free(w);
+        wm_metrics_free(m);
+        wm_config_free(cfg);
+        return 1;
+    }
     rc = worker_run(w, stop, err, sizeof(err));
+    wm_opsd_stop(ops);
     worker_free(w);
+    wm_metrics_free(m);
     wm_config_free(cfg);
     if (rc < 0) {
         fprintf(stderr, "wavemill-worker: %s\n", err);

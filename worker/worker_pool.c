@@ -10,6 +10,7 @@
 #include "log.h"
 #include "pg.h"
 #include "clock.h"
+#include "driver.h"
 #include "worker_pool.h"
 #include "worker_report.h"
 
@@ -37,6 +38,17 @@ static struct task_ctx *slot_take(struct worker *w)
     return t;
 }
 
+/* Loads the task's rows (they, not the message, say what to do), says
+ * RUNNING on wm.status -- "simulated" already known from the drivers the
+ * rows name -- and runs the handler. */
+static enum task_result slot_run(struct worker *w, struct task_ctx *t)
+{
+    int rc = task_load(t);
+    t->simulated = rc == 0 && driver_simulated(t);
+    worker_publish_task(w, t, "task", "RUNNING", NULL);
+    return rc < 0 ? TASK_FAILED : handler_run(t);
+}
+
 static void *slot_main(void *arg)
 {
     struct worker *w = arg;
@@ -50,10 +62,8 @@ static void *slot_main(void *arg)
         t->started_ms = wm_mono_ms();
         if (task_should_stop(t))
             t->result = TASK_RELEASED; /* shutting down before it started */
-        else if (task_load(t) < 0) /* the rows, not the message, say what to do */
-            t->result = TASK_FAILED;
         else
-            t->result = handler_run(t);
+            t->result = slot_run(w, t);
         wm_info("task.finished", "task=%lld attempt=%d kind=%s result=%s ms=%lld%s",
                 (long long)t->msg.task_id, (int)t->msg.attempt, t->msg.kind,
                 t->result == TASK_OK ? "ok" : t->result == TASK_FAILED ? "failed" : "released",

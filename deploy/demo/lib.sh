@@ -307,6 +307,20 @@ demo_start_factory() {
     demo_log "scheduler and two workers running"
 }
 
+# wavemill-api beside the factory: the dashboard and REST API on loopback
+# (plain HTTP is allowed there only), and a viewer token to log in with.
+#   DEMO_API_PORT  [8480, or a free port when that one is taken]
+demo_api() {
+    API_PORT=${DEMO_API_PORT:-8480}
+    (exec 3<>"/dev/tcp/127.0.0.1/$API_PORT") 2>/dev/null && API_PORT=$(free_port)
+    demo_start api "$WM_BIN/wavemill-api" --set api.listen="127.0.0.1:$API_PORT"
+    wait_tcp 127.0.0.1 "$API_PORT" 10 || demo_fail "wavemill-api did not start (logs/api.log)"
+    API_VIEWER=$(wm token create "demo-viewer-$(date +%s)" --role viewer --expires 1d 2>/dev/null) ||
+        demo_fail "token create"
+    demo_log "dashboard: http://127.0.0.1:$API_PORT/  (log in with the viewer token below)"
+    demo_log "viewer token: $API_VIEWER"
+}
+
 demo_wave_state() { demo_sql "SELECT status FROM waves WHERE name = '$DEMO_WAVE'"; }
 
 # Starts the wave and follows it to DONE (or FAILED, or the bound).
