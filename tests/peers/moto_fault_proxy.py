@@ -103,8 +103,8 @@ def make_handler(state):
                     f.write(f"{time.monotonic() * 1000:.1f} {'fault' if faulted else 'forward'}\n")
                 status, code, delay = state.status, state.code, state.delay
             if faulted:
-                self._reply(status, error_body(code))
-                return self._record("fault", what, status)
+                self._record("fault", what, status)  # before the reply: the client reads it next
+                return self._reply(status, error_body(code))
             if delay:
                 time.sleep(delay)
             conn = http.client.HTTPConnection("127.0.0.1", state.target, timeout=30)
@@ -115,9 +115,9 @@ def make_handler(state):
             data = r.read()
             extra = {k: v for k, v in r.getheaders()
                      if k.lower().startswith("x-amz") and k.lower() not in HOP}
-            self._reply(r.status, data, r.getheader("Content-Type", "text/xml"), extra)
             conn.close()
             self._record("forward", what, r.status)
+            self._reply(r.status, data, r.getheader("Content-Type", "text/xml"), extra)
 
         def _record(self, kind, what, status):
             with state.lock:
