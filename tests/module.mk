@@ -38,3 +38,11 @@ $(BIN)/tests/$(notdir $(basename $(1))): $(call objs,$(1)) $(TEST_SUPPORT_OBJS_s
 	$$(CC) $$(WMLDFLAGS) -o $$@ $$^ $$(TEST_LDLIBS) $$(WMLDLIBS)
 endef
 $(foreach t,$(TEST_SRCS),$(eval $(call test_rule,$(t))))
+
+# The list tests/run must run, one path a line: every test program the
+# sources define (built or not: a missing one fails the run) and every
+# test script.
+TEST_SCRIPTS := $(wildcard tests/integration/*.sh tests/chaos/*.sh)
+.PHONY: print-tests
+print-tests:
+	@printf '%s\n' $(sort $(TEST_BINS)) $(sort $(TEST_SCRIPTS))
