@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -622,14 +623,189 @@ static void test_bad_boolean(void **state)
     }
 }
 
+/* ------------------------------------- what a decoded message must be */
+
+/* UTF-8 by code points (the decoder's check works on lead bytes; this one
+ * decodes): shortest form, no surrogates, nothing above U+10FFFF, no NUL. */
+static bool is_utf8_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        uint32_t cp;
+        int more;
+        if (*p < 0x80) {
+            p++;
+            continue;
+        } else if ((*p & 0xe0) == 0xc0) {
+            cp = *p & 0x1fu, more = 1;
+        } else if ((*p & 0xf0) == 0xe0) {
+            cp = *p & 0x0fu, more = 2;
+        } else if ((*p & 0xf8) == 0xf0) {
+            cp = *p & 0x07u, more = 3;
+        } else {
+            return false;
+        }
+        p++;
+        for (int i = 0; i < more; i++, p++) {
+            if ((*p & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (*p & 0x3fu);
+        }
+        static const uint32_t least[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < least[more] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+    }
+    return true;
+}
+
+static void assert_text(const char *what, const char *s, bool may_be_null)
+{
+    if (!s) {
+        if (!may_be_null)
+            fail_msg("decoded %s is NULL", what);
+        return;
+    }
+    if (!is_utf8_text(s))
+        fail_msg("decoded %s is not UTF-8 text", what);
+}
+
+static void assert_same_str(const char *what, const char *a, const char *b)
+{
+    if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+        fail_msg("%s changed on re-encoding: \"%s\" -> \"%s\"", what, a ? a : "(null)",
+                 b ? b : "(null)");
+}
+
+/* A Task that decoded is a valid datum: required strings present, every
+ * string UTF-8 text, param keys unique, and it encodes back to a message
+ * that decodes to the same values. */
+static void assert_valid_task(const struct wm_task_msg *t)
+{
+    struct wm_task_msg again;
+    uint8_t *buf;
+    size_t len;
+    char err[256] = "";
+
+    assert_text("wave", t->wave, false);
+    assert_text("server", t->server, false);
+    assert_text("kind", t->kind, false);
+    assert_true(t->nparams == 0 || t->params != NULL);
+    for (size_t i = 0; i < t->nparams; i++) {
+        assert_text("param key", t->params[i].key, false);
+        assert_text("param value", t->params[i].value, false);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->params[i].key, t->params[j].key) == 0)
+                fail_msg("param key \"%s\" decoded twice", t->params[i].key);
+    }
+    if (wm_task_msg_encode(t, &buf, &len, err, sizeof(err)) != 0)
+        fail_msg("a decoded task does not encode: %s", err);
+    if (wm_task_msg_decode(buf, len, &again, err, sizeof(err)) != 0)
+        fail_msg("a re-encoded task does not decode: %s", err);
+    assert_int_equal(again.task_id, t->task_id);
+    assert_int_equal(again.attempt, t->attempt);
+    assert_int_equal(again.wave_id, t->wave_id);
+    assert_int_equal(again.server_id, t->server_id);
+    assert_int_equal(again.deadline_ms, t->deadline_ms);
+    assert_int_equal(again.published_ms, t->published_ms);
+    assert_same_str("wave", t->wave, again.wave);
+    assert_same_str("server", t->server, again.server);
+    assert_same_str("kind", t->kind, again.kind);
+    assert_int_equal(again.nparams, t->nparams);
+    for (size_t i = 0; i < t->nparams; i++)
+        assert_same_str(t->params[i].key, t->params[i].value,
+                        wm_task_msg_param(&again, t->params[i].key));
+    wm_task_msg_clear(&again);
+    free(buf);
+}
+
+static void assert_valid_status(const struct wm_status_msg *m)
+{
+    struct wm_status_msg again;
+    uint8_t *buf;
+    size_t len;
+    char err[256] = "";
+
+    assert_text("event_id", m->event_id, false);
+    assert_text("source", m->source, false);
+    assert_text("type", m->type, false);
+    assert_text("state", m->state, false);
+    assert_text("wave", m->wave, true);
+    assert_text("server", m->server, true);
+    assert_text("task_kind", m->task_kind, true);
+    assert_text("message", m->message, true);
+    if (wm_status_msg_encode(m, &buf, &len, err, sizeof(err)) != 0)
+        fail_msg("a decoded status does not encode: %s", err);
+    if (wm_status_msg_decode(buf, len, &again, err, sizeof(err)) != 0)
+        fail_msg("a re-encoded status does not decode: %s", err);
+    assert_int_equal(again.time_ms, m->time_ms);
+    assert_int_equal(again.task_id, m->task_id);
+    assert_int_equal(again.attempt, m->attempt);
+    assert_int_equal(again.bytes_done, m->bytes_done);
+    assert_int_equal(again.bytes_total, m->bytes_total);
+    assert_int_equal(again.simulated, m->simulated);
+    assert_same_str("event_id", m->event_id, again.event_id);
+    assert_same_str("source", m->source, again.source);
+    assert_same_str("type", m->type, again.type);
+    assert_same_str("state", m->state, again.state);
+    assert_same_str("wave", m->wave, again.wave);
+    assert_same_str("server", m->server, again.server);
+    assert_same_str("task_kind", m->task_kind, again.task_kind);
+    assert_same_str("message", m->message, again.message);
+    wm_status_msg_clear(&again);
+    free(buf);
+}
+
+/* A refused decode says why with one of the documented errnos and leaves
+ * the struct cleared. */
+static void assert_refused(int rc, const char *err, const void *out, size_t size)
+{
+    static const uint8_t zero[sizeof(struct wm_status_msg) > sizeof(struct wm_task_msg)
+                                  ? sizeof(struct wm_status_msg)
+                                  : sizeof(struct wm_task_msg)];
+    if (rc != -EBADMSG && rc != -ENOENT && rc != -EPROTOTYPE)
+        fail_msg("decode returned %d, not -EBADMSG, -ENOENT or -EPROTOTYPE", rc);
+    if (err[0] == '\0')
+        fail_msg("decode returned %d without a reason", rc);
+    assert_memory_equal(out, zero, size);
+}
+
+/* Decodes buf as both types: each either refuses it or yields a valid
+ * datum.  Returns how many of the two decoded. */
+static int decode_both(const uint8_t *buf, size_t len)
+{
+    struct wm_task_msg t;
+    struct wm_status_msg s;
+    char err[256];
+    int rc, decoded = 0;
+
+    err[0] = '\0';
+    if ((rc = wm_task_msg_decode(buf, len, &t, err, sizeof(err))) == 0) {
+        assert_valid_task(&t);
+        decoded++;
+    } else {
+        assert_refused(rc, err, &t, sizeof(t));
+    }
+    wm_task_msg_clear(&t);
+    err[0] = '\0';
+    if ((rc = wm_status_msg_decode(buf, len, &s, err, sizeof(err))) == 0) {
+        assert_valid_status(&s);
+        decoded++;
+    } else {
+        assert_refused(rc, err, &s, sizeof(s));
+    }
+    wm_status_msg_clear(&s);
+    return decoded;
+}
+
+/* Random bytes: without the single-object header both decoders refuse them
+ * (-EBADMSG); with a task or status header and a random datum, anything
+ * that decodes is a valid datum, and at most the header's type decodes. */
 static void test_random_bytes_are_refused(void **state)
 {
     (void)state;
-    char err[256];
-    struct wm_task_msg t;
-    struct wm_status_msg s;
     const struct wm_avro_schema *schemas[2] = {wm_avro_schema_get("task", NULL, 0),
                                                wm_avro_schema_get("status", NULL, 0)};
+    int headerless = 0;
 
     for (int i = 0; i < 4000; i++) {
         size_t len = (size_t)(rng() % 160);
@@ -643,22 +819,29 @@ static void test_random_bytes_are_refused(void **state)
             buf[1] = 0x01;
             for (int k = 0; k < 8; k++)
                 buf[2 + k] = (uint8_t)(fp >> (8 * k));
+            assert_in_range(decode_both(buf, len), 0, 1);
+        } else if (len < 2 || buf[0] != 0xc3 || buf[1] != 0x01) {
+            struct wm_task_msg t;
+            struct wm_status_msg s;
+            char err[256] = "";
+            assert_int_equal(wm_task_msg_decode(buf, len, &t, err, sizeof(err)), -EBADMSG);
+            assert_non_null(strstr(err, "not an Avro single-object message"));
+            assert_int_equal(wm_status_msg_decode(buf, len, &s, err, sizeof(err)), -EBADMSG);
+            headerless++;
         }
-        if (wm_task_msg_decode(buf, len, &t, err, sizeof(err)) == 0)
-            wm_task_msg_clear(&t);
-        if (wm_status_msg_decode(buf, len, &s, err, sizeof(err)) == 0)
-            wm_status_msg_clear(&s);
         free(buf);
     }
+    assert_true(headerless > 900); /* the i % 4 == 0 iterations and short ones */
 }
 
-/* Valid messages with a few bytes changed: decode or fail, never crash. */
+/* Valid messages with a few bytes changed: each mutant is refused with
+ * -EBADMSG and a reason, or decodes (a change inside a string or a number)
+ * to a valid datum.  Both outcomes occur. */
 static void test_mutated_messages_never_crash(void **state)
 {
     (void)state;
     uint8_t *orig[2];
     size_t len[2];
-    char err[256];
     int ok = 0;
 
     valid_task_message(&orig[0], &len[0]);
@@ -671,15 +854,28 @@ static void test_mutated_messages_never_crash(void **state)
             size_t pos = WM_AVRO_HEADER_LEN + (size_t)(rng() % (len[which] - WM_AVRO_HEADER_LEN));
             buf[pos] = (uint8_t)rng();
         }
+        char err[256] = "";
+        int rc;
         if (which == 0) {
             struct wm_task_msg t;
-            ok += wm_task_msg_decode(buf, len[which], &t, err, sizeof(err)) == 0;
+            rc = wm_task_msg_decode(buf, len[which], &t, err, sizeof(err));
+            if (rc == 0)
+                assert_valid_task(&t);
+            else
+                assert_refused(rc, err, &t, sizeof(t));
             wm_task_msg_clear(&t);
         } else {
             struct wm_status_msg s;
-            ok += wm_status_msg_decode(buf, len[which], &s, err, sizeof(err)) == 0;
+            rc = wm_status_msg_decode(buf, len[which], &s, err, sizeof(err));
+            if (rc == 0)
+                assert_valid_status(&s);
+            else
+                assert_refused(rc, err, &s, sizeof(s));
             wm_status_msg_clear(&s);
         }
+        if (rc != 0)
+            assert_int_equal(rc, -EBADMSG); /* the header was left intact */
+        ok += rc == 0;
         free(buf);
     }
     /* some mutations (inside string bytes) stay valid: both paths ran */

@@ -1,12 +1,14 @@
 /* msg: Task and StatusEvent round trips through single-object encoding,
- * including empty, NULL and non-ASCII fields, and decoders refusing
- * messages of the other type. */
+ * including empty, NULL and non-ASCII fields and random values of every
+ * field, and decoders refusing messages of the other type.  (Random bytes
+ * and mutated messages: test_common_avro.c.) */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,15 +231,134 @@ static void test_decoders_refuse_the_other_type(void **state)
     free(buf);
 }
 
+/* clear accepts NULL and a zeroed struct, and leaves a decoded one zeroed
+ * (so a second clear is harmless) */
 static void test_clear_accepts_null_and_zeroed(void **state)
 {
     (void)state;
+    static const struct wm_task_msg tzero;
+    static const struct wm_status_msg szero;
     struct wm_task_msg t = {0};
     struct wm_status_msg s = {0};
+    uint8_t *buf;
+    size_t len;
+
     wm_task_msg_clear(&t);
     wm_task_msg_clear(NULL);
     wm_status_msg_clear(&s);
     wm_status_msg_clear(NULL);
+    assert_memory_equal(&t, &tzero, sizeof(t));
+    assert_memory_equal(&s, &szero, sizeof(s));
+
+    assert_int_equal(wm_task_msg_encode(&full_task, &buf, &len, NULL, 0), 0);
+    assert_int_equal(wm_task_msg_decode(buf, len, &t, NULL, 0), 0);
+    free(buf);
+    wm_task_msg_clear(&t);
+    assert_memory_equal(&t, &tzero, sizeof(t));
+    wm_task_msg_clear(&t);
+    assert_int_equal(wm_status_msg_encode(&full_status, &buf, &len, NULL, 0), 0);
+    assert_int_equal(wm_status_msg_decode(buf, len, &s, NULL, 0), 0);
+    free(buf);
+    wm_status_msg_clear(&s);
+    assert_memory_equal(&s, &szero, sizeof(s));
+}
+
+/* ----------------------------------------------- random values */
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL; /* fixed seed: reproducible */
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* a number from the edges as often as from the middle */
+static int64_t rand_i64(void)
+{
+    static const int64_t edge[] = {0, 1, -1, INT64_MIN, INT64_MAX, INT32_MIN, INT32_MAX, 1LL << 53};
+    return rng() % 2 ? edge[rng() % 8] : (int64_t)rng() >> (rng() % 64);
+}
+
+/* UTF-8 text of 0..24 code points from all planes, no NUL or surrogate */
+static char *rand_text(char *out, size_t cap)
+{
+    size_t n = 0, cps = (size_t)(rng() % 25);
+    for (size_t i = 0; i < cps && n + 4 < cap; i++) {
+        static const uint32_t top[] = {0x7f, 0x7ff, 0xffff, 0x10ffff};
+        uint32_t cp = 1 + (uint32_t)(rng() % top[rng() % 4]);
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            cp = 'x';
+        if (cp < 0x80) {
+            out[n++] = (char)cp;
+        } else if (cp < 0x800) {
+            out[n++] = (char)(0xc0 | cp >> 6);
+            out[n++] = (char)(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            out[n++] = (char)(0xe0 | cp >> 12);
+            out[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
+            out[n++] = (char)(0x80 | (cp & 0x3f));
+        } else {
+            out[n++] = (char)(0xf0 | cp >> 18);
+            out[n++] = (char)(0x80 | (cp >> 12 & 0x3f));
+            out[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
+            out[n++] = (char)(0x80 | (cp & 0x3f));
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Random values of every field (edges of each integer, empty and
+ * multi-byte strings, NULL optionals, up to 8 params) decode to exactly
+ * what was encoded. */
+static void test_random_values_round_trip(void **state)
+{
+    (void)state;
+    char text[12][128], keys[8][140], vals[8][128];
+    struct wm_kv kv[8];
+
+    for (int i = 0; i < 500; i++) {
+        struct wm_task_msg t = {
+            .task_id = rand_i64(),
+            .attempt = (int32_t)rand_i64(),
+            .wave_id = rand_i64(),
+            .wave = rand_text(text[0], sizeof(text[0])),
+            .server_id = rand_i64(),
+            .server = rand_text(text[1], sizeof(text[1])),
+            .kind = rand_text(text[2], sizeof(text[2])),
+            .params = kv,
+            .nparams = (size_t)(rng() % 9),
+            .deadline_ms = rand_i64(),
+            .published_ms = rand_i64(),
+        };
+        for (size_t k = 0; k < t.nparams; k++) { /* unique keys */
+            snprintf(keys[k], sizeof(keys[k]), "%zu%s", k, rand_text(text[11], sizeof(text[11])));
+            kv[k] = (struct wm_kv){keys[k], rand_text(vals[k], sizeof(vals[k]))};
+        }
+        task_round_trip(&t);
+
+        struct wm_status_msg in = {
+            .event_id = rand_text(text[3], sizeof(text[3])),
+            .time_ms = rand_i64(),
+            .source = rand_text(text[4], sizeof(text[4])),
+            .type = rand_text(text[5], sizeof(text[5])),
+            .wave = rng() % 3 ? rand_text(text[6], sizeof(text[6])) : NULL,
+            .server = rng() % 3 ? rand_text(text[7], sizeof(text[7])) : NULL,
+            .task_id = rand_i64(),
+            .task_kind = rng() % 3 ? rand_text(text[8], sizeof(text[8])) : NULL,
+            .attempt = (int32_t)rand_i64(),
+            .state = rand_text(text[9], sizeof(text[9])),
+            .bytes_done = rand_i64(),
+            .bytes_total = rand_i64(),
+            .message = rng() % 3 ? rand_text(text[10], sizeof(text[10])) : NULL,
+            .simulated = rng() % 2,
+        }, out;
+        status_round_trip(&in, &out);
+        wm_status_msg_clear(&out);
+    }
 }
 
 /* Workers encode and decode from several threads at once; the first use
@@ -289,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_status_null_event_id_gets_a_uuid),
         cmocka_unit_test(test_decoders_refuse_the_other_type),
         cmocka_unit_test(test_clear_accepts_null_and_zeroed),
+        cmocka_unit_test(test_random_values_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
