@@ -355,7 +355,8 @@ static void test_random_values_round_trip(void **state)
             .bytes_total = rand_i64(),
             .message = rng() % 3 ? rand_text(text[10], sizeof(text[10])) : NULL,
             .simulated = rng() % 2,
-        }, out;
+        };
+        struct wm_status_msg out;
         status_round_trip(&in, &out);
         wm_status_msg_clear(&out);
     }

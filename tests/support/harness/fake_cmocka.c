@@ -59,7 +59,10 @@ static int refuses(void **state)
     return -1;
 }
 
-#define THREE(t) {cmocka_unit_test(passes), cmocka_unit_test(t), cmocka_unit_test(passes)}
+#define THREE(t)                                                                                   \
+    {                                                                                              \
+        cmocka_unit_test(passes), cmocka_unit_test(t), cmocka_unit_test(passes)                    \
+    }
 
 static int run_mode(const char *mode)
 {
