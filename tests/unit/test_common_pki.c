@@ -26,10 +26,15 @@
 
 /* ------------------------------------------------------------- helpers */
 
+/* when the current test's CA was made: between these two instants */
+static time_t ca_made[2];
+
 static int setup(void **state)
 {
     char *root = calloc(1, 256);
+    ca_made[0] = time(NULL);
     assert_int_equal(tls_fixture_new(root, 256), 0);
+    ca_made[1] = time(NULL);
     *state = root;
     return 0;
 }
@@ -111,11 +116,23 @@ static int issue(const char *root, const char *name, const char *role, const cha
     return wm_pki_issue(root, &req, err, errlen);
 }
 
-static int days_left(X509 *x)
+static time_t asn1_epoch(const ASN1_TIME *t)
 {
-    int days = 0, secs = 0;
-    assert_int_equal(ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)), 1);
-    return days;
+    struct tm tm;
+    assert_int_equal(ASN1_TIME_to_tm(t, &tm), 1);
+    return timegm(&tm);
+}
+
+/* The validity pki.h describes, computed here from when the certificate
+ * was made (between t[0] and t[1]) with the test's own numbers: notBefore
+ * 5 minutes (300 s) before, notAfter `days` days of 86400 s after, both
+ * shifted back by backdate seconds. */
+static void assert_validity(X509 *x, const time_t t[2], long days, long backdate)
+{
+    time_t nb = asn1_epoch(X509_get0_notBefore(x));
+    time_t na = asn1_epoch(X509_get0_notAfter(x));
+    assert_in_range(nb, t[0] - backdate - 300, t[1] - backdate - 300);
+    assert_in_range(na, t[0] - backdate + days * 86400, t[1] - backdate + days * 86400);
 }
 
 /* --------------------------------------------------------------- tests */
@@ -131,8 +148,7 @@ static void test_init_makes_private_ten_year_ca(void **state)
     assert_true(X509_get_key_usage(ca) & KU_KEY_CERT_SIGN);
     assert_int_equal(X509_check_issued(ca, ca), X509_V_OK); /* self-signed */
     assert_true(EVP_PKEY_is_a(key, "EC"));
-    int d = days_left(ca);
-    assert_true(d >= 3649 && d <= 3650);
+    assert_validity(ca, ca_made, 3650, 0); /* "valid 10 years" */
     X509_free(ca);
     EVP_PKEY_free(key);
 }
@@ -154,7 +170,9 @@ static void test_issued_cert_verifies_and_carries_name_and_role(void **state)
 {
     const char *root = *state;
     char err[512] = "", buf[128];
+    time_t made[2] = {time(NULL), 0};
     assert_int_equal(issue(root, "agent-7", "agent", NULL, err, sizeof(err)), 0);
+    made[1] = time(NULL);
     X509 *ca = load_cert(root, "ca.crt");
     X509 *cert = load_cert(root, "agent-7/cert.pem");
     X509 *copy = load_cert(root, "agent-7/ca.crt");
@@ -171,8 +189,7 @@ static void test_issued_cert_verifies_and_carries_name_and_role(void **state)
     assert_true((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT));
     assert_int_equal(X509_check_host(cert, "agent-7", 0, 0, NULL), 1);
     assert_int_equal(X509_check_ip_asc(cert, "127.0.0.1", 0), 1);
-    int d = days_left(cert);
-    assert_true(d >= WM_PKI_DEFAULT_DAYS - 1 && d <= WM_PKI_DEFAULT_DAYS);
+    assert_validity(cert, made, 825, 0); /* the default: 825 days */
     X509_free(ca);
     X509_free(cert);
     X509_free(copy);
@@ -197,15 +214,16 @@ static void test_custom_sans_days_and_random_serials(void **state)
     char err[512] = "";
     struct wm_pki_issue_req req = {
         .name = "w1", .role = "worker", .days = 30, .sans = "w1.factory.example,10.1.2.3,::1"};
+    time_t made[2] = {time(NULL), 0};
     assert_int_equal(wm_pki_issue(root, &req, err, sizeof(err)), 0);
+    made[1] = time(NULL);
     assert_int_equal(issue(root, "w2", "worker", NULL, err, sizeof(err)), 0);
     X509 *a = load_cert(root, "w1/cert.pem"), *b = load_cert(root, "w2/cert.pem");
     assert_int_equal(X509_check_host(a, "w1.factory.example", 0, 0, NULL), 1);
     assert_int_equal(X509_check_ip_asc(a, "10.1.2.3", 0), 1);
     assert_int_equal(X509_check_ip_asc(a, "::1", 0), 1);
     assert_int_equal(X509_check_ip_asc(a, "127.0.0.1", 0), 0);
-    int d = days_left(a);
-    assert_true(d >= 29 && d <= 30);
+    assert_validity(a, made, 30, 0);
     assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(a), X509_get0_serialNumber(b)), 0);
     X509_free(a);
     X509_free(b);
@@ -290,8 +308,11 @@ static void test_backdated_cert_is_expired(void **state)
     char err[512] = "";
     struct wm_pki_issue_req req = {
         .name = "old", .role = "agent", .days = 1, .backdate_s = 3 * 86400L};
+    time_t made[2] = {time(NULL), 0};
     assert_int_equal(wm_pki_issue(root, &req, err, sizeof(err)), 0);
+    made[1] = time(NULL);
     X509 *ca = load_cert(root, "ca.crt"), *cert = load_cert(root, "old/cert.pem");
+    assert_validity(cert, made, 1, 3 * 86400L);
     assert_int_equal(verify_against(ca, cert), X509_V_ERR_CERT_HAS_EXPIRED);
     X509_free(ca);
     X509_free(cert);
