@@ -20,7 +20,8 @@ struct repl_cutproxy {
     int lfd;
     atomic_int stop;
     atomic_uint cuts, conns;
-    atomic_uint cut_gen; /* bumped by cut_now: relays end */
+    atomic_uint cut_gen;     /* bumped by cut_now: relays end */
+    atomic_uint_fast64_t up; /* bytes forwarded client -> target */
     pthread_t thread;
 };
 
@@ -64,6 +65,7 @@ static void *relay_thread(void *arg)
         if (pf[0].revents && (n = relay_once(r.a, r.b)) < 0)
             break;
         moved += (uint64_t)n;
+        atomic_fetch_add(&r.p->up, (uint64_t)n);
         if (pf[1].revents && (n = relay_once(r.b, r.a)) < 0)
             break;
         moved += (uint64_t)n;
@@ -143,6 +145,11 @@ struct repl_cutproxy *repl_cutproxy_start(const char *target, uint64_t cut_after
 void repl_cutproxy_cut_now(struct repl_cutproxy *p)
 {
     atomic_fetch_add(&p->cut_gen, 1);
+}
+
+uint64_t repl_cutproxy_bytes_up(struct repl_cutproxy *p)
+{
+    return atomic_load(&p->up);
 }
 
 unsigned repl_cutproxy_cuts(struct repl_cutproxy *p)

@@ -16,6 +16,8 @@ struct repl_cutproxy *repl_cutproxy_start(const char *target, uint64_t cut_after
                                           char *listen_out, size_t outlen);
 /* Cuts every connection now (RST), whatever its budget. */
 void repl_cutproxy_cut_now(struct repl_cutproxy *p);
+/* Bytes forwarded from clients to the target so far, all connections. */
+uint64_t repl_cutproxy_bytes_up(struct repl_cutproxy *p);
 /* Connections cut so far. */
 unsigned repl_cutproxy_cuts(struct repl_cutproxy *p);
 /* Stops accepting (running relays end with their connections). */
