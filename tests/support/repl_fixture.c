@@ -1,5 +1,6 @@
 /* Shared repl test set-up; see repl_fixture.h. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 
 struct served {
     struct receiver *rcv;
+    char addr[64];
     int fd;
     volatile sig_atomic_t *stop;
 };
@@ -74,12 +76,21 @@ int repl_fixture_receiver(const char *pki, const char *root, char *addr, size_t 
     s->stop = stop;
     if (!s->rcv || s->fd < 0)
         return -1;
+    snprintf(s->addr, sizeof(s->addr), "%s", addr);
     nserved++;
     pthread_t t;
     if (pthread_create(&t, NULL, serve_thread, s) != 0)
         return -1;
     pthread_detach(t);
     return 0;
+}
+
+int repl_fixture_receiver_idle(const char *addr, int timeout_ms)
+{
+    for (int i = 0; i < nserved; i++)
+        if (strcmp(served[i].addr, addr) == 0)
+            return receiver_drain(served[i].rcv, timeout_ms);
+    return -ENOENT;
 }
 
 int repl_fixture_random_file(const char *path, size_t size, int zero_gap)

@@ -24,6 +24,11 @@ int repl_fixture_listen(char *addr, size_t addrcap);
 int repl_fixture_receiver(const char *pki, const char *root, char *addr, size_t addrcap,
                           volatile sig_atomic_t *stop, char *err, size_t errlen);
 
+/* Waits until the receiver serving at addr has no connection left (each
+ * handler finished, its last checkpoint written): 0, -ETIMEDOUT after
+ * timeout_ms, -ENOENT if no fixture receiver serves addr. */
+int repl_fixture_receiver_idle(const char *addr, int timeout_ms);
+
 /* size random bytes written to a new file at path; with zero_gap, the
  * sixth of it starting at a third is zeros (blocks sync can skip). */
 int repl_fixture_random_file(const char *path, size_t size, int zero_gap);
