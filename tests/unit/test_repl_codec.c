@@ -333,7 +333,13 @@ static void test_bandwidth_parse_and_limit(void **st)
         ratelimit_take(rl, 1 << 20);
     clock_gettime(CLOCK_MONOTONIC, &b);
     double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-    assert_true(s > 0.25 && s < 0.6); /* 4 MiB at 10 MiB/s, minus 100 ms of burst */
+    /* 4 MiB at 10 MiB/s from an empty bucket: 0.4 s, less at most 100 ms of
+     * credit gathered before the first take.  nanosleep never returns early,
+     * so the lower bound is exact on any machine; a loaded one only adds
+     * time, so the upper bound is loose (catches a limiter 7x too slow).
+     * How close to the rate it runs is for tests/bench. */
+    assert_true(s >= 0.29);
+    assert_true(s < 3.0);
     ratelimit_free(rl);
 }
 
