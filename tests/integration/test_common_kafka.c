@@ -410,10 +410,12 @@ static void test_flush_times_out_on_unknown_topic(void **state)
     assert_int_equal(wm_kafka_send(p, topic, "k", 1, "v", 1, NULL, 0, err, sizeof(err)), 0);
     int64_t t0 = now_ms();
     assert_int_equal(wm_kafka_flush(p, 300), -ETIMEDOUT);
-    assert_true(now_ms() - t0 < 2000);
+    /* bounds with room for a loaded machine, below the 10 s default that a
+     * flush ignoring its timeout would take */
+    assert_true(now_ms() - t0 < 8000);
     t0 = now_ms();
     wm_kafka_producer_free(p); /* bounded by kafka.flush_timeout */
-    assert_true(now_ms() - t0 < 3000);
+    assert_true(now_ms() - t0 < 8000);
     assert_int_equal(wm_config_set(cfg, "kafka.flush_timeout", "10s", "t", err, sizeof(err)), 0);
 }
 
@@ -439,8 +441,9 @@ static void test_send_waits_boundedly_when_queue_full(void **state)
     assert_int_equal(rc, -ENOBUFS);
     assert_int_equal(sent, 100000);
     assert_non_null(strstr(err, "after waiting"));
-    /* the full-queue path waits (polling), and only for a bounded time */
-    assert_true(waited >= 3000 && waited < 10000);
+    /* the full-queue path waits (polling 50 x 100 ms), and only for a
+     * bounded time (with room for a loaded machine) */
+    assert_true(waited >= 3000 && waited < 30000);
     wm_kafka_producer_free(p);
     assert_int_equal(wm_config_set(cfg, "kafka.flush_timeout", "10s", "t", err, sizeof(err)), 0);
 }

@@ -59,7 +59,7 @@ static void test_probe_tcp_open_port_is_ok(void **state)
     assert_true(r.ok);
     assert_int_equal(r.kind, PROBE_TCP);
     assert_non_null(strstr(r.detail, "connected to 127.0.0.1:"));
-    assert_true(r.elapsed_ms >= 0 && r.elapsed_ms < 2000);
+    assert_true(r.elapsed_ms >= 0 && r.elapsed_ms < 10000);
     probe_tcp("localhost", port, 2000, &r); /* names resolve too */
     assert_true(r.ok);
     close(fd);
@@ -129,10 +129,11 @@ static void test_probe_http_timeout_is_bounded(void **state)
     (void)state;
     struct probe_result r = {0};
 
-    probe_http(url("/sleep/3000"), NULL, 300, &r);
+    probe_http(url("/sleep/30000"), NULL, 300, &r);
     assert_false(r.ok);
     assert_string_equal(r.detail, "no answer within 300 ms");
-    assert_true(r.elapsed_ms >= 250 && r.elapsed_ms < 2000);
+    /* the 300 ms timeout, not the 30 s answer; room for a loaded machine */
+    assert_true(r.elapsed_ms >= 250 && r.elapsed_ms < 15000);
     int port, fd = bound_socket(false, &port);
     char u[64];
     snprintf(u, sizeof(u), "http://127.0.0.1:%d/", port);
