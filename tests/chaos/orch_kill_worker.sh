@@ -16,8 +16,11 @@ orch_start_waves w1
 
 orch_wait 30 "SELECT count(*) > 0 FROM tasks WHERE lease_owner = 'wa' AND state = 'RUNNING'
               AND kind = 'initial_sync'" t || orch_fail "worker wa never ran an initial_sync"
-victims=$(orch_sql "SELECT string_agg(id::text, ',') FROM tasks WHERE lease_owner = 'wa' AND state = 'RUNNING'")
+# only the 3 s initial_syncs: a 20 ms task could finish before the kill
+victims=$(orch_sql "SELECT string_agg(id::text, ',') FROM tasks WHERE lease_owner = 'wa' AND state = 'RUNNING'
+                    AND kind = 'initial_sync'")
 kill -KILL "$PID_wa"
+[ -n "$victims" ] || orch_fail "wa held no initial_sync when killed: nothing below would be checked"
 orch_log "killed worker wa (pid $PID_wa) holding tasks $victims"
 
 orch_wait 60 "SELECT status FROM waves WHERE name = 'w1'" DONE || orch_fail "wave not DONE"

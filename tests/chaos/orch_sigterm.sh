@@ -21,14 +21,19 @@ orch_wait 30 "SELECT count(*) > 0 FROM tasks WHERE state = 'RUNNING' AND kind = 
     orch_fail "no worker ever ran an initial_sync"
 victim=$(orch_sql "SELECT lease_owner FROM tasks WHERE state = 'RUNNING' AND kind = 'initial_sync' LIMIT 1")
 case $victim in wa) other=wb ;; wb) other=wa ;; *) orch_fail "unexpected lease owner '$victim'" ;; esac
-held=$(orch_sql "SELECT string_agg(id::text, ',') FROM tasks WHERE lease_owner = '$victim' AND state = 'RUNNING'")
+# only the 4 s initial_syncs: a 10 ms task finishes within the grace
+held=$(orch_sql "SELECT string_agg(id::text, ',') FROM tasks WHERE lease_owner = '$victim' AND state = 'RUNNING'
+                 AND kind = 'initial_sync'")
 pid_var=PID_$victim
 t0=$SECONDS
 kill -TERM "${!pid_var}"
 wait "${!pid_var}"
 rc=$?
 [ "$rc" = 0 ] || orch_fail "worker exited with $rc after SIGTERM"
-[ $((SECONDS - t0)) -le 5 ] || orch_fail "worker took $((SECONDS - t0)) s to stop"
+[ -n "$held" ] || orch_fail "$victim held no initial_sync at SIGTERM: nothing below would be checked"
+# stopped, not hung (the released events below show it did not wait for
+# its tasks); room for a loaded machine
+[ $((SECONDS - t0)) -le 20 ] || orch_fail "worker took $((SECONDS - t0)) s to stop"
 orch_log "$victim stopped cleanly in $((SECONDS - t0)) s, it held tasks $held"
 for id in ${held//,/ }; do
     rel=$(orch_sql "SELECT count(*) FROM task_events WHERE task_id = $id AND state = 'PENDING'

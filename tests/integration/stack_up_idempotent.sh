@@ -25,8 +25,9 @@ fi
 
 after=$(states)
 [ "$before" = "$after" ] || { echo "FAIL: pids changed: [$before] -> [$after]"; exit 1; }
-# generous bound: a warm up takes well under a second
-[ "$ms" -lt 20000 ] || { echo "FAIL: warm up took $ms ms"; exit 1; }
+# generous bound (a loaded machine): a warm up takes well under a second,
+# a cold start of Kafka and PostgreSQL far longer
+[ "$ms" -lt 45000 ] || { echo "FAIL: warm up took $ms ms"; exit 1; }
 echo "ok: second up kept [$(tr '\n' ' ' <<<"$after")] in $ms ms"
 deploy/local/status >/dev/null || { echo "FAIL: status says the stack is not healthy"; exit 1; }
 echo "ok: status healthy"

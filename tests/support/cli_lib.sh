@@ -23,9 +23,25 @@ run() {
     no "'$*' exit $rc, wanted $want; stdout: $(cat "$TMP/out"); stderr: $(cat "$TMP/err")"
     return 1
 }
-# same NAME GOT WANT; has NAME out|err TEXT (a fixed string)
-same() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1: got '$2', wanted '$3'"; fi; }
-has() { if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else no "$1: $2 lacks '$3': $(cat "$TMP/$2")"; fi; }
+# same NAME GOT WANT; has NAME out|err TEXT (a fixed string): ok, or no and
+# return 1 (so `run ... && has ... && more` stops at a missing match)
+same() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1: got '$2', wanted '$3'"; return 1; fi; }
+has() {
+    if grep -qF -- "$3" "$TMP/$2"; then ok "$1"; else
+        no "$1: $2 lacks '$3': $(cat "$TMP/$2")"
+        return 1
+    fi
+}
+# first NAME out|err PREFIX: the first line starts with PREFIX
+first() {
+    local line
+    line=$(head -1 "$TMP/$2")
+    case $line in "$3"*) ok "$1" ;; *)
+        no "$1: first line of $2 is '$line', wanted '$3...'"
+        return 1
+        ;;
+    esac
+}
 
 admin() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$BASE" "$@"; }
 in_db() { PGCONNECT_TIMEOUT=5 psql -X -q -At -v ON_ERROR_STOP=1 -d "$WAVEMILL_PG_CONNINFO" "$@"; }
