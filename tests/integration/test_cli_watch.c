@@ -74,19 +74,28 @@ static int teardown(void **state)
 }
 
 /* Runs `wavemill watch ARGS` with its stdout on a pipe; returns the pid. */
-static pid_t spawn_watch(char *const args[], int *out_fd)
+/* wavemill watch ARGS with stdout to *out_fd and, if err_fd, stderr to
+ * *err_fd (both non-blocking read ends) */
+static pid_t spawn_watch(char *const args[], int *out_fd, int *err_fd)
 {
     const char *bin = getenv("WM_BIN") ? getenv("WM_BIN") : "bin";
     char path[512];
     snprintf(path, sizeof(path), "%s/wavemill", bin);
-    int fds[2];
+    int fds[2], efds[2] = {-1, -1};
     assert_int_equal(pipe(fds), 0);
+    if (err_fd)
+        assert_int_equal(pipe(efds), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
+        if (err_fd) {
+            dup2(efds[1], 2);
+            close(efds[0]);
+            close(efds[1]);
+        }
         setenv("WAVEMILL_KAFKA_TOPIC_PREFIX", prefix, 1);
         char *argv[16] = {path};
         for (int i = 0; args[i] && i < 14; i++)
@@ -97,6 +106,11 @@ static pid_t spawn_watch(char *const args[], int *out_fd)
     close(fds[1]);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     *out_fd = fds[0];
+    if (err_fd) {
+        close(efds[1]);
+        fcntl(efds[0], F_SETFL, O_NONBLOCK);
+        *err_fd = efds[0];
+    }
     return pid;
 }
 
@@ -157,7 +171,7 @@ static void test_watch_prints_progress_bar_and_task_lines(void **state)
     assert_non_null(p);
     char *args[] = {"watch", "--wave", wave, "--count", "2", "--timeout", "40", NULL};
     int fd;
-    pid_t pid = spawn_watch(args, &fd);
+    pid_t pid = spawn_watch(args, &fd, NULL);
     char out[8192];
     size_t len = 0;
     int status = -1;
@@ -201,8 +215,10 @@ static void test_watch_timeout_without_events_fails_with_reason(void **state)
 {
     (void)state;
     char *args[] = {"watch", "--wave", "no-such-wave", "--count", "1", "--timeout", "2", NULL};
-    int fd;
-    pid_t pid = spawn_watch(args, &fd);
+    int fd, efd;
+    char errout[4096];
+    size_t errlen = 0;
+    pid_t pid = spawn_watch(args, &fd, &efd);
     int status;
     int64_t end = now_ms() + 20000;
     while (waitpid(pid, &status, WNOHANG) != pid) {
@@ -211,11 +227,17 @@ static void test_watch_timeout_without_events_fails_with_reason(void **state)
             waitpid(pid, &status, 0);
             fail_msg("watch --timeout 2 still running after 20 s");
         }
+        drain(efd, errout, sizeof(errout), &errlen);
         usleep(50 * 1000);
     }
+    drain(efd, errout, sizeof(errout), &errlen);
     close(fd);
+    close(efd);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
+    /* the reason, on stderr */
+    if (!strstr(errout, "timed out after 2 s with 0 of 1 events"))
+        fail_msg("no reason on stderr:\n%s", errout);
 }
 
 static void test_watch_stops_on_sigint(void **state)
@@ -223,7 +245,7 @@ static void test_watch_stops_on_sigint(void **state)
     (void)state;
     char *args[] = {"watch", NULL};
     int fd;
-    pid_t pid = spawn_watch(args, &fd);
+    pid_t pid = spawn_watch(args, &fd, NULL);
     usleep(1500 * 1000);
     kill(pid, SIGINT);
     int status;
