@@ -72,6 +72,9 @@ static int setup(void **state)
         fprintf(stderr, "needs root (network namespaces)\n");
         return -1;
     }
+    /* the fixture's hosts, namespaces and state root have fixed names */
+    if (fixture_lock("/var/tmp/wavemill-hosts-test-prereq.lock", 240) < 0)
+        return -1;
     fixture_find_repo(repo, sizeof(repo), "tests/support/orch_prereq_fixture.sh", R_OK);
     snprintf(dir, sizeof(dir), FIX_DIR_FMT, (int)getpid());
     if (fixture_sh("bash %s/tests/support/orch_prereq_fixture.sh up %s >%s.log 2>&1", repo, dir,

@@ -121,6 +121,9 @@ static int setup(void **state)
         fprintf(stderr, "test_worker_probe_ssh needs root (network namespaces)\n");
         return -1;
     }
+    /* host pa, its namespace and STATE_ROOT have fixed names */
+    if (fixture_lock(STATE_ROOT ".lock", 240) < 0)
+        return -1;
     fixture_find_repo(repo, sizeof(repo), "tests/hosts/host", X_OK);
     setenv("WM_HOSTS_DIR", STATE_ROOT, 1);
     host_cmd("down-all >/dev/null 2>&1");

@@ -6,13 +6,33 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "orch_fixture.h"
+
+int fixture_lock(const char *path, int wait_s)
+{
+    /* the descriptor stays open: the lock ends with the process */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "cannot open %s: %m\n", path);
+        return -1;
+    }
+    for (int i = 0; i < wait_s * 10; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "another test held %s for %d s\n", path, wait_s);
+    close(fd);
+    return -1;
+}
 
 int fixture_sh(const char *fmt, ...)
 {

@@ -12,6 +12,14 @@
 #include "common_repo.h" /* fixture_find_repo */
 #include "task.h"
 
+/* Holds an exclusive lock on path (created if missing) for the rest of the
+ * process, waiting up to wait_s seconds for another holder.  Fixtures
+ * with fixed host names, namespaces and state roots take one, so two runs
+ * of a test (several people share the machine) wait for each other
+ * instead of tearing down each other's hosts.  0, or -1 with a line on
+ * stderr. */
+int fixture_lock(const char *path, int wait_s);
+
 /* Runs a printf-formatted shell command (at most 4 KiB); returns its exit
  * status, -1 if it did not exit normally. */
 int fixture_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
