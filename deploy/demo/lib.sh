@@ -11,6 +11,8 @@
 #   DEMO_WORKER_SET  extra "key=value ..." settings of the workers      []
 #   DEMO_FULL_HOSTS  hosts whose agent folder is a 128 KiB tmpfs   []
 #   DEMO_CUTOVER  cutover window, relative to wave start               [+1m]
+#   DEMO_CUTOVER_AFTER  tests: instead, open the window once this many
+#                 delta syncs have succeeded (no race with the clock)  []
 #   DEMO_DELTA    scheduler.delta_interval                             [10s]
 #   DEMO_BOUND    seconds the wave may take before we give up          [240]
 #   DEMO_PROVIDER target_provider of the servers: aws, exec or sim     [aws]
@@ -302,13 +304,23 @@ demo_wave_state() { demo_sql "SELECT status FROM waves WHERE name = '$DEMO_WAVE'
 # Starts the wave and follows it to DONE (or FAILED, or the bound).
 demo_run_wave() {
     demo_start_factory
-    wm wave cutover "$DEMO_WAVE" --at "$DEMO_CUTOVER" --yes >/dev/null || demo_fail "wave cutover"
+    local at=$DEMO_CUTOVER after=${DEMO_CUTOVER_AFTER:-} n
+    [ -z "$after" ] || at=+1h
+    wm wave cutover "$DEMO_WAVE" --at "$at" --yes >/dev/null || demo_fail "wave cutover"
     wm wave start "$DEMO_WAVE" >/dev/null || demo_fail "wave start"
     WAVE_T0=$(date +%s)
-    demo_log "wave $DEMO_WAVE started, cutover window opens at $DEMO_CUTOVER"
+    demo_log "wave $DEMO_WAVE started, cutover window opens ${after:+after $after delta syncs, not }at $at"
     demo_start watch "$WM_BIN/wavemill" watch --wave "$DEMO_WAVE"
     local last="" now st
     while :; do
+        if [ -n "$after" ]; then
+            n=$(demo_sql "SELECT count(*) FROM tasks WHERE kind = 'delta_sync' AND state = 'SUCCEEDED'")
+            if [ "${n:-0}" -ge "$after" ]; then
+                wm wave cutover "$DEMO_WAVE" --at now --yes >/dev/null || demo_fail "cutover now"
+                demo_log "$n delta syncs done: cutover window open"
+                after=
+            fi
+        fi
         st=$(demo_wave_state)
         now=$(demo_sql "SELECT string_agg(lifecycle || ':' || count, ' ') FROM (SELECT lifecycle, count(*)
                         FROM servers GROUP BY 1 ORDER BY 1) c")

@@ -2,14 +2,15 @@
 # `make demo`, smaller: one wave of two real source hosts (network
 # namespaces with sshd, an ext4 disk image and a service writing records)
 # migrated by a scheduler and two workers with the ssh transport and the
-# wavemill replicator; the cutover window opens 40 s after the start, deltas
-# every 4 s.  Passes when the wave is DONE, every target volume equals its
-# source image at shutdown (cmp) and holds the service's last record.
+# wavemill replicator; deltas every 4 s, the cutover window opens once two
+# delta syncs have succeeded (a fixed +40 s saw none on a loaded machine).
+# Passes when the wave is DONE, every target volume equals its source image
+# at shutdown (cmp) and holds the service's last record.
 DEMO_NAME=e2e$$
 DEMO_TEST=1
 DEMO_HOSTS="e2a:10.231.141.2/24 e2b:10.231.142.2/24"
 DEMO_DISK=16M
-DEMO_CUTOVER=+40s
+DEMO_CUTOVER_AFTER=2
 DEMO_DELTA=4s
 DEMO_BOUND=180
 DEMO_DIR=/var/tmp/wavemill-test-e2e$$
