@@ -106,7 +106,7 @@ start() { # NAME UNIT INSTANCE
 start scheduler wavemill-scheduler.service ""
 start worker1 wavemill-worker@.service 1
 start worker2 wavemill-worker@.service 2
-wm wave cutover wave-deb >/dev/null 2>&1 && wm wave start wave-deb >"$TMP/out" 2>&1 && ok "wave start" ||
+wm wave cutover wave-deb --yes >/dev/null 2>&1 && wm wave start wave-deb >"$TMP/out" 2>&1 && ok "wave start" ||
     no "wave start: $(cat "$TMP/out")"
 state=
 for _ in $(seq 1 240); do
