@@ -1,6 +1,7 @@
 /* cli_ops — operator state changes (see cli_ops.h).  Each public call is
  * one wm_pg_tx; the closures below run inside it. */
 #include "cli_ops.h"
+#include "cli_ops_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,14 +20,14 @@ struct op_arg {
     const char *actor;
 };
 
-static const char *actor_of(const char *actor)
+const char *cli_ops_actor_of(const char *actor)
 {
     return actor && *actor ? actor : "cli";
 }
 
-static int notify(struct wm_pg *db, const char *wave, char *err, size_t errlen)
+int cli_ops_notify(struct wm_pg *db, const char *payload, char *err, size_t errlen)
 {
-    const char *p[] = {SCHED_NOTIFY_CHANNEL, wave ? wave : ""};
+    const char *p[] = {SCHED_NOTIFY_CHANNEL, payload ? payload : ""};
     PGresult *r = sched_query(db, "notify", "SELECT pg_notify($1, $2)", 2, p, err, errlen);
     if (!r)
         return -EIO;
@@ -72,7 +73,7 @@ static int wave_status_tx(struct wm_pg *db, const struct op_arg *a, const char *
         return rc;
     if (rows == 0)
         return wave_refusal(db, a->wave, to, verb, err, errlen);
-    return notify(db, a->wave, err, errlen);
+    return cli_ops_notify(db, a->wave, err, errlen);
 }
 
 /* An empty wave has nothing to run: it is refused, not started and DONE. */
@@ -109,7 +110,7 @@ static int pause_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     int rc = wave_status_tx(db, a, "RUNNING", "PAUSED", "pause", err, errlen);
     if (rc < 0)
         return rc;
-    const char *p[] = {a->wave, actor_of(a->actor)};
+    const char *p[] = {a->wave, cli_ops_actor_of(a->actor)};
     return sched_exec(db, "pause tasks",
                      "WITH q AS (UPDATE tasks t SET state = 'PENDING', not_before = now(),"
                      "   max_attempts = t.max_attempts + 1, updated_at = now()"
@@ -141,7 +142,7 @@ static int cutover_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
         snprintf(err, errlen, "no wave named '%s'", a->wave);
         return -ENOENT;
     }
-    return notify(db, a->wave, err, errlen);
+    return cli_ops_notify(db, a->wave, err, errlen);
 }
 
 int cli_ops_wave_start(struct wm_pg *db, const char *wave, const char *actor, char *err,

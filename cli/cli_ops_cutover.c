@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli_ops.h"
+#include "cli_ops_int.h"
 #include "pg.h"
 #include "pipeline.h"
 #include "sched_sql.h"
@@ -23,11 +24,6 @@ struct cut_arg {
     bool force;
     const char *actor;
 };
-
-static const char *actor_of(const char *actor)
-{
-    return actor && *actor ? actor : "cli";
-}
 
 static int cut_lock(struct wm_pg *db, const char *name, struct cut_row *s, char *err,
                     size_t errlen)
@@ -67,16 +63,6 @@ static bool lifecycle_in(const char *lc, const char *const *set)
     return false;
 }
 
-static int notify_name(struct wm_pg *db, const char *name, char *err, size_t errlen)
-{
-    const char *p[] = {SCHED_NOTIFY_CHANNEL, name};
-    PGresult *r = sched_query(db, "notify", "SELECT pg_notify($1, $2)", 2, p, err, errlen);
-    if (!r)
-        return -EIO;
-    PQclear(r);
-    return 0;
-}
-
 /* --- approve --- */
 
 static int approve_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
@@ -103,7 +89,7 @@ static int approve_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
                    " error = CASE WHEN cutover_hold THEN NULL ELSE error END,"
                    " cutover_hold = false WHERE id = $1",
                    1, p, NULL, err, errlen);
-    return rc < 0 ? rc : notify_name(db, a->server, err, errlen);
+    return rc < 0 ? rc : cli_ops_notify(db, a->server, err, errlen);
 }
 
 int cli_ops_server_approve(struct wm_pg *db, const char *server, const char *actor, char *err,
@@ -163,7 +149,7 @@ static int revert_tasks(struct wm_pg *db, const struct cut_arg *a, const struct 
                         char *err, size_t errlen)
 {
     const char *rb = pipeline_steps(&(size_t){0})[PIPE_ROLLBACK_CUTOVER].kind;
-    const char *p[] = {s->id, actor_of(a->actor), rb, s->wave_id, a->to};
+    const char *p[] = {s->id, cli_ops_actor_of(a->actor), rb, s->wave_id, a->to};
     return sched_exec(
         db, "revert tasks",
         "WITH c AS (UPDATE tasks SET state = 'CANCELLED', finished_at = now(),"
@@ -193,13 +179,13 @@ static int revert_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
         return rc;
     const char *rb = pipeline_steps(&(size_t){0})[PIPE_ROLLBACK_CUTOVER].kind;
     char why[160];
-    snprintf(why, sizeof(why), "revert to %s by %s", a->to, actor_of(a->actor));
+    snprintf(why, sizeof(why), "revert to %s by %s", a->to, cli_ops_actor_of(a->actor));
     const char *p[] = {s.id, rb, why};
     rc = sched_exec(db, "server revert",
                    "UPDATE servers SET lifecycle = 'ROLLING_BACK', current_step = $2,"
                    " error = $3, approved_at = NULL, updated_at = now() WHERE id = $1",
                    3, p, NULL, err, errlen);
-    return rc < 0 ? rc : notify_name(db, a->server, err, errlen);
+    return rc < 0 ? rc : cli_ops_notify(db, a->server, err, errlen);
 }
 
 int cli_ops_server_revert(struct wm_pg *db, const char *server, const char *to, bool force,
@@ -238,7 +224,7 @@ static int finalize_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     rc = sched_exec(db, "server finalize",
                    "UPDATE servers SET finalized_at = now(), updated_at = now() WHERE id = $1",
                    1, p, NULL, err, errlen);
-    return rc < 0 ? rc : notify_name(db, a->server, err, errlen);
+    return rc < 0 ? rc : cli_ops_notify(db, a->server, err, errlen);
 }
 
 int cli_ops_server_finalize(struct wm_pg *db, const char *server, const char *actor, char *err,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli_ops.h"
+#include "cli_ops_int.h"
 #include "sched_sql.h"
 #include "pg.h"
 #include "pipeline.h"
@@ -20,11 +21,6 @@ struct srv_arg {
 struct srv_row {
     char id[24], wave_id[24], lifecycle[32], step[64];
 };
-
-static const char *actor_of(const char *actor)
-{
-    return actor && *actor ? actor : "cli";
-}
 
 /* Locks the server row and reads what retry/skip decide on. */
 static int server_lock(struct wm_pg *db, const char *name, struct srv_row *s, char *err,
@@ -47,16 +43,6 @@ static int server_lock(struct wm_pg *db, const char *name, struct srv_row *s, ch
     snprintf(s->wave_id, sizeof(s->wave_id), "%s", PQgetvalue(r, 0, 1));
     snprintf(s->lifecycle, sizeof(s->lifecycle), "%s", PQgetvalue(r, 0, 2));
     snprintf(s->step, sizeof(s->step), "%s", PQgetvalue(r, 0, 3));
-    PQclear(r);
-    return 0;
-}
-
-static int notify_server(struct wm_pg *db, const char *server, char *err, size_t errlen)
-{
-    const char *p[] = {SCHED_NOTIFY_CHANNEL, server};
-    PGresult *r = sched_query(db, "notify", "SELECT pg_notify($1, $2)", 2, p, err, errlen);
-    if (!r)
-        return -EIO;
     PQclear(r);
     return 0;
 }
@@ -94,7 +80,7 @@ static int retry_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     }
     char budget[16];
     snprintf(budget, sizeof(budget), "%d", CLI_OPS_RETRY_BUDGET);
-    const char *p[] = {s.id, s.step, budget, actor_of(a->actor)};
+    const char *p[] = {s.id, s.step, budget, cli_ops_actor_of(a->actor)};
     rc = sched_exec(db, "task retry",
                    "WITH t AS (SELECT id FROM tasks WHERE server_id = $1 AND kind = $2"
                    "   ORDER BY id DESC LIMIT 1),"
@@ -107,7 +93,7 @@ static int retry_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     rc = server_unfail(db, &s, err, errlen);
-    return rc < 0 ? rc : notify_server(db, a->server, err, errlen);
+    return rc < 0 ? rc : cli_ops_notify(db, a->server, err, errlen);
 }
 
 /* A live task of the kind, or the failed one the server is stuck at,
@@ -117,7 +103,7 @@ static int skip_current(struct wm_pg *db, const struct srv_row *s, const struct 
 {
     const char *failed_ok = strcmp(s->lifecycle, "FAILED") == 0 && strcmp(s->step, a->kind) == 0
                                 ? "t" : "f";
-    const char *p[] = {s->id, a->kind, failed_ok, actor_of(a->actor)};
+    const char *p[] = {s->id, a->kind, failed_ok, cli_ops_actor_of(a->actor)};
     return sched_exec(db, "task skip",
                      "WITH t AS (SELECT id FROM tasks WHERE server_id = $1 AND kind = $2"
                      "   AND (state IN ('PENDING', 'QUEUED', 'RUNNING')"
@@ -137,7 +123,7 @@ static int skip_current(struct wm_pg *db, const struct srv_row *s, const struct 
 static int skip_ahead(struct wm_pg *db, const struct srv_row *s, const struct srv_arg *a,
                       char *err, size_t errlen)
 {
-    const char *p[] = {s->id, s->wave_id, a->kind, actor_of(a->actor)};
+    const char *p[] = {s->id, s->wave_id, a->kind, cli_ops_actor_of(a->actor)};
     long rows = 0;
     int rc = sched_exec(db, "task pre-skip",
                        "WITH i AS (INSERT INTO tasks (server_id, wave_id, kind, state, attempt,"
@@ -173,7 +159,7 @@ static int skip_tx(struct wm_pg *db, void *arg, char *err, size_t errlen)
     if (rows > 0) {
         if (strcmp(s.lifecycle, "FAILED") == 0 && (rc = server_unfail(db, &s, err, errlen)) < 0)
             return rc;
-        return notify_server(db, a->server, err, errlen);
+        return cli_ops_notify(db, a->server, err, errlen);
     }
     bool reached = *s.step && pipeline_find(s.step, &at) && at >= want;
     if (reached || strcmp(s.lifecycle, "DONE") == 0) {

@@ -57,8 +57,6 @@ static int h_delta_sync(struct task_ctx *t)
     return t->replication->sync(t, REPLICATION_SYNC_DELTA);
 }
 
-#define DEFAULT_STOP_COMMAND "systemctl stop --all wavemill-app.target"
-
 /* The server's command: task param, else servers.settings, else def. */
 static const char *server_command(struct task_ctx *t, const char *key, char *buf, size_t cap,
                                   const char *def)
@@ -138,7 +136,8 @@ static int start_command(struct task_ctx *t, char *buf, size_t cap)
             snprintf(buf, cap, "%s", cmd);
         return 0;
     }
-    const char *s = server_command(t, "stop_command", stop, sizeof(stop), DEFAULT_STOP_COMMAND);
+    const char *s =
+        server_command(t, "stop_command", stop, sizeof(stop), wm_srvset_default("stop_command"));
     static const char prefix[] = "systemctl stop ";
     if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
         return task_fail_permanent(t, "rollback: no start_command set and the stop command "
